@@ -1,0 +1,40 @@
+# Shared by scripts/test and scripts/demo.
+
+# What building and testing need, all from Debian 12.
+TEST_PACKAGES=(
+        meson ninja-build pkg-config gcc
+        libcurl4-openssl-dev libssl-dev libjson-c-dev libexpat1-dev
+        libudev-dev libmount-dev libblkid-dev libmnl-dev libsystemd-dev
+        python3 python3-botocore python3-pytest
+        udev e2fsprogs xfsprogs util-linux iproute2
+)
+
+require_root() {
+        if [ "$(id -u)" -ne 0 ]; then
+                echo "$0: run as root (sudo $0): it installs packages and uses loop devices and namespaces" >&2
+                exit 1
+        fi
+}
+
+# Installs the packages that are missing, quietly; nothing when all are there.
+install_packages() {
+        local missing=() p
+        for p in "$@"; do
+                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+                        missing+=("$p")
+        done
+        [ ${#missing[@]} -gt 0 ] || return 0
+        echo "Installing: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                "${missing[@]}" >/dev/null
+}
+
+# Configures (once) and builds a tree; extra arguments are meson options.
+build_tree() {
+        local dir=$1; shift
+        if [ ! -f "$dir/build.ninja" ]; then
+                meson setup "$dir" "$@" >/dev/null
+        fi
+        meson compile -C "$dir" >/dev/null || meson compile -C "$dir"
+}
