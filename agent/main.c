@@ -1,7 +1,185 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "exit-status.h"
 #include "log.h"
+#include "macro.h"
+
+typedef enum Mode {
+        MODE_BOOT,              /* the boot sequence, then supervise until SIGTERM */
+        MODE_ONCE,
+        MODE_ATTACH_ONLY,
+        MODE_DETACH,
+        MODE_CHECK,
+        MODE_STATUS,
+} Mode;
+
+static const char *const mode_option[] = {
+        [MODE_BOOT] = "(default)",
+        [MODE_ONCE] = "--once",
+        [MODE_ATTACH_ONLY] = "--attach-only",
+        [MODE_DETACH] = "--detach",
+        [MODE_CHECK] = "--check",
+        [MODE_STATUS] = "--status",
+};
+
+static Mode arg_mode = MODE_BOOT;
+static bool arg_mode_set = false;
+static const char *arg_config = "/etc/nodeagent/nodeagent.conf";
+static char **arg_set = NULL;
+static size_t arg_n_set = 0;
+static unsigned arg_verbosity = 0;
+
+static void help(void) {
+        printf("Usage: nodeagent [MODE] [OPTIONS]\n"
+               "\n"
+               "Attaches this node's EBS volume and ENI, checks and mounts the volume,\n"
+               "routes the interface, publishes the IP in Route 53, then signals readiness.\n"
+               "\n"
+               "Modes (at most one):\n"
+               "      (none)            Boot sequence, READY=1, then supervise until SIGTERM\n"
+               "      --once            Boot sequence, then exit\n"
+               "      --attach-only     Attach volume and ENI, print where they are, exit\n"
+               "                        (no mount, routing or DNS: manual recovery)\n"
+               "      --detach          Unmount and detach the volume (and the ENI when\n"
+               "                        [Interface] DetachOnStop=yes)\n"
+               "      --check           Validate configuration, identity and IAM permissions\n"
+               "                        (EC2 DryRun), print the plan; change nothing\n"
+               "      --status          Show what is attached, mounted, routed and published\n"
+               "\n"
+               "Options:\n"
+               "      --config FILE     Configuration file (default %s,\n"
+               "                        plus conf.d/*.conf beside it)\n"
+               "      --set Section.Key=Value\n"
+               "                        Override one setting (repeatable)\n"
+               "  -v                    More detail in the log (repeatable, up to -v -v -v)\n"
+               "      --version         Show the version\n"
+               "  -h, --help            Show this help\n"
+               "\n"
+               "Exit status: 0 done, 1 other failure, 2 bad usage or configuration,\n"
+               "3 AWS refused, 4 volume or ENI unusable, 5 filesystem refused,\n"
+               "6 deadline passed.\n",
+               arg_config);
+}
+
+static int set_mode(Mode m) {
+        if (arg_mode_set && arg_mode != m) {
+                log_error("%s and %s cannot be combined.", mode_option[arg_mode], mode_option[m]);
+                return -EINVAL;
+        }
+        arg_mode = m;
+        arg_mode_set = true;
+        return 0;
+}
+
+/* Returns 1 to go on, 0 to exit successfully (--help, --version), or a
+ * negative errno for bad usage. */
+static int parse_argv(int argc, char *argv[]) {
+        enum {
+                ARG_ONCE = 0x100,
+                ARG_ATTACH_ONLY,
+                ARG_DETACH,
+                ARG_CHECK,
+                ARG_STATUS,
+                ARG_CONFIG,
+                ARG_SET,
+                ARG_VERSION,
+        };
+        static const struct option options[] = {
+                { "once",        no_argument,       NULL, ARG_ONCE },
+                { "attach-only", no_argument,       NULL, ARG_ATTACH_ONLY },
+                { "detach",      no_argument,       NULL, ARG_DETACH },
+                { "check",       no_argument,       NULL, ARG_CHECK },
+                { "status",      no_argument,       NULL, ARG_STATUS },
+                { "config",      required_argument, NULL, ARG_CONFIG },
+                { "set",         required_argument, NULL, ARG_SET },
+                { "verbose",     no_argument,       NULL, 'v' },
+                { "version",     no_argument,       NULL, ARG_VERSION },
+                { "help",        no_argument,       NULL, 'h' },
+                {}
+        };
+        int c, r;
+
+        /* getopt prints its own messages; "+" stops at the first non-option. */
+        while ((c = getopt_long(argc, argv, "+vh", options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_ONCE:
+                        r = set_mode(MODE_ONCE);
+                        break;
+                case ARG_ATTACH_ONLY:
+                        r = set_mode(MODE_ATTACH_ONLY);
+                        break;
+                case ARG_DETACH:
+                        r = set_mode(MODE_DETACH);
+                        break;
+                case ARG_CHECK:
+                        r = set_mode(MODE_CHECK);
+                        break;
+                case ARG_STATUS:
+                        r = set_mode(MODE_STATUS);
+                        break;
+                case ARG_CONFIG:
+                        if (isempty(optarg)) {
+                                log_error("--config needs a file name.");
+                                return -EINVAL;
+                        }
+                        arg_config = optarg;
+                        r = 0;
+                        break;
+                case ARG_SET: {
+                        char **n = realloc(arg_set, (arg_n_set + 2) * sizeof(char *));
+
+                        if (!n)
+                                return log_oom();
+                        arg_set = n;
+                        arg_set[arg_n_set++] = optarg;
+                        arg_set[arg_n_set] = NULL;
+                        r = 0;
+                        break;
+                }
+                case 'v':
+                        arg_verbosity++;
+                        r = 0;
+                        break;
+                case ARG_VERSION:
+                        printf("nodeagent %s\n", NODEAGENT_VERSION);
+                        return 0;
+                case 'h':
+                        help();
+                        return 0;
+                case '?':
+                        return -EINVAL;
+                default:
+                        log_error("Unhandled option %d.", c);
+                        return -EINVAL;
+                }
+                if (r < 0)
+                        return r;
+        }
+
+        if (optind < argc) {
+                log_error("Unexpected argument \"%s\"; see nodeagent --help.", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
 
 int main(int argc, char *argv[]) {
-        log_info("nodeagent " NODEAGENT_VERSION);
-        return 0;
+        int r;
+
+        /* journald reads the "<N>" prefixes; a person at a terminal does not need them. */
+        log_set_show_priority(!isatty(STDERR_FILENO));
+
+        r = parse_argv(argc, argv);
+        if (r <= 0) {
+                free(arg_set);
+                return r < 0 ? EXIT_STATUS_USAGE : EXIT_STATUS_DONE;
+        }
+        log_set_verbosity(MIN(arg_verbosity, 3U));
+
+        r = -EOPNOTSUPP;
+        log_error("%s arrives with the volume and interface paths.", mode_option[arg_mode]);
+        free(arg_set);
+        return exit_status_from_error(r);
 }

@@ -69,3 +69,16 @@ void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((
 
 /* Prints the summary; the return value is the process's exit status. */
 int tests_finish(void);
+
+/* Like RUN_TEST, for data-driven tests: runs fn(arg) as one test reported
+ * under name (a string that stays valid while the test runs). */
+#define RUN_TEST_WITH(name, fn, arg)                                                    \
+        do {                                                                            \
+                test_current = (name);                                                  \
+                test_current_failed = 0;                                                \
+                fn(arg);                                                                \
+                tests_run++;                                                            \
+                if (test_current_failed)                                                \
+                        tests_failed++;                                                 \
+                printf("%s %u - %s\n", test_current_failed ? "not ok" : "ok", tests_run, test_current); \
+        } while (0)
