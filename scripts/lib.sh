@@ -38,3 +38,37 @@ build_tree() {
         fi
         meson compile -C "$dir" >/dev/null || meson compile -C "$dir"
 }
+
+# A standalone systemd-udevd for tests that wait for block devices, unless
+# one already runs (on a booted system, or left by an earlier run). Sets
+# UDEVD_PID when it started one; stop_udevd stops only that pid.
+UDEVD_PID=
+UDEVD_MADE_RUN_UDEV=
+TEST_UDEV_RULES=/run/udev/rules.d/99-nodeagent-test.rules
+start_udevd() {
+        if [ -S /run/udev/control ] && udevadm control --ping 2>/dev/null; then
+                return 0
+        fi
+        [ -d /run/udev ] || UDEVD_MADE_RUN_UDEV=1
+        setsid /lib/systemd/systemd-udevd >/dev/null 2>&1 &
+        UDEVD_PID=$!
+        local i
+        for i in $(seq 1 50); do
+                udevadm control --ping 2>/dev/null && return 0
+                sleep 0.1
+        done
+        echo "systemd-udevd did not start" >&2
+        return 1
+}
+
+stop_udevd() {
+        if [ -n "$UDEVD_PID" ]; then
+                kill "$UDEVD_PID" 2>/dev/null || true
+                wait "$UDEVD_PID" 2>/dev/null || true
+                UDEVD_PID=
+        fi
+        if [ -n "$UDEVD_MADE_RUN_UDEV" ]; then
+                rm -rf /run/udev
+                UDEVD_MADE_RUN_UDEV=
+        fi
+}
