@@ -36,3 +36,14 @@ static inline int credentials_get(const CredentialsProvider *p, bool force_refre
 /* Reads the environment. -ENOENT when AWS_ACCESS_KEY_ID is unset; -EINVAL
  * when only one of the key id and the secret is set. */
 int aws_credentials_from_environment(AwsCredentials *ret);
+
+/* The provider behind CredentialsProvider: the environment's keys when set
+ * (they never expire, and force_refresh cannot change them), else the
+ * instance role from imds, cached and fetched again within 5 minutes of
+ * their Expiration or on force_refresh. -ENOKEY when neither is available
+ * (no environment keys and imds NULL here, or no role at get()); -EINVAL when
+ * the environment holds only half a key pair. The Imds is borrowed. */
+typedef struct Imds Imds;
+int credentials_provider_new(Imds *imds, CredentialsProvider **ret);
+CredentialsProvider *credentials_provider_free(CredentialsProvider *provider);
+DEFINE_TRIVIAL_CLEANUP_FUNC(CredentialsProvider *, credentials_provider_free);

@@ -2,7 +2,11 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "check.h"
+#include "config.h"
 #include "exit-status.h"
+#include "http.h"
+#include "instance.h"
 #include "log.h"
 #include "macro.h"
 
@@ -165,6 +169,76 @@ static int parse_argv(int argc, char *argv[]) {
         return 1;
 }
 
+/* Sources 1, 2 and 4 of the configuration, before any network call, so
+ * that a typo fails at once. */
+static int load_config(Config **ret) {
+        _cleanup_(config_freep) Config *config = NULL;
+        _cleanup_(config_error_done) ConfigError error = {};
+        int r;
+
+        r = config_new(&config);
+        if (r < 0)
+                return log_oom();
+
+        r = config_load(config, arg_config, arg_set, &error);
+        if (r < 0)
+                return log_error_errno(r, "%s", error.message ?: "Failed to read the configuration: %m");
+
+        *ret = TAKE_PTR(config);
+        return 0;
+}
+
+/* Source 3, the user data, then the rules across keys on the final
+ * configuration. */
+static int complete_config(Config *config, Instance *instance, usec_t deadline) {
+        _cleanup_(config_error_done) ConfigError error = {};
+        int r;
+
+        r = instance_apply_user_data(instance, config, arg_set, deadline);
+        if (r != 0)
+                return r;
+
+        r = config_validate(config, &error);
+        if (r < 0)
+                return log_error_errno(r, "%s", error.message ?: "Invalid configuration.");
+        return 0;
+}
+
+static int run(void) {
+        _cleanup_(config_freep) Config *config = NULL;
+        _cleanup_(instance_freep) Instance *instance = NULL;
+        usec_t deadline;
+        int r;
+
+        r = load_config(&config);
+        if (r < 0)
+                return EXIT_STATUS_USAGE;
+
+        deadline = usec_add(now(CLOCK_MONOTONIC), config->node.timeout);
+
+        r = instance_open(deadline, &instance);
+        if (r < 0)
+                return exit_status_from_error(r);
+
+        r = complete_config(config, instance, deadline);
+        if (r == -EINVAL)
+                return EXIT_STATUS_USAGE;
+        if (r < 0)
+                return exit_status_from_error(r);
+
+        switch (arg_mode) {
+        case MODE_CHECK:
+                r = check_run(config, instance, deadline);
+                break;
+        default:
+                r = log_error_errno(EOPNOTSUPP, "%s arrives with the volume and interface paths.",
+                                    mode_option[arg_mode]);
+                break;
+        }
+
+        return exit_status_from_error(r);
+}
+
 int main(int argc, char *argv[]) {
         int r;
 
@@ -178,8 +252,17 @@ int main(int argc, char *argv[]) {
         }
         log_set_verbosity(MIN(arg_verbosity, 3U));
 
-        r = -EOPNOTSUPP;
-        log_error("%s arrives with the volume and interface paths.", mode_option[arg_mode]);
+        r = http_global_init();
+        if (r < 0) {
+                log_error_errno(r, "Failed to initialise libcurl: %m");
+                free(arg_set);
+                return EXIT_STATUS_FAILURE;
+        }
+
+        r = run();
+
+        http_global_cleanup();
+        log_forget_secrets();
         free(arg_set);
-        return exit_status_from_error(r);
+        return r;
 }

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "check.h"
+#include "eni.h"
+#include "log.h"
+#include "route53.h"
+#include "volume.h"
+
+typedef struct Check {
+        const Config *config;
+        Instance *instance;
+        usec_t deadline;
+        unsigned n_denied;
+        int unusable;           /* the first "resource unusable" error, or 0 */
+} Check;
+
+/* Reports one DryRun answer. DryRunOperation (r == 0) means allowed; an
+ * authorization failure means denied; any other answer means EC2 looked
+ * past the permission check and found something else to say, which is not
+ * a permission problem. */
+static void report_permission(Check *c, const char *action, int r, const AwsError *error) {
+        if (r >= 0)
+                printf("  %-36s allowed\n", action);
+        else if (r == -EACCES) {
+                printf("  %-36s DENIED (%s%s%s)\n", action, strna(error->code),
+                       error->message ? ": " : "", strempty(error->message));
+                c->n_denied++;
+        } else
+                printf("  %-36s not denied (EC2 answered %s)\n", action,
+                       error->code ?: strerror(-r));
+}
+
+static void check_volume_permissions(Check *c, const char *volume_id) {
+        AwsClient *aws = c->instance->aws;
+        const char *instance_id = c->instance->instance_id;
+        const char *ids[] = { c->instance->instance_id, NULL };
+        const char *volume_ids[] = { volume_id, NULL };
+        const Ec2Tag tag = { .key = (char *) "nodeagent:initialized", .value = (char *) "check" };
+        AwsError e = {};
+        int r;
+
+        Ec2Volume *volumes = NULL;
+        Ec2Instance *instances = NULL;
+        size_t n = 0;
+
+        r = ec2_describe_volumes(aws, NULL, NULL, 0, true, c->deadline, &e, &volumes, &n);
+        report_permission(c, "ec2:DescribeVolumes", r, &e);
+        aws_error_done(&e);
+        volumes = ec2_volumes_free(volumes, n);
+
+        n = 0;
+        r = ec2_describe_instances(aws, ids, NULL, 0, true, c->deadline, &e, &instances, &n);
+        report_permission(c, "ec2:DescribeInstances", r, &e);
+        aws_error_done(&e);
+        instances = ec2_instances_free(instances, n);
+
+        if (!volume_id)
+                return;
+
+        r = ec2_attach_volume(aws, volume_id, instance_id, c->config->volume.device, true, c->deadline, &e, NULL);
+        report_permission(c, "ec2:AttachVolume", r, &e);
+        aws_error_done(&e);
+
+        r = ec2_detach_volume(aws, volume_id, NULL, false, true, c->deadline, &e, NULL);
+        report_permission(c, "ec2:DetachVolume", r, &e);
+        aws_error_done(&e);
+
+        r = ec2_create_tags(aws, volume_ids, &tag, 1, true, c->deadline, &e);
+        report_permission(c, "ec2:CreateTags", r, &e);
+        aws_error_done(&e);
+}
+
+static void check_interface_permissions(Check *c, const Ec2NetworkInterface *eni) {
+        AwsClient *aws = c->instance->aws;
+        Ec2NetworkInterface *enis = NULL;
+        Ec2Subnet *subnets = NULL;
+        AwsError e = {};
+        size_t n = 0;
+        int r;
+
+        r = ec2_describe_network_interfaces(aws, NULL, NULL, 0, true, c->deadline, &e, &enis, &n);
+        report_permission(c, "ec2:DescribeNetworkInterfaces", r, &e);
+        aws_error_done(&e);
+        enis = ec2_network_interfaces_free(enis, n);
+
+        n = 0;
+        r = ec2_describe_subnets(aws, NULL, true, c->deadline, &e, &subnets, &n);
+        report_permission(c, "ec2:DescribeSubnets", r, &e);
+        aws_error_done(&e);
+        subnets = ec2_subnets_free(subnets, n);
+
+        if (!eni)
+                return;
+
+        r = ec2_attach_network_interface(aws, eni->id, c->instance->instance_id,
+                                         c->config->interface.device_index, true, c->deadline, &e, NULL);
+        report_permission(c, "ec2:AttachNetworkInterface", r, &e);
+        aws_error_done(&e);
+
+        /* A detach needs an attachment id; there is none to name when the
+         * ENI is free, and EC2 checks the id before the permission. */
+        if (eni->attachment.id) {
+                r = ec2_detach_network_interface(aws, eni->attachment.id, false, true, c->deadline, &e);
+                report_permission(c, "ec2:DetachNetworkInterface", r, &e);
+                aws_error_done(&e);
+        }
+}
+
+static void describe_volume(Check *c, const Ec2Volume *v) {
+        const ConfigVolume *cfg = &c->config->volume;
+
+        printf("Volume %s (%s, %" PRIu64 " GiB, %s):\n", v->id, strna(v->az), v->size_gib, strna(v->state));
+        if (v->n_attachments == 0)
+                printf("  attach as %s", cfg->device);
+        else if (streq_ptr(v->attachments[0].instance_id, c->instance->instance_id))
+                printf("  already attached here as %s (%s)", strna(v->attachments[0].device),
+                       strna(v->attachments[0].state));
+        else
+                printf("  held by %s (%s): take over (%s, up to %s), then attach as %s",
+                       strna(v->attachments[0].instance_id), strna(v->attachments[0].state),
+                       take_over_policy_to_string(cfg->take_over), FORMAT_DURATION(cfg->take_over_timeout),
+                       cfg->device);
+        printf(", mount at %s (%s, Format=%s)\n", cfg->mount_point, filesystem_to_string(cfg->file_system),
+               format_policy_to_string(cfg->format));
+        if (ec2_tags_get(v->tags, v->n_tags, "nodeagent:initialized"))
+                printf("  initialised by nodeagent before (tag nodeagent:initialized): never formatted\n");
+}
+
+static void describe_interface(Check *c, const Ec2NetworkInterface *eni) {
+        const ConfigInterface *cfg = &c->config->interface;
+
+        printf("Interface %s (%s, %s, IP %s, MAC %s, %s):\n", eni->id, strna(eni->az), strna(eni->subnet_id),
+               strna(eni->private_ip), strna(eni->mac), strna(eni->status));
+        if (!eni->attachment.instance_id)
+                printf("  attach at device index %u", cfg->device_index);
+        else if (streq_ptr(eni->attachment.instance_id, c->instance->instance_id))
+                printf("  already attached here at device index %d", eni->attachment.device_index);
+        else
+                printf("  held by %s: take over, then attach at device index %u",
+                       eni->attachment.instance_id, cfg->device_index);
+        printf(", Routing=%s\n", routing_mode_to_string(cfg->routing));
+}
+
+static void check_dns(Check *c, const char *ip) {
+        const ConfigDns *cfg = &c->config->dns;
+        _cleanup_(route53_record_set_done) Route53RecordSet set = {};
+        _cleanup_(aws_error_done) AwsError e = {};
+        const char *identifier = NULL;
+        int r;
+
+        if (cfg->mode == DNS_MODE_MULTIVALUE)
+                identifier = c->config->node.name ?: c->instance->instance_id;
+
+        printf("DNS %s A in zone %s (Mode=%s, TTL=%u):\n", cfg->name, cfg->hosted_zone_id,
+               dns_mode_to_string(cfg->mode), cfg->ttl);
+
+        r = route53_find_record_set(c->instance->aws, cfg->hosted_zone_id, cfg->name, "A", identifier,
+                                    c->deadline, &e, &set);
+        if (r == -ENOENT && e.code) {
+                printf("  the hosted zone does not exist (%s)\n", e.code);
+                if (!c->unusable)
+                        c->unusable = -ENOENT;
+        } else if (r == -ENOENT)
+                printf("  no record yet: create it with %s\n", strna(ip));
+        else if (r == -EACCES) {
+                printf("  route53:ListResourceRecordSets DENIED (%s)\n", strna(e.code));
+                c->n_denied++;
+        } else if (r < 0)
+                printf("  could not read the record: %s\n", e.code ?: strerror(-r));
+        else {
+                printf("  now:");
+                for (size_t i = 0; i < set.n_values; i++)
+                        printf(" %s", set.values[i]);
+                printf(" (TTL %" PRId64 ")\n", set.ttl);
+        }
+        /* Route 53 has no DryRun: the change itself cannot be checked ahead. */
+        printf("  route53:ChangeResourceRecordSets cannot be checked without changing the record\n");
+}
+
+int check_run(const Config *config, Instance *instance, usec_t deadline) {
+        _cleanup_(ec2_volume_done) Ec2Volume volume = {};
+        _cleanup_(ec2_network_interface_done) Ec2NetworkInterface eni = {};
+        Check c = {
+                .config = config,
+                .instance = instance,
+                .deadline = deadline,
+        };
+        bool have_volume = false, have_eni = false;
+        int r;
+
+        printf("Node %s: instance %s in %s (%s), account %s\n",
+               config->node.name ?: instance->instance_id, instance->instance_id,
+               instance->availability_zone, instance->region, strna(instance->account_id));
+        printf("Endpoints: ec2 %s, route53 %s\n\n", aws_client_endpoint(instance->aws, AWS_SERVICE_EC2),
+               aws_client_endpoint(instance->aws, AWS_SERVICE_ROUTE53));
+
+        if (config->has_volume) {
+                r = volume_find(instance->aws, &config->volume, instance->availability_zone, deadline, &volume);
+                if (r == -EACCES)
+                        c.n_denied++;
+                else if (r < 0 && !c.unusable)
+                        c.unusable = r;
+                have_volume = r >= 0;
+                if (have_volume)
+                        describe_volume(&c, &volume);
+                else
+                        printf("Volume: not usable (see the log above)\n");
+        } else
+                printf("Volume: no [Volume] section, skipped\n");
+
+        if (config->has_interface) {
+                r = eni_find(instance->aws, &config->interface, instance->availability_zone, deadline, &eni);
+                if (r == -EACCES)
+                        c.n_denied++;
+                else if (r < 0 && !c.unusable)
+                        c.unusable = r;
+                have_eni = r >= 0;
+                if (have_eni)
+                        describe_interface(&c, &eni);
+                else
+                        printf("Interface: not usable (see the log above)\n");
+        } else
+                printf("Interface: no [Interface] section, skipped\n");
+
+        if (config->has_dns)
+                check_dns(&c, have_eni ? eni.private_ip : instance->private_ip);
+        else
+                printf("DNS: no [DNS] section, skipped\n");
+
+        printf("\nPermissions (EC2 DryRun):\n");
+        if (config->has_volume)
+                check_volume_permissions(&c, have_volume ? volume.id : NULL);
+        if (config->has_interface)
+                check_interface_permissions(&c, have_eni ? &eni : NULL);
+
+        printf("\nEffective configuration:\n");
+        fflush(stdout);
+        r = config_format_plan(config, stdout);
+        if (r < 0)
+                return log_error_errno(r, "Failed to print the configuration: %m");
+
+        if (c.n_denied > 0)
+                return log_error_errno(EACCES, "%u permission(s) missing: see the plan above.", c.n_denied);
+        if (c.unusable < 0)
+                return c.unusable;
+        log_info("The plan is feasible.");
+        return 0;
+}

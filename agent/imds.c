@@ -1,0 +1,807 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <limits.h>
+#include <netinet/ether.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "imds.h"
+#include "log.h"
+
+#define IMDS_RETRY_BASE_DEFAULT (100 * USEC_PER_MSEC)
+#define IMDS_RETRY_CAP_DEFAULT (2 * USEC_PER_SEC)
+#define IMDS_ATTEMPTS_DEFAULT 10U
+
+/* IMDS answers from the local hypervisor: anything slower than this is a
+ * lost packet or a network that is not up yet, and a fresh attempt is the
+ * better bet than waiting. */
+#define IMDS_CONNECT_TIMEOUT (1 * USEC_PER_SEC)
+#define IMDS_REQUEST_TIMEOUT (2 * USEC_PER_SEC)
+
+/* The token is fetched again this long before IMDS would reject it, so that
+ * a request never goes out with a token about to die in flight. */
+#define IMDS_TOKEN_REFRESH_MARGIN (60 * USEC_PER_SEC)
+
+/* User data is at most 16 KiB and metadata items are small; a larger reply is
+ * not IMDS. */
+#define IMDS_RESPONSE_SIZE_MAX (64U * 1024U)
+#define IMDS_TOKEN_SIZE_MAX 4096U
+
+#define IMDS_TOKEN_TTL_HEADER "X-aws-ec2-metadata-token-ttl-seconds"
+#define IMDS_TOKEN_HEADER "X-aws-ec2-metadata-token"
+
+struct Imds {
+        HttpTransport *transport;
+        char *base;             /* ends with "/" */
+
+        char *token;
+        usec_t token_expiry;    /* CLOCK_MONOTONIC */
+
+        usec_t retry_base;
+        usec_t retry_cap;
+        unsigned attempts;
+        uint64_t random_state;
+};
+
+/* Checks (and may keep a parsed form of) a 200 reply's body. -EBADMSG means
+ * malformed and is retried like a truncated reply; other errors are final. */
+typedef int (*ImdsCheck)(const char *body, size_t size, void *userdata);
+
+static void imds_drop_token(Imds *imds) {
+        if (imds->token) {
+                explicit_bzero(imds->token, strlen(imds->token));
+                imds->token = mfree(imds->token);
+        }
+        imds->token_expiry = 0;
+}
+
+Imds *imds_free(Imds *imds) {
+        if (!imds)
+                return NULL;
+        imds_drop_token(imds);
+        free(imds->base);
+        return mfree(imds);
+}
+
+static bool endpoint_is_valid(const char *endpoint) {
+        const char *rest;
+
+        rest = startswith(endpoint, "http://");
+        if (!rest)
+                rest = startswith(endpoint, "https://");
+        if (isempty(rest) || rest[0] == '/')
+                return false;
+        for (const char *p = endpoint; *p; p++)
+                if (!isgraph((unsigned char) *p) || *p == '?' || *p == '#')
+                        return false;
+        return true;
+}
+
+int imds_new(HttpTransport *transport, const char *endpoint, Imds **ret) {
+        _cleanup_(imds_freep) Imds *imds = NULL;
+        size_t l;
+
+        if (!transport || !ret)
+                return -EINVAL;
+
+        if (!endpoint) {
+                endpoint = secure_getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+                if (isempty(endpoint))
+                        endpoint = IMDS_ENDPOINT_DEFAULT;
+        }
+        if (!endpoint_is_valid(endpoint))
+                return log_debug_errno(EINVAL, "imds: invalid endpoint \"%s\": expected http(s)://host[:port][/path].",
+                                       endpoint);
+
+        imds = calloc(1, sizeof(Imds));
+        if (!imds)
+                return -ENOMEM;
+
+        l = strlen(endpoint);
+        if (asprintf(&imds->base, "%s%s", endpoint, endpoint[l - 1] == '/' ? "" : "/") < 0) {
+                imds->base = NULL;
+                return -ENOMEM;
+        }
+
+        imds->transport = transport;
+        imds->retry_base = IMDS_RETRY_BASE_DEFAULT;
+        imds->retry_cap = IMDS_RETRY_CAP_DEFAULT;
+        imds->attempts = IMDS_ATTEMPTS_DEFAULT;
+
+        /* Jitter only needs to differ between nodes that retry at once; the
+         * clock is good enough when getrandom() has nothing yet. */
+        if (getrandom(&imds->random_state, sizeof(imds->random_state), GRND_NONBLOCK) !=
+            (ssize_t) sizeof(imds->random_state))
+                imds->random_state = now(CLOCK_MONOTONIC) ^ ((uint64_t) getpid() << 32);
+
+        *ret = TAKE_PTR(imds);
+        return 0;
+}
+
+void imds_set_retry(Imds *imds, usec_t base, usec_t cap, unsigned attempts) {
+        if (!imds)
+                return;
+        imds->retry_base = MAX(base, (usec_t) 1);
+        imds->retry_cap = MAX(cap, imds->retry_base);
+        imds->attempts = MAX(attempts, 1U);
+}
+
+/* splitmix64: a tiny generator, plenty for spreading retries. */
+static uint64_t imds_random(Imds *imds) {
+        uint64_t z;
+
+        imds->random_state += UINT64_C(0x9E3779B97F4A7C15);
+        z = imds->random_state;
+        z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+        return z ^ (z >> 31);
+}
+
+/* Sleeps before retry number `failures` (1 = the first retry): a uniformly
+ * random time up to min(cap, base * 2^(failures-1)), "full jitter", so that
+ * a fleet rebooting at once does not retry in lockstep. -ETIME when the
+ * deadline would pass while sleeping: waiting for it achieves nothing. */
+static int imds_backoff(Imds *imds, unsigned failures, usec_t deadline) {
+        usec_t ceiling = imds->retry_base, delay;
+
+        for (unsigned i = 1; i < failures && ceiling < imds->retry_cap; i++)
+                ceiling = ceiling > imds->retry_cap / 2 ? imds->retry_cap : ceiling * 2;
+        ceiling = MIN(ceiling, imds->retry_cap);
+
+        delay = imds_random(imds) % (ceiling + 1);
+        if (deadline != USEC_INFINITY && delay >= usec_left(deadline))
+                return -ETIME;
+
+        sleep_usec(delay);
+        return 0;
+}
+
+static bool error_is_transient(int r) {
+        switch (-r) {
+        case ECONNREFUSED:
+        case ECONNRESET:
+        case EHOSTUNREACH:
+        case ENETUNREACH:
+        case ETIMEDOUT:
+        case EPROTO:
+        case EIO:
+        case EBADMSG:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* Per-request timeouts: short, and never past the caller's deadline. */
+static int imds_timeouts(usec_t deadline, usec_t *ret_connect, usec_t *ret_total) {
+        usec_t left = usec_left(deadline);
+
+        if (left == 0)
+                return -ETIME;
+        *ret_connect = MIN(IMDS_CONNECT_TIMEOUT, left);
+        *ret_total = MIN(IMDS_REQUEST_TIMEOUT, left);
+        return 0;
+}
+
+static bool token_is_valid(const char *s, size_t size) {
+        if (size == 0 || strlen(s) != size)
+                return false;
+        for (size_t i = 0; i < size; i++)
+                if (!isgraph((unsigned char) s[i]))
+                        return false;
+        return true;
+}
+
+/* The TTL IMDS granted, which may be less than what we asked for. */
+static usec_t token_ttl_from_response(const HttpResponse *response) {
+        const char *v = http_response_header(response, IMDS_TOKEN_TTL_HEADER);
+        unsigned long n;
+        char *end;
+
+        if (isempty(v) || !isdigit((unsigned char) v[0]))
+                return IMDS_TOKEN_TTL_SEC * USEC_PER_SEC;
+        errno = 0;
+        n = strtoul(v, &end, 10);
+        if (errno != 0 || *end != '\0' || n == 0 || n > IMDS_TOKEN_TTL_SEC)
+                return IMDS_TOKEN_TTL_SEC * USEC_PER_SEC;
+        return (usec_t) n * USEC_PER_SEC;
+}
+
+/* One PUT /latest/api/token. */
+static int imds_fetch_token(Imds *imds, usec_t deadline) {
+        _cleanup_(http_response_done) HttpResponse response = {};
+        _cleanup_free_ char *url = NULL, *ttl = NULL;
+        HttpRequest request;
+        usec_t lifetime, connect_timeout, timeout;
+        int r;
+
+        r = imds_timeouts(deadline, &connect_timeout, &timeout);
+        if (r < 0)
+                return r;
+
+        if (asprintf(&url, "%slatest/api/token", imds->base) < 0 ||
+            asprintf(&ttl, "%u", IMDS_TOKEN_TTL_SEC) < 0)
+                return -ENOMEM;
+
+        request = (HttpRequest) {
+                .method = "PUT",
+                .url = url,
+                .headers = &(const HttpHeader) { .name = (char *) IMDS_TOKEN_TTL_HEADER, .value = ttl },
+                .n_headers = 1,
+                .connect_timeout = connect_timeout,
+                .timeout = timeout,
+                .max_response_size = IMDS_TOKEN_SIZE_MAX,
+        };
+
+        r = http_perform(imds->transport, &request, &response);
+        if (r < 0)
+                return log_debug_errno(r, "imds: token request to %s failed: %m", url);
+
+        switch (response.status) {
+        case 200:
+                break;
+        case 403:
+                return log_debug_errno(EACCES,
+                                       "imds: %s refused a session token (403): the metadata service is disabled "
+                                       "for this instance, or the request crossed more hops than "
+                                       "HttpPutResponseHopLimit allows (containers), or went through a proxy "
+                                       "(X-Forwarded-For).", url);
+        case 404:
+        case 405:
+                return log_debug_errno(EPROTONOSUPPORT,
+                                       "imds: %s answered %ld to the token request: no IMDSv2 there "
+                                       "(IMDSv1 is deliberately not used).", url, response.status);
+        case 429:
+                return log_debug_errno(EIO, "imds: token request throttled (429).");
+        default:
+                if (response.status >= 500)
+                        return log_debug_errno(EIO, "imds: token request failed with %ld.", response.status);
+                return log_debug_errno(EPROTO, "imds: unexpected status %ld to the token request.",
+                                       response.status);
+        }
+
+        if (!token_is_valid(response.body, response.body_size))
+                return log_debug_errno(EBADMSG, "imds: the token reply is not a token.");
+
+        imds_drop_token(imds);
+        imds->token = TAKE_PTR(response.body);
+        response.body_size = 0;
+        log_register_secret(imds->token);
+
+        lifetime = token_ttl_from_response(&response);
+        imds->token_expiry = usec_add(now(CLOCK_MONOTONIC),
+                                      lifetime - MIN(IMDS_TOKEN_REFRESH_MARGIN, lifetime / 2));
+        log_debug("imds: got a session token, valid for %s.", FORMAT_DURATION(lifetime));
+        return 0;
+}
+
+static int imds_ensure_token(Imds *imds, usec_t deadline) {
+        if (imds->token && now(CLOCK_MONOTONIC) < imds->token_expiry)
+                return 0;
+        return imds_fetch_token(imds, deadline);
+}
+
+/* IAM role names and metadata paths use these; anything else in a path (a
+ * "?", "..", a space) did not come from IMDS or from us. */
+static bool path_is_valid(const char *path) {
+        static const char allowed[] =
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/+=,@";
+
+        if (isempty(path) || strlen(path) > 1024)
+                return false;
+        if (strspn(path, allowed) != strlen(path))
+                return false;
+        for (const char *p = path; p; p = strchr(p, '/')) {
+                if (p[0] == '/')
+                        p++;
+                if (startswith(p, "..") && (p[2] == '/' || p[2] == '\0'))
+                        return false;
+        }
+        return true;
+}
+
+/* One GET with the current token. */
+static int imds_get_once(Imds *imds, const char *url, usec_t deadline, HttpResponse *ret) {
+        usec_t connect_timeout, timeout;
+        HttpRequest request;
+        int r;
+
+        r = imds_timeouts(deadline, &connect_timeout, &timeout);
+        if (r < 0)
+                return r;
+
+        request = (HttpRequest) {
+                .method = "GET",
+                .url = url,
+                .headers = &(const HttpHeader) { .name = (char *) IMDS_TOKEN_HEADER, .value = imds->token },
+                .n_headers = 1,
+                .connect_timeout = connect_timeout,
+                .timeout = timeout,
+                .max_response_size = IMDS_RESPONSE_SIZE_MAX,
+        };
+
+        r = http_perform(imds->transport, &request, ret);
+        if (r < 0)
+                return log_debug_errno(r, "imds: GET %s failed: %m", url);
+        return 0;
+}
+
+/* GETs path under /latest/, with the token, retries and the deadline. */
+static int imds_request(Imds *imds, const char *path, usec_t deadline, ImdsCheck check, void *userdata,
+                        char **ret, size_t *ret_size) {
+        _cleanup_free_ char *url = NULL;
+        bool renewed = false;
+        unsigned failures = 0;
+        int r, last = 0;
+
+        if (!imds || !path)
+                return -EINVAL;
+        while (path[0] == '/')
+                path++;
+        if (!path_is_valid(path))
+                return log_debug_errno(EINVAL, "imds: refusing the path \"%s\".", path);
+        if (asprintf(&url, "%slatest/%s", imds->base, path) < 0)
+                return -ENOMEM;
+
+        for (;;) {
+                _cleanup_(http_response_done) HttpResponse response = {};
+
+                if (failures > 0) {
+                        if (failures >= imds->attempts)
+                                return log_debug_errno(last, "imds: giving up on %s after %u attempts: %m",
+                                                       path, failures);
+                        r = imds_backoff(imds, failures, deadline);
+                        if (r < 0)
+                                return log_debug_errno(r, "imds: deadline reached for %s after %u attempts "
+                                                       "(last error: %s).", path, failures, strerror(-last));
+                }
+                if (usec_left(deadline) == 0)
+                        return log_debug_errno(ETIME, "imds: deadline reached for %s.", path);
+
+                r = imds_ensure_token(imds, deadline);
+                if (r == -ETIME)
+                        return r;
+                if (r < 0) {
+                        if (!error_is_transient(r))
+                                return r;
+                        last = r;
+                        failures++;
+                        continue;
+                }
+
+                r = imds_get_once(imds, url, deadline, &response);
+                if (r == -ETIME)
+                        return r;
+                if (r < 0) {
+                        if (!error_is_transient(r))
+                                return r;
+                        last = r;
+                        failures++;
+                        continue;
+                }
+
+                switch (response.status) {
+                case 200:
+                        break;
+                case 401:
+                        /* The token expired or IMDS restarted: a new one, and
+                         * the same request again, once. */
+                        if (renewed)
+                                return log_debug_errno(EACCES, "imds: %s refused a fresh token (401).", path);
+                        log_debug("imds: token refused (401) for %s, fetching a new one.", path);
+                        imds_drop_token(imds);
+                        renewed = true;
+                        continue;
+                case 403:
+                        return log_debug_errno(EACCES, "imds: access to %s denied (403).", path);
+                case 404:
+                        return log_debug_errno(ENOENT, "imds: %s does not exist (404).", path);
+                default:
+                        if (response.status == 429 || response.status >= 500) {
+                                log_debug("imds: %s answered %ld, retrying.", path, response.status);
+                                last = -EIO;
+                                failures++;
+                                continue;
+                        }
+                        return log_debug_errno(EPROTO, "imds: unexpected status %ld for %s.",
+                                               response.status, path);
+                }
+
+                if (check) {
+                        r = check(response.body, response.body_size, userdata);
+                        if (r == -EBADMSG) {
+                                log_debug("imds: malformed reply for %s, retrying.", path);
+                                last = r;
+                                failures++;
+                                continue;
+                        }
+                        if (r < 0)
+                                return r;
+                }
+
+                if (ret_size)
+                        *ret_size = response.body_size;
+                if (ret)
+                        *ret = TAKE_PTR(response.body);
+                return 0;
+        }
+}
+
+static int check_text(const char *body, size_t size, void *userdata) {
+        return strlen(body) == size ? 0 : -EBADMSG;
+}
+
+int imds_get(Imds *imds, const char *path, usec_t deadline, char **ret) {
+        return imds_request(imds, path, deadline, check_text, NULL, ret, NULL);
+}
+
+/* A single word from a set of characters, as instance ids, regions and
+ * zones are. */
+static int check_word(const char *body, size_t size, void *userdata) {
+        const char *allowed = userdata;
+
+        if (size == 0 || size > 255 || strlen(body) != size || strspn(body, allowed) != size)
+                return -EBADMSG;
+        return 0;
+}
+
+#define WORD_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-"
+
+int imds_get_instance_id(Imds *imds, usec_t deadline, char **ret) {
+        return imds_request(imds, "meta-data/instance-id", deadline, check_word, (void *) WORD_CHARS, ret, NULL);
+}
+
+int imds_get_availability_zone(Imds *imds, usec_t deadline, char **ret) {
+        return imds_request(imds, "meta-data/placement/availability-zone", deadline, check_word,
+                            (void *) WORD_CHARS, ret, NULL);
+}
+
+static int check_mac(const char *body, size_t size, void *userdata) {
+        struct ether_addr addr;
+
+        /* ether_aton_r() also takes "0:1:2:3:4:5"; IMDS always sends all
+         * digits. */
+        if (size != 17 || strlen(body) != size || !ether_aton_r(body, &addr))
+                return -EBADMSG;
+        return 0;
+}
+
+int imds_get_mac(Imds *imds, usec_t deadline, char **ret) {
+        return imds_request(imds, "meta-data/mac", deadline, check_mac, NULL, ret, NULL);
+}
+
+static int check_ipv4(const char *body, size_t size, void *userdata) {
+        struct in_addr addr;
+
+        if (strlen(body) != size || inet_pton(AF_INET, body, &addr) != 1)
+                return -EBADMSG;
+        return 0;
+}
+
+int imds_get_local_ipv4(Imds *imds, usec_t deadline, char **ret) {
+        return imds_request(imds, "meta-data/local-ipv4", deadline, check_ipv4, NULL, ret, NULL);
+}
+
+int imds_get_user_data(Imds *imds, usec_t deadline, char **ret, size_t *ret_size) {
+        return imds_request(imds, "user-data", deadline, NULL, NULL, ret, ret_size);
+}
+
+/* JSON */
+
+static void json_object_putp(struct json_object **o) {
+        if (*o)
+                json_object_put(*o);
+}
+
+/* Parses a whole reply as one JSON object: trailing bytes other than blanks
+ * mean the reply is not what IMDS sends. */
+static int json_parse_object(const char *s, size_t size, struct json_object **ret) {
+        _cleanup_(json_object_putp) struct json_object *o = NULL;
+        struct json_tokener *tok;
+        enum json_tokener_error error;
+        size_t end;
+
+        if (!s || size > INT_MAX || strlen(s) != size)
+                return -EBADMSG;
+
+        tok = json_tokener_new();
+        if (!tok)
+                return -ENOMEM;
+        /* Strict: IMDS sends plain JSON, so anything json-c would merely
+         * tolerate is a reply that is not from IMDS. */
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        o = json_tokener_parse_ex(tok, s, (int) size);
+        error = json_tokener_get_error(tok);
+        end = json_tokener_get_parse_end(tok);
+        json_tokener_free(tok);
+
+        if (!o || error != json_tokener_success)
+                return -EBADMSG;
+        for (; end < size; end++)
+                if (!isspace((unsigned char) s[end]))
+                        return -EBADMSG;
+        if (!json_object_is_type(o, json_type_object))
+                return -EBADMSG;
+
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* A required, non-empty string member. */
+static int json_get_string(struct json_object *o, const char *key, const char **ret) {
+        struct json_object *v;
+        const char *s;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return log_debug_errno(EBADMSG, "imds: \"%s\" is missing or not a string.", key);
+        s = json_object_get_string(v);
+        if (isempty(s) || strlen(s) != (size_t) json_object_get_string_len(v))
+                return log_debug_errno(EBADMSG, "imds: \"%s\" is empty or holds a NUL.", key);
+        *ret = s;
+        return 0;
+}
+
+int imds_parse_timestamp(const char *s, usec_t *ret) {
+        static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+        struct tm tm = {}, parsed;
+        const char *end;
+        time_t t;
+
+        if (!s || !ret || strlen(s) != strlen(shape))
+                return -EBADMSG;
+        /* strptime() alone would take blanks, fewer digits and signs. */
+        for (size_t i = 0; shape[i]; i++)
+                if (shape[i] == 'd' ? !isdigit((unsigned char) s[i]) : s[i] != shape[i])
+                        return -EBADMSG;
+
+        end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (!end || *end != '\0')
+                return -EBADMSG;
+
+        parsed = tm;
+        t = timegm(&tm);
+        if (t == (time_t) -1 || t < 0)
+                return -EBADMSG;
+        /* timegm() turns February 30 into March 2; a date that does not
+         * survive the round trip was not a date. */
+        if (tm.tm_year != parsed.tm_year || tm.tm_mon != parsed.tm_mon || tm.tm_mday != parsed.tm_mday ||
+            tm.tm_hour != parsed.tm_hour || tm.tm_min != parsed.tm_min || tm.tm_sec != parsed.tm_sec)
+                return -EBADMSG;
+        if ((uint64_t) t > (USEC_INFINITY - 1) / USEC_PER_SEC)
+                return -EBADMSG;
+
+        *ret = (usec_t) t * USEC_PER_SEC;
+        return 0;
+}
+
+int imds_parse_credentials(const char *json, size_t size, AwsCredentials *ret) {
+        _cleanup_(json_object_putp) struct json_object *o = NULL;
+        _cleanup_(aws_credentials_done) AwsCredentials c = {};
+        const char *code, *key_id, *secret, *token, *expiration;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        r = json_parse_object(json, size, &o);
+        if (r < 0)
+                return log_debug_errno(r, "imds: the role credentials are not a JSON object.");
+
+        r = json_get_string(o, "Code", &code);
+        if (r < 0)
+                return r;
+        if (!streq(code, "Success")) {
+                struct json_object *m;
+                const char *message = NULL;
+
+                if (json_object_object_get_ex(o, "Message", &m) && json_object_is_type(m, json_type_string))
+                        message = json_object_get_string(m);
+                return log_debug_errno(EACCES, "imds: the role credentials are not available: %s%s%s",
+                                       code, message ? ": " : "", strempty(message));
+        }
+
+        r = json_get_string(o, "AccessKeyId", &key_id);
+        if (r < 0)
+                return r;
+        r = json_get_string(o, "SecretAccessKey", &secret);
+        if (r < 0)
+                return r;
+        r = json_get_string(o, "Token", &token);
+        if (r < 0)
+                return r;
+        r = json_get_string(o, "Expiration", &expiration);
+        if (r < 0)
+                return r;
+
+        r = imds_parse_timestamp(expiration, &c.expiration);
+        if (r < 0)
+                return log_debug_errno(r, "imds: Expiration \"%s\" is not a UTC timestamp.", expiration);
+
+        c.access_key_id = strdup(key_id);
+        c.secret_access_key = strdup(secret);
+        c.session_token = strdup(token);
+        if (!c.access_key_id || !c.secret_access_key || !c.session_token)
+                return -ENOMEM;
+
+        *ret = c;
+        c = (AwsCredentials) {};
+        return 0;
+}
+
+void imds_identity_done(ImdsIdentity *identity) {
+        if (!identity)
+                return;
+        free(identity->account_id);
+        free(identity->instance_id);
+        free(identity->region);
+        free(identity->availability_zone);
+        free(identity->private_ip);
+        *identity = (ImdsIdentity) {};
+}
+
+int imds_parse_identity(const char *json, size_t size, ImdsIdentity *ret) {
+        _cleanup_(json_object_putp) struct json_object *o = NULL;
+        _cleanup_(imds_identity_done) ImdsIdentity id = {};
+        static const struct {
+                const char *key;
+                size_t offset;
+        } fields[] = {
+                { "accountId",        offsetof(ImdsIdentity, account_id) },
+                { "instanceId",       offsetof(ImdsIdentity, instance_id) },
+                { "region",           offsetof(ImdsIdentity, region) },
+                { "availabilityZone", offsetof(ImdsIdentity, availability_zone) },
+                { "privateIp",        offsetof(ImdsIdentity, private_ip) },
+        };
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        r = json_parse_object(json, size, &o);
+        if (r < 0)
+                return log_debug_errno(r, "imds: the identity document is not a JSON object.");
+
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                char **field = (char **) ((uint8_t *) &id + fields[i].offset);
+                const char *v;
+
+                r = json_get_string(o, fields[i].key, &v);
+                if (r < 0)
+                        return r;
+                *field = strdup(v);
+                if (!*field)
+                        return -ENOMEM;
+        }
+
+        *ret = id;
+        id = (ImdsIdentity) {};
+        return 0;
+}
+
+static int check_identity(const char *body, size_t size, void *userdata) {
+        return imds_parse_identity(body, size, userdata);
+}
+
+int imds_get_identity(Imds *imds, usec_t deadline, ImdsIdentity *ret) {
+        _cleanup_(imds_identity_done) ImdsIdentity id = {};
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = imds_request(imds, "dynamic/instance-identity/document", deadline, check_identity, &id, NULL, NULL);
+        if (r < 0)
+                return r;
+        *ret = id;
+        id = (ImdsIdentity) {};
+        return 0;
+}
+
+int imds_get_region(Imds *imds, usec_t deadline, char **ret) {
+        _cleanup_(imds_identity_done) ImdsIdentity id = {};
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        r = imds_request(imds, "meta-data/placement/region", deadline, check_word, (void *) WORD_CHARS, ret, NULL);
+        if (r != -ENOENT)
+                return r;
+
+        /* Older metadata versions lack placement/region; the identity
+         * document has always carried it. */
+        r = imds_get_identity(imds, deadline, &id);
+        if (r < 0)
+                return r;
+        if (check_word(id.region, strlen(id.region), (void *) WORD_CHARS) < 0)
+                return log_debug_errno(EBADMSG, "imds: the identity document's region is malformed.");
+        *ret = TAKE_PTR(id.region);
+        return 0;
+}
+
+static bool role_name_is_valid(const char *s, size_t n) {
+        static const char allowed[] =
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@_-";
+
+        if (n == 0 || n > 64)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!strchr(allowed, s[i]) || s[i] == '\0')
+                        return false;
+        return true;
+}
+
+/* The listing names one role per line; an instance has at most one. */
+static int check_role_listing(const char *body, size_t size, void *userdata) {
+        size_t n;
+
+        if (strlen(body) != size)
+                return -EBADMSG;
+        n = strcspn(body, "\r\n");
+        if (n == 0)
+                /* Empty: no role, reported after the request. */
+                return 0;
+        if (!role_name_is_valid(body, n))
+                return log_debug_errno(EBADMSG, "imds: the role listing is not a role name.");
+        return 0;
+}
+
+int imds_get_role_name(Imds *imds, usec_t deadline, char **ret) {
+        _cleanup_free_ char *listing = NULL;
+        char *name;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        r = imds_request(imds, "meta-data/iam/security-credentials/", deadline, check_role_listing, NULL,
+                         &listing, NULL);
+        if (r < 0)
+                return r;
+
+        listing[strcspn(listing, "\r\n")] = '\0';
+        if (isempty(listing))
+                return log_debug_errno(ENOENT, "imds: no instance role.");
+
+        name = strdup(listing);
+        if (!name)
+                return -ENOMEM;
+        *ret = name;
+        return 0;
+}
+
+static int check_credentials(const char *body, size_t size, void *userdata) {
+        return imds_parse_credentials(body, size, userdata);
+}
+
+int imds_get_role_credentials(Imds *imds, usec_t deadline, AwsCredentials *ret) {
+        _cleanup_(aws_credentials_done) AwsCredentials c = {};
+        _cleanup_free_ char *role = NULL, *path = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        r = imds_get_role_name(imds, deadline, &role);
+        if (r < 0)
+                return r;
+
+        if (asprintf(&path, "meta-data/iam/security-credentials/%s", role) < 0)
+                return -ENOMEM;
+
+        r = imds_request(imds, path, deadline, check_credentials, &c, NULL, NULL);
+        if (r < 0)
+                return log_debug_errno(r, "imds: no credentials for the role %s: %m", role);
+
+        log_register_secret(c.secret_access_key);
+        log_register_secret(c.session_token);
+        log_debug("imds: credentials of the role %s (%s), expiring in %s.", role, c.access_key_id,
+                  FORMAT_DURATION(c.expiration > now(CLOCK_REALTIME) ? c.expiration - now(CLOCK_REALTIME) : 0));
+
+        *ret = c;
+        c = (AwsCredentials) {};
+        return 0;
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+
+#include "instance.h"
+#include "log.h"
+
+Instance *instance_free(Instance *i) {
+        if (!i)
+                return NULL;
+
+        aws_client_free(i->aws);
+        credentials_provider_free(i->credentials);
+        imds_free(i->imds);
+        http_transport_curl_free(i->transport);
+        free(i->instance_id);
+        free(i->region);
+        free(i->availability_zone);
+        free(i->account_id);
+        free(i->private_ip);
+        return mfree(i);
+}
+
+int instance_open(usec_t deadline, Instance **ret) {
+        _cleanup_(instance_freep) Instance *i = NULL;
+        _cleanup_(imds_identity_done) ImdsIdentity identity = {};
+        const char *region;
+        int r;
+
+        i = calloc(1, sizeof(*i));
+        if (!i)
+                return log_oom();
+
+        r = http_transport_curl_new(&i->transport);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the HTTP client: %m");
+
+        r = imds_new(i->transport, NULL, &i->imds);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the instance metadata client: %m");
+
+        /* The identity document holds everything at once: one round trip. */
+        r = imds_get_identity(i->imds, deadline, &identity);
+        if (r == -EACCES)
+                return log_error_errno(r, "The instance metadata service refused an IMDSv2 token: "
+                                       "IMDS is disabled for this instance, or its hop limit is too low.");
+        if (r == -ETIME)
+                return log_error_errno(r, "The instance metadata service did not answer before the deadline.");
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the instance identity from IMDS: %m");
+
+        i->instance_id = TAKE_PTR(identity.instance_id);
+        i->availability_zone = TAKE_PTR(identity.availability_zone);
+        i->account_id = TAKE_PTR(identity.account_id);
+        i->private_ip = TAKE_PTR(identity.private_ip);
+
+        /* As in the SDKs, AWS_REGION wins over what the instance says. */
+        region = getenv("AWS_REGION");
+        i->region = strdup(!isempty(region) ? region : strempty(identity.region));
+        if (!i->region)
+                return log_oom();
+        if (isempty(i->region))
+                return log_error_errno(EINVAL, "Neither AWS_REGION nor the identity document names a region.");
+
+        r = credentials_provider_new(i->imds, &i->credentials);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up AWS credentials: %m");
+
+        r = aws_client_new(i->transport, i->credentials, i->region, &i->aws);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the AWS client (check AWS_ENDPOINT_URL*): %m");
+
+        log_info("This is instance %s in %s (%s), account %s, private IP %s.",
+                 i->instance_id, i->availability_zone, i->region, strna(i->account_id),
+                 strna(i->private_ip));
+
+        *ret = TAKE_PTR(i);
+        return 0;
+}
+
+int instance_apply_user_data(Instance *i, Config *config, char **set_overrides, usec_t deadline) {
+        _cleanup_(config_error_done) ConfigError error = {};
+        _cleanup_free_ char *user_data = NULL;
+        int r;
+
+        r = imds_get_user_data(i->imds, deadline, &user_data, NULL);
+        if (r == -ENOENT) {
+                log_debug("The instance has no user data.");
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the user data from IMDS: %m");
+
+        r = config_apply_user_data(config, user_data, set_overrides, &error);
+        if (r < 0)
+                return log_error_errno(r, "%s", error.message ?: "Invalid user data.");
+        if (r == 0) {
+                log_debug("The user data is not for nodeagent (its first line is not #nodeagent).");
+                return 0;
+        }
+
+        r = config_validate(config, &error);
+        if (r < 0)
+                return log_error_errno(r, "%s", error.message ?: "Invalid configuration.");
+
+        log_info("Applied the configuration from the user data.");
+        return 1;
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""fakeaws: IMDS, EC2, Auto Scaling, CloudFormation and Route 53 on one local port, for tests.
+
+  /usr/bin/python3 tests/fakeaws/fakeaws.py --listen 127.0.0.1 --port 0 --ready-file FILE
+      [--world world.json] [--log FILE] [-v] [--backend module:Class [--backend-opt k=v ...]]
+
+When it listens, it writes "HOST:PORT\\n" to the ready file (atomically), so
+a test that asked for port 0 learns the port. SIGTERM stops it cleanly
+(exit 0). See README.md beside this file.
+"""
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from backends import load_backend  # noqa: E402
+from server import App, Server  # noqa: E402
+from world import World  # noqa: E402
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Fake AWS endpoints (IMDS, EC2, Auto Scaling, CloudFormation, Route 53)")
+    p.add_argument("--listen", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
+    p.add_argument("--ready-file", help='write "HOST:PORT\\n" here once listening')
+    p.add_argument("--world", help="initial world JSON (default: world-default.json beside this file)")
+    p.add_argument("--log", help="log file (default: stderr)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging (every HTTP line)")
+    p.add_argument("--backend", default="null", help="attach backend module:Class (default: null, does nothing)")
+    p.add_argument("--backend-opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="option passed to the backend's constructor (repeatable)")
+    return p.parse_args(argv)
+
+
+def write_ready_file(path, host, port):
+    # Write then rename, so a poller never reads a half-written file.
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(f"{host}:{port}\n")
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    args = parse_args(argv if argv is not None else sys.argv[1:])
+    handler = logging.FileHandler(args.log) if args.log else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("fakeaws")
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+
+    initial = None
+    if args.world:
+        with open(args.world) as f:
+            initial = json.load(f)
+    options = {}
+    for opt in args.backend_opt:
+        key, sep, value = opt.partition("=")
+        if not sep:
+            print(f"fakeaws: --backend-opt {opt!r} is not KEY=VALUE", file=sys.stderr)
+            return 2
+        options[key] = value
+
+    backend = load_backend(args.backend, options)
+    app = App(World(initial), backend)
+    server = Server((args.listen, args.port), app)
+    host, port = server.server_address[:2]
+    backend.start(app)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # serve_forever runs in a thread: shutdown() must be called from a thread
+    # other than the one serving, and the main thread is free for signals.
+    thread = threading.Thread(target=server.serve_forever, name="serve", daemon=True)
+    thread.start()
+    root.info("listening on %s:%d (pid %d, backend %s)", host, port, os.getpid(), args.backend)
+    if args.ready_file:
+        write_ready_file(args.ready_file, host, port)
+    while not stop.wait(3600):
+        pass
+    root.info("stopping")
+    server.shutdown()
+    server.server_close()
+    backend.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
