@@ -702,6 +702,12 @@ static const ConfigKey config_keys[] = {
             .min = 1, .max = 31, .range_reason = "not a device index from 1 to 31"),
         KEY(INTERFACE, "Routing", KEY_ENUM, interface.routing, "auto",
             .enum_table = &routing_mode_table),
+        /* An extension of the contract: the ENI's predecessor is handled as
+         * the volume's is, with keys of its own since [Volume] may be absent. */
+        KEY(INTERFACE, "TakeOver", KEY_ENUM, interface.take_over, "wait",
+            .enum_table = &take_over_policy_table),
+        KEY(INTERFACE, "TakeOverTimeout", KEY_DURATION, interface.take_over_timeout, "10min",
+            .min = 0, .max = UINT64_MAX),
         KEY(INTERFACE, "DetachOnStop", KEY_BOOL, interface.detach_on_stop, "no"),
 
         KEY(DNS, "HostedZoneId", KEY_STRING, dns.hosted_zone_id, NULL,

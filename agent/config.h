@@ -132,6 +132,8 @@ typedef struct ConfigInterface {
         ConfigTag tag;
         unsigned device_index;          /* 1..31 */
         RoutingMode routing;
+        TakeOverPolicy take_over;
+        usec_t take_over_timeout;
         bool detach_on_stop;
 } ConfigInterface;
 

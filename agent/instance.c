@@ -4,12 +4,67 @@
 #include "instance.h"
 #include "log.h"
 
+static int session_get_credentials(void *userdata, bool force_refresh, usec_t deadline,
+                                   const AwsCredentials **ret) {
+        AwsSession *s = userdata;
+        const AwsCredentials *shared = NULL;
+        AwsCredentials copy = {};
+        int r;
+
+        pthread_mutex_lock(&s->instance->credentials_lock);
+        r = credentials_get(s->instance->credentials, force_refresh, deadline, &shared);
+        if (r >= 0)
+                r = aws_credentials_copy(shared, &copy);
+        pthread_mutex_unlock(&s->instance->credentials_lock);
+        if (r < 0)
+                return r;
+
+        aws_credentials_done(&s->copy);
+        s->copy = copy;
+        *ret = &s->copy;
+        return 0;
+}
+
+AwsSession *aws_session_free(AwsSession *s) {
+        if (!s)
+                return NULL;
+        aws_client_free(s->aws);
+        http_transport_curl_free(s->transport);
+        aws_credentials_done(&s->copy);
+        return mfree(s);
+}
+
+int aws_session_new(Instance *i, AwsSession **ret) {
+        _cleanup_(aws_session_freep) AwsSession *s = NULL;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->instance = i;
+        s->credentials = (CredentialsProvider) { .get = session_get_credentials, .userdata = s };
+
+        r = http_transport_curl_new(&s->transport);
+        if (r < 0)
+                return r;
+        r = aws_client_new(s->transport, &s->credentials, i->region, &s->aws);
+        if (r < 0)
+                return r;
+        /* A clock offset learnt by one client is true for all of them. */
+        if (i->aws)
+                aws_client_set_clock_offset(s->aws, aws_client_clock_offset(i->aws));
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
 Instance *instance_free(Instance *i) {
         if (!i)
                 return NULL;
 
-        aws_client_free(i->aws);
+        aws_session_free(i->session);
         credentials_provider_free(i->credentials);
+        pthread_mutex_destroy(&i->credentials_lock);
         imds_free(i->imds);
         http_transport_curl_free(i->transport);
         free(i->instance_id);
@@ -29,6 +84,7 @@ int instance_open(usec_t deadline, Instance **ret) {
         i = calloc(1, sizeof(*i));
         if (!i)
                 return log_oom();
+        pthread_mutex_init(&i->credentials_lock, NULL);
 
         r = http_transport_curl_new(&i->transport);
         if (r < 0)
@@ -65,9 +121,10 @@ int instance_open(usec_t deadline, Instance **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up AWS credentials: %m");
 
-        r = aws_client_new(i->transport, i->credentials, i->region, &i->aws);
+        r = aws_session_new(i, &i->session);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the AWS client (check AWS_ENDPOINT_URL*): %m");
+        i->aws = i->session->aws;
 
         log_info("This is instance %s in %s (%s), account %s, private IP %s.",
                  i->instance_id, i->availability_zone, i->region, strna(i->account_id),

@@ -5,6 +5,8 @@
  * signs with, and the AWS client every path shares. Every mode but --help
  * starts here. */
 
+#include <pthread.h>
+
 #include "aws.h"
 #include "config.h"
 #include "credentials.h"
@@ -12,11 +14,25 @@
 #include "imds.h"
 #include "time-util.h"
 
+/* An AWS client of its own for one thread: curl handles are not shared
+ * between threads. Its credentials come from the instance's provider under
+ * a lock, copied, so that a refresh in one thread never frees what another
+ * is signing with. */
+typedef struct AwsSession {
+        struct Instance *instance;
+        HttpTransport *transport;
+        CredentialsProvider credentials;
+        AwsCredentials copy;
+        AwsClient *aws;
+} AwsSession;
+
 typedef struct Instance {
         HttpTransport *transport;
         Imds *imds;
-        CredentialsProvider *credentials;
-        AwsClient *aws;
+        CredentialsProvider *credentials;       /* used only under credentials_lock */
+        pthread_mutex_t credentials_lock;
+        AwsSession *session;                    /* the main thread's */
+        AwsClient *aws;                         /* == session->aws */
 
         char *instance_id;
         char *region;
@@ -29,6 +45,11 @@ typedef struct Instance {
  * prepares credentials and the AWS client. Logs what fails. */
 int instance_open(usec_t deadline, Instance **ret);
 Instance *instance_free(Instance *i);
+
+/* A new AWS client for another thread (see AwsSession). */
+int aws_session_new(Instance *i, AwsSession **ret);
+AwsSession *aws_session_free(AwsSession *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(AwsSession *, aws_session_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Instance *, instance_free);
 
 /* Fetches the user data and, when its first line is "#nodeagent", applies it

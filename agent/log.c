@@ -149,9 +149,63 @@ char *log_redact(char *s) {
         return s;
 }
 
+/* Length of the valid UTF-8 sequence at s, 0 when it is not one. */
+static size_t utf8_sequence_length(const unsigned char *s) {
+        size_t n;
+
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                n = 2;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef)
+                n = 3;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                n = 4;
+        else
+                return 0;
+        for (size_t i = 1; i < n; i++)
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+        return n;
+}
+
+/* A copy of s in which control characters and bytes that are not UTF-8
+ * read as \xNN: text from devices and replies (a label, a reply body) must
+ * not reach the journal as raw bytes. Newlines become spaces, so that one
+ * message stays one line. */
+static char *escape_unprintable(const char *s) {
+        size_t len = strlen(s);
+        char *out = malloc(4 * len + 1), *o = out;
+
+        if (!out)
+                return NULL;
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                size_t n = utf8_sequence_length(p);
+
+                if (*p == '\n' || *p == '\r' || *p == '\t') {
+                        *o++ = ' ';
+                        p++;
+                } else if (n == 0 || *p < 0x20 || *p == 0x7f) {
+                        static const char hex[] = "0123456789abcdef";
+
+                        *o++ = '\\';
+                        *o++ = 'x';
+                        *o++ = hex[*p >> 4];
+                        *o++ = hex[*p & 15];
+                        p++;
+                } else {
+                        memcpy(o, p, n);
+                        o += n;
+                        p += n;
+                }
+        }
+        *o = '\0';
+        return out;
+}
+
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *format, ...) {
-        _cleanup_free_ char *msg = NULL;
+        _cleanup_free_ char *msg = NULL, *escaped = NULL;
         int saved_errno = errno;
         va_list ap;
         int r;
@@ -179,9 +233,11 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
         /* One line per message: a newline inside a message would look like
          * a second message without a priority to journald. */
-        for (char *p = msg; *p; p++)
-                if (*p == '\n')
-                        *p = ' ';
+        escaped = escape_unprintable(msg);
+        if (escaped) {
+                free(msg);
+                msg = TAKE_PTR(escaped);
+        }
 
         char prefix[8] = "";
         if (show_priority)

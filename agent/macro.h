@@ -112,3 +112,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
+
+#define _fallthrough_ __attribute__((__fallthrough__))
+#define assert_not_reached() abort()

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "check.h"
@@ -9,6 +10,9 @@
 #include "instance.h"
 #include "log.h"
 #include "macro.h"
+#include "node.h"
+#include "notify.h"
+#include "signals.h"
 
 typedef enum Mode {
         MODE_BOOT,              /* the boot sequence, then supervise until SIGTERM */
@@ -204,9 +208,51 @@ static int complete_config(Config *config, Instance *instance, usec_t deadline) 
         return 0;
 }
 
+/* How long the failure signals may take once the boot's deadline is gone. */
+#define FAILURE_SIGNAL_TIMEOUT_USEC (60 * USEC_PER_SEC)
+
+/* The boot sequence between the readiness signals: CloudFormation and the
+ * lifecycle hook hear SUCCESS / CONTINUE when it is done, FAILURE / ABANDON
+ * when it is not. */
+static int boot_and_signal(Node *node, Signal *signal) {
+        int r;
+
+        r = signal_start(signal, node->deadline);
+        if (r >= 0)
+                r = node_boot(node);
+        if (r >= 0)
+                r = signal_success(signal, node->deadline);
+        if (r < 0)
+                signal_failure(signal, usec_add(now(CLOCK_MONOTONIC), FAILURE_SIGNAL_TIMEOUT_USEC));
+        return r;
+}
+
+/* After READY=1: stay until SIGTERM. */
+static int serve(Node *node) {
+        sigset_t mask;
+        int sig = 0;
+
+        notify_ready("The node is ready.");
+        log_info("Ready; staying until SIGTERM.");
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(errno, "Failed to block signals: %m");
+        if (sigwait(&mask, &sig) != 0)
+                return log_error_errno(EINVAL, "Failed to wait for a signal.");
+
+        notify_stopping();
+        log_info("Received %s; exiting.", strsignal(sig));
+        return 0;
+}
+
 static int run(void) {
         _cleanup_(config_freep) Config *config = NULL;
         _cleanup_(instance_freep) Instance *instance = NULL;
+        Node node;
+        Signal signal;
         usec_t deadline;
         int r;
 
@@ -226,16 +272,40 @@ static int run(void) {
         if (r < 0)
                 return exit_status_from_error(r);
 
+        node_init(&node, config, instance, deadline);
+        signal_init(&signal, instance->aws, config->has_signal ? &config->signal : NULL, instance->instance_id);
+        node.signal = &signal;
+
         switch (arg_mode) {
         case MODE_CHECK:
                 r = check_run(config, instance, deadline);
                 break;
+        case MODE_ONCE:
+                r = boot_and_signal(&node, &signal);
+                break;
+        case MODE_BOOT:
+                r = boot_and_signal(&node, &signal);
+                if (r >= 0)
+                        r = serve(&node);
+                break;
+        case MODE_ATTACH_ONLY:
+                r = node_attach_only(&node);
+                break;
+        case MODE_DETACH:
+                r = node_detach(&node);
+                break;
+        case MODE_STATUS:
+                r = node_status(&node);
+                break;
         default:
-                r = log_error_errno(EOPNOTSUPP, "%s arrives with the volume and interface paths.",
-                                    mode_option[arg_mode]);
+                r = -EINVAL;
                 break;
         }
+        node_done(&node);
+        signal_done(&signal);
 
+        if (r < 0)
+                notify_status("failed: %s", exit_status_to_string(exit_status_from_error(r)));
         return exit_status_from_error(r);
 }
 

@@ -2,8 +2,11 @@
 
 EC2 state (attaching/attached, ...) is always kept by the fake. A backend
 makes the attach real for the machine under test: the default does nothing
-(the API alone is faked); later ones create a loop device with the volume's
-serial, or hot-plug an NVMe disk / a NIC into a QEMU guest over QMP.
+(the API alone is faked); loopback.LoopBackend makes a loop device with the
+volume's serial, vethback.VethBackend a veth pair with the ENI's MAC,
+local.LocalBackend both; a QEMU one could hot-plug an NVMe disk / a NIC into
+a guest over QMP. reset() runs on POST /_fake/reset, describe() answers
+GET /_fake/backend.
 
 Hooks run when EC2 accepts the request (AttachVolume answers "attaching"),
 outside the world lock so a slow hotplug blocks nobody, and after the new
@@ -34,6 +37,13 @@ class AttachBackend:
 
     def stop(self):
         """Called once at shutdown (SIGTERM): release devices the backend created."""
+
+    def reset(self):
+        """POST /_fake/reset: the world is back to its start, so release what the backend made."""
+
+    def describe(self):
+        """What GET /_fake/backend answers: a JSON-able dict (which device is which volume, ...)."""
+        return {"backend": self.name}
 
     def on_attach_volume(self, volume_id, instance_id, device, volume):
         """AttachVolume accepted. volume: a copy of the world's volume entry."""

@@ -37,9 +37,15 @@ class FakeAwsError(RuntimeError):
 
 class FakeAws:
     def __init__(self, world=None, log=None, backend=None, backend_opts=None, listen="127.0.0.1",
-                 python=PYTHON, verbose=False):
-        """world: None (world-default.json), a path, or a dict; log: a file path (default: in a temp dir)."""
+                 python=PYTHON, verbose=False, netns=None):
+        """world: None (world-default.json), a path, or a dict; log: a file path (default: in a temp dir).
+
+        netns: a network namespace name (`ip netns add`): the fake then listens
+        on the same address and port both here (for the test) and in that
+        namespace (for an agent run with `ip netns exec`), and runs its backend
+        there. url and env() serve both sides."""
         self.world = world
+        self.netns = netns
         self.listen = listen
         self.backend = backend
         self.backend_opts = dict(backend_opts or {})
@@ -81,6 +87,8 @@ class FakeAws:
             cmd += ["--backend", self.backend]
             for k, v in self.backend_opts.items():
                 cmd += ["--backend-opt", f"{k}={v}"]
+        if self.netns:
+            cmd += ["--netns", self.netns]
         if self.verbose:
             cmd.append("-v")
         stderr = open(os.path.join(self._tmp, "stderr"), "wb")
@@ -215,6 +223,10 @@ class FakeAws:
 
     def clear_requests(self):
         return self._control("DELETE", "requests")
+
+    def backend_state(self):
+        """GET /_fake/backend: the attach backend's devices (e.g. {"volumes": {vol: {"device": ...}}})."""
+        return self._control("GET", "backend")
 
     # -- IMDS convenience -------------------------------------------------------------
 

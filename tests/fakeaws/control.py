@@ -10,6 +10,7 @@ Tests script a scenario through it (see README.md for the full list):
   GET    /_fake/clock           {"skew", "now"};  POST {"skew": s} sets the offset
   GET    /_fake/imds            IMDS settings;  POST {"expire_tokens"|"disabled"|"credentials_lifetime"|"rotate_credentials"|...}
   GET    /_fake/requests        the request log;  DELETE clears it
+  GET    /_fake/backend         the attach backend's devices (describe())
 """
 
 import json
@@ -45,6 +46,7 @@ class Control:
             ("POST", "/_fake/imds"): self.set_imds,
             ("GET", "/_fake/requests"): self.get_requests,
             ("DELETE", "/_fake/requests"): self.clear_requests,
+            ("GET", "/_fake/backend"): self.get_backend,
         }
         handler = table.get(route)
         if handler is None:
@@ -76,6 +78,7 @@ class Control:
         self.app.imds.expire_tokens()
         self.app.clear_requests()
         self.app.reset_rate_limits()
+        self.app.backend.reset()
         return json_reply(200, {"ok": True})
 
     def get_faults(self, _):
@@ -130,3 +133,6 @@ class Control:
     def clear_requests(self, _):
         self.app.clear_requests()
         return json_reply(200, [])
+
+    def get_backend(self, _):
+        return json_reply(200, self.app.backend.describe())

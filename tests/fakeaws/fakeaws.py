@@ -3,23 +3,33 @@
 
   /usr/bin/python3 tests/fakeaws/fakeaws.py --listen 127.0.0.1 --port 0 --ready-file FILE
       [--world world.json] [--log FILE] [-v] [--backend module:Class [--backend-opt k=v ...]]
+      [--netns NAME]
 
 When it listens, it writes "HOST:PORT\\n" to the ready file (atomically), so
 a test that asked for port 0 learns the port. SIGTERM stops it cleanly
 (exit 0). See README.md beside this file.
+
+With --netns NAME the fake serves two sockets on the same address and port:
+one in the namespace it was started in (for the test), then it enters
+/run/netns/NAME (setns; lo is set up there) and listens there too (for an
+agent started with `ip netns exec NAME`); from then on the whole process,
+its backend and the commands it runs are in NAME. One URL works on both sides.
 """
 
 import argparse
+import errno
 import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from backends import load_backend  # noqa: E402
+from hotplug import enter_netns  # noqa: E402
 from server import App, Server  # noqa: E402
 from world import World  # noqa: E402
 
@@ -35,6 +45,8 @@ def parse_args(argv):
     p.add_argument("--backend", default="null", help="attach backend module:Class (default: null, does nothing)")
     p.add_argument("--backend-opt", action="append", default=[], metavar="KEY=VALUE",
                    help="option passed to the backend's constructor (repeatable)")
+    p.add_argument("--netns", metavar="NAME",
+                   help="also listen inside network namespace NAME (same address and port) and run there")
     return p.parse_args(argv)
 
 
@@ -44,6 +56,30 @@ def write_ready_file(path, host, port):
     with open(tmp, "w") as f:
         f.write(f"{host}:{port}\n")
     os.replace(tmp, path)
+
+
+def listen_in_netns(address, port, netns, app):
+    """A server here, then setns into netns (lo up) and one on the same address and port there.
+
+    Must run before any other thread starts: threads made later are in
+    netns too (setns moves only the calling thread)."""
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for _ in range(20):
+            outer = Server((address, port), app)
+            chosen = outer.server_address[1]
+            enter_netns(netns)
+            subprocess.run(["ip", "link", "set", "lo", "up"], check=True, stdin=subprocess.DEVNULL)
+            try:
+                return [outer, Server((address, chosen), app)]
+            except OSError as e:
+                outer.server_close()
+                enter_netns(home)
+                if e.errno != errno.EADDRINUSE or port:
+                    raise
+        raise OSError(errno.EADDRINUSE, f"no port free both here and in netns {netns}")
+    finally:
+        os.close(home)
 
 
 def main(argv=None):
@@ -68,8 +104,11 @@ def main(argv=None):
 
     backend = load_backend(args.backend, options)
     app = App(World(initial), backend)
-    server = Server((args.listen, args.port), app)
-    host, port = server.server_address[:2]
+    if args.netns:
+        servers = listen_in_netns(args.listen, args.port, args.netns, app)
+    else:
+        servers = [Server((args.listen, args.port), app)]
+    host, port = servers[0].server_address[:2]
     backend.start(app)
 
     stop = threading.Event()
@@ -77,16 +116,18 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     # serve_forever runs in a thread: shutdown() must be called from a thread
     # other than the one serving, and the main thread is free for signals.
-    thread = threading.Thread(target=server.serve_forever, name="serve", daemon=True)
-    thread.start()
-    root.info("listening on %s:%d (pid %d, backend %s)", host, port, os.getpid(), args.backend)
+    for i, server in enumerate(servers):
+        threading.Thread(target=server.serve_forever, name=f"serve{i}", daemon=True).start()
+    root.info("listening on %s:%d%s (pid %d, backend %s)", host, port,
+              f" here and in netns {args.netns}" if args.netns else "", os.getpid(), args.backend)
     if args.ready_file:
         write_ready_file(args.ready_file, host, port)
     while not stop.wait(3600):
         pass
     root.info("stopping")
-    server.shutdown()
-    server.server_close()
+    for server in servers:
+        server.shutdown()
+        server.server_close()
     backend.stop()
     return 0
 

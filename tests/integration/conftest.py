@@ -41,7 +41,7 @@ class Result:
 
 def run(argv, env, timeout=60):
     start = time.monotonic()
-    proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+    proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
                           timeout=timeout)
     return Result(proc, time.monotonic() - start)
 
@@ -98,3 +98,34 @@ def awscall(fake):
         e.update(env or {})
         return run([AWSCALL, *args], e, timeout)
     return _run
+
+
+def _udevd_answers():
+    return subprocess.run(["udevadm", "control", "--ping"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def udevd():
+    """A udevd for tests that wait for block devices: the running one, or a
+    standalone one started here and stopped by its pid afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: loop devices and udev")
+    if _udevd_answers():
+        yield None
+        return
+    made_run_udev = not os.path.isdir("/run/udev")
+    proc = subprocess.Popen(["/lib/systemd/systemd-udevd"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(100):
+            if _udevd_answers():
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("systemd-udevd did not start")
+        yield proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if made_run_udev:
+            subprocess.run(["rm", "-rf", "/run/udev"])

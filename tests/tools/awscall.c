@@ -9,14 +9,18 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "autoscaling.h"
 #include "aws.h"
+#include "cloudformation.h"
 #include "credentials.h"
+#include "dns.h"
 #include "ec2.h"
 #include "exit-status.h"
 #include "http.h"
 #include "imds.h"
 #include "log.h"
 #include "route53.h"
+#include "signals.h"
 
 typedef struct Tool {
         HttpTransport *transport;
@@ -372,6 +376,89 @@ static int cmd_get_change(Tool *t, char **args) {
         return 0;
 }
 
+/* dns-publish ZONE NAME MODE TTL IP [NODE_NAME] [--wait-in-sync]
+ * dns-unpublish ZONE NAME MODE IP [NODE_NAME]
+ * The dns module as the agent runs it: read, decide, change, retry. */
+static int dns_run(Tool *t, char **args, bool publish) {
+        _cleanup_(dns_result_done) DnsResult res = { .ttl = -1 };
+        _cleanup_free_ char *zone = NULL, *name = NULL;
+        const char *positional[6] = {}, *ttl_arg = "60", *ip, *node_name;
+        size_t n = 0, need = publish ? 5 : 4;
+        bool wait_in_sync = false;
+        Path path = PATH_INIT("dns");
+        ConfigDns config;
+        DnsMode mode;
+        char *end = NULL;
+        unsigned long ttl;
+        int r;
+
+        for (char **a = args; *a; a++) {
+                if (streq(*a, "--wait-in-sync"))
+                        wait_in_sync = true;
+                else if (n < ELEMENTSOF(positional))
+                        positional[n++] = *a;
+                else
+                        n++;
+        }
+        if (n < need || n > need + 1)
+                return log_error_errno(EINVAL, publish ?
+                                       "dns-publish ZONE NAME MODE TTL IP [NODE_NAME] [--wait-in-sync]" :
+                                       "dns-unpublish ZONE NAME MODE IP [NODE_NAME]");
+        mode = dns_mode_from_string(positional[2]);
+        if (mode < 0)
+                return log_error_errno(EINVAL, "MODE is node, multivalue or shared: %s", positional[2]);
+        if (publish)
+                ttl_arg = positional[3];
+        errno = 0;
+        ttl = strtoul(ttl_arg, &end, 10);
+        if (errno != 0 || end == ttl_arg || *end != '\0' || ttl > INT32_MAX)
+                return log_error_errno(EINVAL, "TTL is 0..2147483647: %s", ttl_arg);
+        ip = positional[publish ? 4 : 3];
+        node_name = positional[publish ? 5 : 4];
+        r = route53_zone_id_normalize(positional[0], &zone);
+        if (r < 0)
+                return log_error_errno(r, "Bad hosted zone id: %s", positional[0]);
+        r = route53_name_normalize(positional[1], &name);
+        if (r < 0)
+                return r;
+
+        config = (ConfigDns) {
+                .hosted_zone_id = zone,
+                .name = name,
+                .mode = mode,
+                .ttl = (unsigned) ttl,
+                .wait_in_sync = wait_in_sync,
+        };
+        DnsPublish p = {
+                .path = &path,
+                .aws = t->aws,
+                .config = &config,
+                .node_name = node_name,
+                .ip = ip,
+                .deadline = t->deadline,
+        };
+        r = publish ? dns_publish(&p, &res) : dns_unpublish(&p, &res);
+        if (r < 0) {
+                print_error(r, NULL);
+                return r;
+        }
+        printf("dns action=%s change=%s insync=%s changes=%u conflicts=%u ttl=%" PRId64 " values=",
+               dns_action_to_string(res.action), strempty(res.change_id), res.in_sync ? "yes" : "no",
+               res.n_changes, res.n_conflicts, res.ttl);
+        for (size_t i = 0; res.values && res.values[i]; i++)
+                printf("%s%s", i > 0 ? "," : "", res.values[i]);
+        printf("\n");
+        return 0;
+}
+
+static int cmd_dns_publish(Tool *t, char **args) {
+        return dns_run(t, args, true);
+}
+
+static int cmd_dns_unpublish(Tool *t, char **args) {
+        return dns_run(t, args, false);
+}
+
 static int cmd_imds(Tool *t, char **args) {
         _cleanup_free_ char *value = NULL;
         int r;
@@ -407,6 +494,143 @@ static int cmd_imds(Tool *t, char **args) {
         return r;
 }
 
+/* Each of the signal commands prints its result, or the error: -EALREADY
+ * and -ESRCH ("nobody waits") show as errno=EALREADY / errno=ESRCH. */
+static int cmd_signal_resource(Tool *t, char **args) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        int r;
+
+        if (!args[0] || !args[1] || !args[2] || !args[3] ||
+            (!streq(args[3], "SUCCESS") && !streq(args[3], "FAILURE")))
+                return log_error_errno(EINVAL, "signal-resource STACK RESOURCE UNIQUE_ID SUCCESS|FAILURE");
+        r = cloudformation_signal_resource(t->aws, args[0], args[1], args[2], streq(args[3], "SUCCESS"),
+                                           t->deadline, &e);
+        if (r < 0) {
+                print_error(r, &e);
+                return r;
+        }
+        printf("signalled stack=%s resource=%s unique_id=%s status=%s\n", args[0], args[1], args[2], args[3]);
+        return 0;
+}
+
+static int cmd_record_heartbeat(Tool *t, char **args) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        int r;
+
+        if (!args[0] || !args[1] || !args[2])
+                return log_error_errno(EINVAL, "record-heartbeat GROUP HOOK INSTANCE");
+        r = autoscaling_record_heartbeat(t->aws, args[0], args[1], args[2], t->deadline, &e);
+        if (r < 0) {
+                print_error(r, &e);
+                return r;
+        }
+        printf("heartbeat group=%s hook=%s instance=%s\n", args[0], args[1], args[2]);
+        return 0;
+}
+
+static int cmd_complete_lifecycle_action(Tool *t, char **args) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        LifecycleActionResult result;
+        int r;
+
+        if (!args[0] || !args[1] || !args[2] || !args[3] ||
+            (!streq(args[3], "CONTINUE") && !streq(args[3], "ABANDON")))
+                return log_error_errno(EINVAL, "complete-lifecycle-action GROUP HOOK INSTANCE CONTINUE|ABANDON");
+        result = streq(args[3], "CONTINUE") ? LIFECYCLE_ACTION_CONTINUE : LIFECYCLE_ACTION_ABANDON;
+        r = autoscaling_complete_lifecycle_action(t->aws, args[0], args[1], args[2], result, t->deadline, &e);
+        if (r < 0) {
+                print_error(r, &e);
+                return r;
+        }
+        printf("completed group=%s hook=%s instance=%s result=%s\n", args[0], args[1], args[2], args[3]);
+        return 0;
+}
+
+static int cmd_describe_auto_scaling_instance(Tool *t, char **args) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        _cleanup_(autoscaling_instance_done) AutoScalingInstance i = {};
+        int r;
+
+        if (!args[0])
+                return log_error_errno(EINVAL, "describe-auto-scaling-instance INSTANCE");
+        r = autoscaling_describe_instance(t->aws, args[0], t->deadline, &e, &i);
+        if (r < 0) {
+                print_error(r, &e);
+                return r;
+        }
+        printf("asg-instance id=%s group=%s state=%s\n", i.instance_id, i.group, strna(i.lifecycle_state));
+        return 0;
+}
+
+static int cmd_find_group(Tool *t, char **args) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        _cleanup_free_ char *group = NULL;
+        int r;
+
+        if (!args[0])
+                return log_error_errno(EINVAL, "find-group INSTANCE");
+        r = autoscaling_find_group(t->aws, args[0], t->deadline, &e, &group);
+        if (r < 0) {
+                print_error(r, &e);
+                return r;
+        }
+        printf("group name=%s\n", group);
+        return 0;
+}
+
+/* The whole policy of signals.h, as the agent runs it:
+ *   signal success|failure INSTANCE [stack=S resource=R] [hook=H] [heartbeats=N]
+ * start, N heartbeats (as if each were due), then success or failure. */
+static int cmd_signal(Tool *t, char **args) {
+        _cleanup_(signal_done) Signal s = {};
+        ConfigSignal config = {};
+        unsigned heartbeats = 0;
+        bool success;
+        int r;
+
+        if (!args[0] || !args[1] || (!streq(args[0], "success") && !streq(args[0], "failure")))
+                return log_error_errno(EINVAL, "signal success|failure INSTANCE [stack=S] [resource=R] [hook=H] "
+                                       "[heartbeats=N]");
+        success = streq(args[0], "success");
+        for (char **a = args + 2; *a; a++) {
+                const char *v;
+
+                if ((v = startswith(*a, "stack=")))
+                        config.cloudformation_stack = (char *) v;
+                else if ((v = startswith(*a, "resource=")))
+                        config.cloudformation_resource = (char *) v;
+                else if ((v = startswith(*a, "hook=")))
+                        config.lifecycle_hook = (char *) v;
+                else if ((v = startswith(*a, "heartbeats=")) && sscanf(v, "%u", &heartbeats) == 1)
+                        continue;
+                else
+                        return log_error_errno(EINVAL, "unknown signal argument: %s", *a);
+        }
+
+        signal_init(&s, t->aws, &config, args[1]);
+        r = signal_start(&s, t->deadline);
+        if (r < 0) {
+                print_error(r, NULL);
+                return r;
+        }
+        if (s.group)
+                printf("group name=%s\n", s.group);
+        for (unsigned i = 0; i < heartbeats; i++)
+                (void) signal_heartbeat(&s, t->deadline);
+        if (!success) {
+                signal_failure(&s, t->deadline);
+                printf("signalled failure\n");
+                return 0;
+        }
+        r = signal_success(&s, t->deadline);
+        if (r < 0) {
+                print_error(r, NULL);
+                return r;
+        }
+        printf("signalled success\n");
+        return 0;
+}
+
 static const struct {
         const char *name;
         int (*run)(Tool *t, char **args);
@@ -426,6 +650,14 @@ static const struct {
         { "find-rrset",                  cmd_find_rrset,                  true },
         { "change-rrsets",               cmd_change_rrsets,               true },
         { "get-change",                  cmd_get_change,                  true },
+        { "signal-resource",             cmd_signal_resource,             true },
+        { "record-heartbeat",            cmd_record_heartbeat,            true },
+        { "complete-lifecycle-action",   cmd_complete_lifecycle_action,   true },
+        { "describe-auto-scaling-instance", cmd_describe_auto_scaling_instance, true },
+        { "find-group",                  cmd_find_group,                  true },
+        { "signal",                      cmd_signal,                      true },
+        { "dns-publish",                 cmd_dns_publish,                 true },
+        { "dns-unpublish",               cmd_dns_unpublish,               true },
 };
 
 static int setup(Tool *t, bool needs_aws) {

@@ -78,6 +78,18 @@ static void test_priority_prefixes(void) {
         ASSERT_NOT_NULL(strstr(out, "<3>an error line with a newline\n"));
 }
 
+static void log_binary(void) {
+        log_error("label \"\xfa\x01ok\" and caf\xc3\xa9");
+}
+
+static void test_unprintable_bytes_are_escaped(void) {
+        _cleanup_free_ char *out = NULL;
+
+        out = capture_stderr(log_binary);
+        ASSERT_NOT_NULL(out);
+        ASSERT_NOT_NULL(strstr(out, "label \"\\xfa\\x01ok\" and caf\xc3\xa9\n"));
+}
+
 static void test_errno_return(void) {
         ASSERT_EQ(log_debug_errno(EACCES, "x"), -EACCES);
         ASSERT_EQ(log_debug_errno(-EACCES, "x"), -EACCES);
@@ -94,6 +106,7 @@ static void test_redact_in_place(void) {
 int main(void) {
         RUN_TEST(test_redaction);
         RUN_TEST(test_priority_prefixes);
+        RUN_TEST(test_unprintable_bytes_are_escaped);
         RUN_TEST(test_errno_return);
         RUN_TEST(test_redact_in_place);
         return tests_finish();
