@@ -563,14 +563,14 @@ static int dns_converge(const DnsPublish *p, bool publish, DnsResult *ret) {
                                 refused_on = current;
                                 current = (Route53RecordSet) {};
                         }
-                        log_debug("dns: batch refused (%s), reading %s again.", refusal, name);
+                        log_debug("dns: batch refused (%s), reading %s A again.", refusal, name);
                         break;
                 case CHANGE_UNKNOWN:
                         /* Not a refusal: the next read decides afresh. */
                         refused = false;
                         unchanged = 0;
                         unanswered = true;
-                        log_debug_errno(r, "dns: no trustworthy answer to the batch (%s%s%m), reading %s again.",
+                        log_debug_errno(r, "dns: no trustworthy answer to the batch (%s%s%m), reading %s A again.",
                                         strempty(e.code), e.code ? ": " : "", name);
                         break;
                 case CHANGE_FATAL:
@@ -583,8 +583,8 @@ static int dns_converge(const DnsPublish *p, bool publish, DnsResult *ret) {
                 wait = r == -ETIME ? 0 : random_u64() % (ceiling + 1);
                 ceiling = MIN(ceiling * 2, backoff_max);
                 if (usec_left(p->deadline) <= wait)
-                        return path_fail(p->path, -ETIME, "The deadline passes before %s can be changed again.",
-                                         name);
+                        return path_fail(p->path, -ETIME, "The deadline %s while changing %s A.",
+                                         r == -ETIME ? "passed" : "passes before the next attempt", name);
                 sleep_usec(wait);
                 path_transition(p->path, "read", "%s A %s, reading it again.", name,
                                 refused ? "changed meanwhile" : "may have changed");

@@ -1415,3 +1415,47 @@ int fs_setup(const char *device, const ConfigVolume *config, const char *label,
         result = (FsSetupResult) {};
         return 0;
 }
+
+/* ---- Watching the mount after the boot ---- */
+
+struct FsMountMonitor {
+        struct libmnt_monitor *monitor;
+        int fd;
+};
+
+FsMountMonitor *fs_mount_monitor_free(FsMountMonitor *m) {
+        if (!m)
+                return NULL;
+        mnt_unref_monitor(m->monitor);
+        return mfree(m);
+}
+
+int fs_mount_monitor_new(FsMountMonitor **ret) {
+        _cleanup_(fs_mount_monitor_freep) FsMountMonitor *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->monitor = mnt_new_monitor();
+        if (!m->monitor)
+                return -ENOMEM;
+        /* The kernel's mount table (/proc/self/mountinfo changes): an
+         * unmount by anyone, or a lazy one, shows there. */
+        r = mnt_monitor_enable_kernel(m->monitor, 1);
+        if (r < 0)
+                return r;
+        m->fd = mnt_monitor_get_fd(m->monitor);
+        if (m->fd < 0)
+                return m->fd;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int fs_mount_monitor_fd(const FsMountMonitor *m) {
+        return m->fd;
+}
+
+void fs_mount_monitor_drain(FsMountMonitor *m) {
+        (void) mnt_monitor_event_cleanup(m->monitor);
+}

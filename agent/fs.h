@@ -205,3 +205,13 @@ void fs_setup_result_done(FsSetupResult *r);
  * tagged_initialized whether the volume carries nodeagent:initialized. */
 int fs_setup(const char *device, const ConfigVolume *config, const char *label,
              bool tagged_initialized, usec_t deadline, FsSetupResult *ret);
+
+/* Changes of the mount table, for the supervisor after READY: poll the fd,
+ * drain it, then ask fs_mount_state() again. */
+typedef struct FsMountMonitor FsMountMonitor;
+
+int fs_mount_monitor_new(FsMountMonitor **ret);
+FsMountMonitor *fs_mount_monitor_free(FsMountMonitor *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(FsMountMonitor *, fs_mount_monitor_free);
+int fs_mount_monitor_fd(const FsMountMonitor *m);
+void fs_mount_monitor_drain(FsMountMonitor *m);

@@ -115,3 +115,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 
 #define _fallthrough_ __attribute__((__fallthrough__))
 #define assert_not_reached() abort()
+
+#include <stdio.h>
+static inline void fclosep(FILE **f) {
+        if (*f)
+                (void) fclose(*f);
+}
+#define _cleanup_fclose_ _cleanup_(fclosep)

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 
 #include "check.h"
@@ -13,6 +12,7 @@
 #include "node.h"
 #include "notify.h"
 #include "signals.h"
+#include "supervise.h"
 
 typedef enum Mode {
         MODE_BOOT,              /* the boot sequence, then supervise until SIGTERM */
@@ -227,27 +227,6 @@ static int boot_and_signal(Node *node, Signal *signal) {
         return r;
 }
 
-/* After READY=1: stay until SIGTERM. */
-static int serve(Node *node) {
-        sigset_t mask;
-        int sig = 0;
-
-        notify_ready("The node is ready.");
-        log_info("Ready; staying until SIGTERM.");
-
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_error_errno(errno, "Failed to block signals: %m");
-        if (sigwait(&mask, &sig) != 0)
-                return log_error_errno(EINVAL, "Failed to wait for a signal.");
-
-        notify_stopping();
-        log_info("Received %s; exiting.", strsignal(sig));
-        return 0;
-}
-
 static int run(void) {
         _cleanup_(config_freep) Config *config = NULL;
         _cleanup_(instance_freep) Instance *instance = NULL;
@@ -286,13 +265,16 @@ static int run(void) {
         case MODE_BOOT:
                 r = boot_and_signal(&node, &signal);
                 if (r >= 0)
-                        r = serve(&node);
+                        r = supervise_run(&node);
                 break;
         case MODE_ATTACH_ONLY:
                 r = node_attach_only(&node);
                 break;
         case MODE_DETACH:
-                r = node_detach(&node);
+                /* A running daemon would take the detach for a loss and fight it. */
+                r = supervise_stop_daemon(deadline);
+                if (r >= 0)
+                        r = node_detach(&node);
                 break;
         case MODE_STATUS:
                 r = node_status(&node);

@@ -1883,3 +1883,46 @@ bool netif_routing_auto_delegated_in(const char *root) {
 bool netif_routing_auto_delegated(void) {
         return netif_routing_auto_delegated_in(NULL);
 }
+
+/* ---- Watching the link after the boot ---- */
+
+struct NetifLinkMonitor {
+        Rtnl *rtnl;
+};
+
+NetifLinkMonitor *netif_link_monitor_free(NetifLinkMonitor *m) {
+        if (!m)
+                return NULL;
+        rtnl_free(m->rtnl);
+        return mfree(m);
+}
+
+int netif_link_monitor_new(NetifLinkMonitor **ret) {
+        _cleanup_(netif_link_monitor_freep) NetifLinkMonitor *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        /* Links and their IPv4 addresses: a link that goes down or loses
+         * its address is what the supervisor must notice. */
+        r = rtnl_open(RTMGRP_LINK | RTMGRP_IPV4_IFADDR, true, &m->rtnl);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int netif_link_monitor_fd(const NetifLinkMonitor *m) {
+        return mnl_socket_get_fd(m->rtnl->nl);
+}
+
+void netif_link_monitor_drain(NetifLinkMonitor *m) {
+        /* The events only say "look again"; their content is not needed. */
+        for (;;) {
+                ssize_t n = mnl_socket_recvfrom(m->rtnl->nl, m->rtnl->recv_buf, RTNL_RECV_SIZE);
+
+                if (n <= 0)
+                        break;
+        }
+}

@@ -273,3 +273,13 @@ bool netif_routing_auto_delegated_in(const char *root);
  * Event-driven (RTMGRP_IPV4_RULE). -ETIME at the deadline; a deadline that
  * has passed (0) still looks at the rules there are, once. */
 int netif_wait_rule(struct in_addr ip, usec_t deadline, uint32_t *ret_table);
+
+/* Link and IPv4 address events, for the supervisor after READY: poll the
+ * fd, drain it, then look at the link again (netif_read_state()). */
+typedef struct NetifLinkMonitor NetifLinkMonitor;
+
+int netif_link_monitor_new(NetifLinkMonitor **ret);
+NetifLinkMonitor *netif_link_monitor_free(NetifLinkMonitor *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(NetifLinkMonitor *, netif_link_monitor_free);
+int netif_link_monitor_fd(const NetifLinkMonitor *m);
+void netif_link_monitor_drain(NetifLinkMonitor *m);

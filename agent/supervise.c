@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <systemd/sd-event.h>
+
+#include "eni.h"
+#include "fs.h"
+#include "log.h"
+#include "notify.h"
+#include "supervise.h"
+#include "volume.h"
+
+/* How often EC2 is asked whether the attachments still hold: rarely, since
+ * the kernel tells at once when the device or the link goes. */
+#define CHECK_INTERVAL_USEC (5 * USEC_PER_MINUTE)
+
+typedef struct Supervisor {
+        Node *node;
+        sd_event *event;
+        FsMountMonitor *mounts;
+        NetifLinkMonitor *links;
+} Supervisor;
+
+static int lost(Supervisor *s, const char *format, ...) _printf_(2, 3);
+static int lost(Supervisor *s, const char *format, ...) {
+        _cleanup_free_ char *message = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&message, format, ap);
+        va_end(ap);
+        if (r < 0)
+                message = NULL;
+
+        log_error("%s", strna(message));
+        notify_status("%s", strna(message));
+        return sd_event_exit(s->event, -ENOLINK);
+}
+
+static int check_mount(Supervisor *s) {
+        Node *n = s->node;
+        int r;
+
+        if (!n->config->has_volume || !n->device.devnode)
+                return 0;
+        r = fs_mount_state(n->device.devnode, n->config->volume.mount_point);
+        if (r <= 0)
+                return lost(s, "The volume's filesystem (%s) is no longer mounted at %s; exiting so that systemd "
+                            "brings it back.", n->device.devnode, n->config->volume.mount_point);
+        return 0;
+}
+
+static int check_link(Supervisor *s) {
+        _cleanup_(netif_state_done) NetifState state = {};
+        Node *n = s->node;
+        int r;
+
+        if (!n->have_link)
+                return 0;
+        r = netif_read_state(n->link.ifindex, NETIF_TABLE_BASE + n->config->interface.device_index, &state);
+        if (r == -ENODEV)
+                return lost(s, "The interface %s of %s is gone; exiting so that systemd brings it back.",
+                            n->link.name, n->eni.id);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to read the state of %s: %m", n->link.name);
+                return 0;
+        }
+        if (!state.up)
+                return lost(s, "The interface %s of %s is down; exiting so that systemd brings it back.",
+                            n->link.name, n->eni.id);
+        return 0;
+}
+
+static int on_mount_event(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        Supervisor *s = userdata;
+
+        fs_mount_monitor_drain(s->mounts);
+        return check_mount(s);
+}
+
+static int on_link_event(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        Supervisor *s = userdata;
+
+        netif_link_monitor_drain(s->links);
+        return check_link(s);
+}
+
+/* EC2's view, every few minutes: an attachment can end without the kernel
+ * noticing at once (a force-detach by someone else). */
+static int on_check_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        Supervisor *s = userdata;
+        Node *n = s->node;
+        usec_t deadline = usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE);
+
+        if (n->config->has_volume && n->volume.id) {
+                _cleanup_(ec2_volume_done) Ec2Volume v = {};
+                ConfigVolume by_id = n->config->volume;
+
+                by_id.id = n->volume.id;
+                if (volume_find(n->instance->aws, &by_id, n->instance->availability_zone, deadline, &v) >= 0 &&
+                    !volume_attachment_of(&v, n->instance->instance_id))
+                        return lost(s, "EC2 no longer lists volume %s as attached to this instance (%s); "
+                                    "exiting so that systemd brings it back.", v.id, n->instance->instance_id);
+        }
+        if (n->config->has_interface && n->eni.id) {
+                _cleanup_(ec2_network_interface_done) Ec2NetworkInterface e = {};
+                ConfigInterface by_id = n->config->interface;
+
+                by_id.id = n->eni.id;
+                if (eni_find(n->instance->aws, &by_id, n->instance->availability_zone, deadline, &e) >= 0 &&
+                    !eni_is_attached_to(&e, n->instance->instance_id))
+                        return lost(s, "EC2 no longer lists network interface %s as attached to this instance "
+                                    "(%s); exiting so that systemd brings it back.", e.id, n->instance->instance_id);
+        }
+
+        (void) sd_event_source_set_time(source, usec + CHECK_INTERVAL_USEC);
+        return 0;
+}
+
+/* SIGTERM: the service stops. Releases what DetachOnStop= asks for. */
+static int on_sigterm(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
+        Supervisor *s = userdata;
+        Node *n = s->node;
+        int r = 0;
+
+        notify_stopping();
+        log_info("Stopping (%s).", strsignal((int) si->ssi_signo));
+        n->deadline = usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE);
+
+        if (n->config->has_volume && n->config->volume.detach_on_stop) {
+                VolumeAttach a = {
+                        .path = &n->volume_path,
+                        .aws = n->instance->aws,
+                        .config = &n->config->volume,
+                        .instance_id = n->instance->instance_id,
+                        .availability_zone = n->instance->availability_zone,
+                        .deadline = n->deadline,
+                };
+
+                r = fs_unmount(n->config->volume.mount_point);
+                if (r < 0)
+                        log_error_errno(r, "Failed to unmount %s, leaving the volume attached: %m",
+                                        n->config->volume.mount_point);
+                else
+                        r = volume_detach(&a, &n->volume);
+        }
+        if (n->config->has_interface && n->config->interface.detach_on_stop) {
+                EniAttach a = {
+                        .path = &n->interface_path,
+                        .aws = n->instance->aws,
+                        .config = &n->config->interface,
+                        .instance_id = n->instance->instance_id,
+                        .availability_zone = n->instance->availability_zone,
+                        .deadline = n->deadline,
+                };
+                int k = eni_detach(&a, &n->eni);
+
+                if (k < 0 && r >= 0)
+                        r = k;
+        }
+
+        return sd_event_exit(s->event, r < 0 ? r : 0);
+}
+
+static int on_stand_down(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
+        Supervisor *s = userdata;
+
+        log_notice("nodeagent --detach asked the daemon to stand down; exiting without releasing anything.");
+        notify_stopping();
+        return sd_event_exit(s->event, 0);
+}
+
+int supervise_pid_file(char **ret) {
+        const char *state = getenv("NODEAGENT_STATE_FILE");
+        _cleanup_free_ char *copy = NULL;
+
+        copy = strdup(!isempty(state) ? state : NODEAGENT_STATE_FILE);
+        if (!copy)
+                return -ENOMEM;
+        return asprintf(ret, "%s/nodeagent.pid", dirname(copy)) < 0 ? -ENOMEM : 0;
+}
+
+static int write_pid_file(void) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        int r;
+
+        r = supervise_pid_file(&path);
+        if (r < 0)
+                return r;
+        f = fopen(path, "we");
+        if (!f)
+                return -errno;
+        fprintf(f, "%d\n", (int) getpid());
+        return fflush(f) == 0 ? 0 : -errno;
+}
+
+/* Whether pid still runs: a zombie has exited and only waits for its
+ * parent to reap it. */
+static bool process_runs(int pid) {
+        _cleanup_free_ char *path = NULL, *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t size = 0;
+        const char *p;
+
+        if (asprintf(&path, "/proc/%d/stat", pid) < 0)
+                return kill(pid, 0) == 0;
+        f = fopen(path, "re");
+        if (!f || getline(&line, &size, f) < 0)
+                return false;
+        /* "pid (comm) S ...": the state follows the last ')'. */
+        p = strrchr(line, ')');
+        return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
+int supervise_stop_daemon(usec_t deadline) {
+        _cleanup_free_ char *path = NULL, *comm_path = NULL, *comm = NULL;
+        _cleanup_fclose_ FILE *f = NULL, *c = NULL;
+        size_t size = 0;
+        int pid = 0, r;
+
+        r = supervise_pid_file(&path);
+        if (r < 0)
+                return r;
+        f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? 0 : -errno;
+        if (fscanf(f, "%d", &pid) != 1 || pid <= 1 || pid == (int) getpid())
+                return 0;
+
+        /* Only a nodeagent: a stale pid file may name anything by now. */
+        if (asprintf(&comm_path, "/proc/%d/comm", pid) < 0)
+                return -ENOMEM;
+        c = fopen(comm_path, "re");
+        if (!c || getline(&comm, &size, c) < 0 || !startswith(comm, "nodeagent"))
+                return 0;
+
+        log_info("Asking the running nodeagent (pid %d) to stand down.", pid);
+        if (kill(pid, SIGUSR1) < 0)
+                return errno == ESRCH ? 0 : -errno;
+        while (process_runs(pid)) {
+                if (usec_left(deadline) == 0)
+                        return log_error_errno(ETIME, "The running nodeagent (pid %d) did not stand down.", pid);
+                sleep_usec(100 * USEC_PER_MSEC);
+        }
+        return 0;
+}
+
+int supervise_run(Node *n) {
+        _cleanup_(fs_mount_monitor_freep) FsMountMonitor *mounts = NULL;
+        _cleanup_(netif_link_monitor_freep) NetifLinkMonitor *links = NULL;
+        sd_event *event = NULL;
+        Supervisor s = { .node = n };
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGUSR1);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(errno, "Failed to block signals: %m");
+
+        r = sd_event_default(&event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the event loop: %m");
+        s.event = event;
+
+        (void) sd_event_add_signal(event, NULL, SIGTERM, on_sigterm, &s);
+        (void) sd_event_add_signal(event, NULL, SIGINT, on_sigterm, &s);
+        (void) sd_event_add_signal(event, NULL, SIGUSR1, on_stand_down, &s);
+        /* WATCHDOG=1 as often as systemd's WatchdogSec= asks for it. */
+        (void) sd_event_set_watchdog(event, true);
+
+        if (n->config->has_volume && n->device.devnode) {
+                r = fs_mount_monitor_new(&mounts);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to watch the mount table: %m");
+                        goto finish;
+                }
+                s.mounts = mounts;
+                r = sd_event_add_io(event, NULL, fs_mount_monitor_fd(mounts), EPOLLIN, on_mount_event, &s);
+                if (r < 0)
+                        goto finish;
+        }
+        if (n->have_link) {
+                r = netif_link_monitor_new(&links);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to watch the links: %m");
+                        goto finish;
+                }
+                s.links = links;
+                r = sd_event_add_io(event, NULL, netif_link_monitor_fd(links), EPOLLIN, on_link_event, &s);
+                if (r < 0)
+                        goto finish;
+        }
+        r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, CHECK_INTERVAL_USEC, USEC_PER_SEC,
+                                       on_check_timer, &s);
+        if (r < 0)
+                goto finish;
+
+        r = write_pid_file();
+        if (r < 0)
+                log_warning_errno(r, "Failed to write the pid file, nodeagent --detach cannot reach this daemon: %m");
+
+        notify_ready("The node is ready.");
+        log_info("Ready; supervising the mount and the link until SIGTERM.");
+
+        /* Something lost between the boot and now counts as lost. */
+        r = check_mount(&s);
+        if (r >= 0)
+                r = check_link(&s);
+        if (r >= 0)
+                r = sd_event_loop(event);
+
+finish:
+        sd_event_unref(event);
+        {
+                _cleanup_free_ char *pid_file = NULL;
+
+                if (supervise_pid_file(&pid_file) >= 0)
+                        (void) unlink(pid_file);
+        }
+        if (r < 0 && r != -ENOLINK)
+                return log_error_errno(r, "Supervision failed: %m");
+        return r;
+}
