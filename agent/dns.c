@@ -379,6 +379,8 @@ static int wait_in_sync(const DnsPublish *p, const char *change_id) {
                 /* The wait is on purpose: tell systemd, as the volume path does. */
                 notify_extend_timeout(2 * interval + 30 * USEC_PER_SEC);
                 sleep_usec(MIN(interval, left));
+                if (path_cancelled())
+                        return path_fail(p->path, -ECANCELED, "Cancelled.");
 
                 r = route53_get_change(p->aws, change_id, p->deadline, &e, &info);
                 if (r == -ETIME)
@@ -586,6 +588,10 @@ static int dns_converge(const DnsPublish *p, bool publish, DnsResult *ret) {
                         return path_fail(p->path, -ETIME, "The deadline %s while changing %s A.",
                                          r == -ETIME ? "passed" : "passes before the next attempt", name);
                 sleep_usec(wait);
+                /* Another path failed: the boot is over, and no batch is
+                 * half-done between attempts. */
+                if (path_cancelled())
+                        return path_fail(p->path, -ECANCELED, "Cancelled.");
                 path_transition(p->path, "read", "%s A %s, reading it again.", name,
                                 refused ? "changed meanwhile" : "may have changed");
         }
