@@ -235,6 +235,20 @@ int check_run(const Config *config, Instance *instance, usec_t deadline) {
         if (config->has_interface)
                 check_interface_permissions(&c, have_eni ? &eni : NULL);
 
+        if (config->has_signal) {
+                /* Neither service has DryRun: name what the role needs. */
+                printf("\nNot verifiable ahead of time (no DryRun):\n");
+                if (config->signal.cloudformation_stack)
+                        printf("  %-36s needed for SignalResource to %s/%s\n", "cloudformation:SignalResource",
+                               config->signal.cloudformation_stack, strna(config->signal.cloudformation_resource));
+                if (config->signal.lifecycle_hook) {
+                        printf("  %-36s needed for hook %s\n", "autoscaling:RecordLifecycleActionHeartbeat",
+                               config->signal.lifecycle_hook);
+                        printf("  %-36s needed for hook %s\n", "autoscaling:CompleteLifecycleAction",
+                               config->signal.lifecycle_hook);
+                }
+        }
+
         printf("\nEffective configuration:\n");
         fflush(stdout);
         r = config_format_plan(config, stdout);

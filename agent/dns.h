@@ -110,6 +110,7 @@ void dns_result_done(DnsResult *r);
  *   -EREMOTEIO   Route 53 refused the change (its message is logged)
  *   -ETIME       the deadline passed
  *   -ENOENT      the hosted zone does not exist
+ *   -ECANCELED   another path failed (path_cancelled()) during a wait
  * and the errors of the route53 calls (-EACCES, ...). */
 int dns_publish(const DnsPublish *p, DnsResult *ret);
 

@@ -122,3 +122,16 @@ static inline void fclosep(FILE **f) {
                 (void) fclose(*f);
 }
 #define _cleanup_fclose_ _cleanup_(fclosep)
+
+/* Whether x equals one of the values that follow. */
+#define IN_SET(x, ...)                                                          \
+        ({                                                                      \
+                const __typeof__(x) _in_set_values_[] = { __VA_ARGS__ };        \
+                bool _in_set_found_ = false;                                    \
+                for (size_t _i_ = 0; _i_ < ELEMENTSOF(_in_set_values_); _i_++)  \
+                        if (_in_set_values_[_i_] == (x)) {                      \
+                                _in_set_found_ = true;                          \
+                                break;                                          \
+                        }                                                       \
+                _in_set_found_;                                                 \
+        })

@@ -7,6 +7,7 @@
 #include "exit-status.h"
 #include "http.h"
 #include "instance.h"
+#include "lock.h"
 #include "log.h"
 #include "macro.h"
 #include "node.h"
@@ -208,6 +209,9 @@ static int complete_config(Config *config, Instance *instance, usec_t deadline) 
         return 0;
 }
 
+/* How long a second nodeagent waits for the first to finish. */
+#define LOCK_WAIT_USEC (10 * USEC_PER_SEC)
+
 /* How long the failure signals may take once the boot's deadline is gone. */
 #define FAILURE_SIGNAL_TIMEOUT_USEC (60 * USEC_PER_SEC)
 
@@ -230,6 +234,7 @@ static int boot_and_signal(Node *node, Signal *signal) {
 static int run(void) {
         _cleanup_(config_freep) Config *config = NULL;
         _cleanup_(instance_freep) Instance *instance = NULL;
+        _cleanup_close_ int lock_fd = -EBADF;
         Node node;
         Signal signal;
         usec_t deadline;
@@ -251,6 +256,18 @@ static int run(void) {
         if (r < 0)
                 return exit_status_from_error(r);
 
+        if (IN_SET(arg_mode, MODE_BOOT, MODE_ONCE, MODE_ATTACH_ONLY, MODE_DETACH)) {
+                /* A running daemon would take the detach for a loss and fight it. */
+                if (arg_mode == MODE_DETACH) {
+                        r = supervise_stop_daemon(deadline);
+                        if (r < 0)
+                                return exit_status_from_error(r);
+                }
+                lock_fd = node_lock_acquire(mode_option[arg_mode], LOCK_WAIT_USEC);
+                if (lock_fd < 0)
+                        return EXIT_STATUS_FAILURE;
+        }
+
         node_init(&node, config, instance, deadline);
         signal_init(&signal, instance->aws, config->has_signal ? &config->signal : NULL, instance->instance_id);
         node.signal = &signal;
@@ -271,10 +288,7 @@ static int run(void) {
                 r = node_attach_only(&node);
                 break;
         case MODE_DETACH:
-                /* A running daemon would take the detach for a loss and fight it. */
-                r = supervise_stop_daemon(deadline);
-                if (r >= 0)
-                        r = node_detach(&node);
+                r = node_detach(&node);
                 break;
         case MODE_STATUS:
                 r = node_status(&node);

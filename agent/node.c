@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "log.h"
 #include "node.h"
 #include "notify.h"
+#include "route53.h"
 #include "volume.h"
 
 #define INITIALIZED_TAG "nodeagent:initialized"
@@ -519,6 +521,29 @@ int node_detach(Node *n) {
         return 0;
 }
 
+static int status_dns(Node *n) {
+        _cleanup_(route53_record_set_done) Route53RecordSet set = {};
+        _cleanup_(aws_error_done) AwsError error = {};
+        const ConfigDns *cfg = &n->config->dns;
+        const char *identifier = cfg->mode == DNS_MODE_MULTIVALUE ? n->name : NULL;
+        int r;
+
+        r = route53_find_record_set(n->instance->aws, cfg->hosted_zone_id, cfg->name, "A", identifier, n->deadline,
+                                    &error, &set);
+        if (r == -ENOENT && !error.code) {
+                printf("DNS %s: no record\n", cfg->name);
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s from zone %s: %s%s%m", cfg->name, cfg->hosted_zone_id,
+                                       strempty(error.code), error.code ? ": " : "");
+        printf("DNS %s (%s, TTL %" PRId64 "):", cfg->name, dns_mode_to_string(cfg->mode), set.ttl);
+        for (size_t i = 0; i < set.n_values; i++)
+                printf(" %s", set.values[i]);
+        printf("\n");
+        return 0;
+}
+
 static int status_interface(Node *n) {
         NetifLink link;
         NetifMac mac;
@@ -563,6 +588,11 @@ int node_status(Node *n) {
         int r;
 
         printf("Instance %s in %s\n", n->instance->instance_id, n->instance->availability_zone);
+        if (n->config->has_dns) {
+                r = status_dns(n);
+                if (r < 0)
+                        return r;
+        }
         if (n->config->has_interface) {
                 r = status_interface(n);
                 if (r < 0)

@@ -78,8 +78,11 @@ int notify_format_state(const NodeState *state, char **ret) {
         if (!f)
                 return -ENOMEM;
         fputs("# Written by nodeagent; for EnvironmentFile=.\n", f);
+        /* The keys of a skipped path are left out, so that a unit can tell
+         * "no volume" from "a volume at an empty path". */
         for (size_t i = 0; i < ELEMENTSOF(vars); i++)
-                fprintf(f, "%s=\"%s\"\n", vars[i].name, strempty(vars[i].value));
+                if (vars[i].value)
+                        fprintf(f, "%s=\"%s\"\n", vars[i].name, vars[i].value);
         if (fclose(f) != 0) {
                 free(text);
                 return -ENOMEM;

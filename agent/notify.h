@@ -25,7 +25,7 @@ void notify_watchdog(void);
 /* The watchdog interval systemd asked for, 0 when none. */
 usec_t notify_watchdog_usec(void);
 
-/* The state file's variables, NULL for "unknown" (written empty). */
+/* The state file's variables; NULL leaves the key out (a skipped path). */
 typedef struct NodeState {
         const char *instance_id;
         const char *volume_id;

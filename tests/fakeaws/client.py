@@ -37,14 +37,17 @@ class FakeAwsError(RuntimeError):
 
 class FakeAws:
     def __init__(self, world=None, log=None, backend=None, backend_opts=None, listen="127.0.0.1",
-                 python=PYTHON, verbose=False, netns=None):
+                 python=PYTHON, verbose=False, netns=None, latency_profile=None):
         """world: None (world-default.json), a path, or a dict; log: a file path (default: in a temp dir).
 
         netns: a network namespace name (`ip netns add`): the fake then listens
         on the same address and port both here (for the test) and in that
         namespace (for an agent run with `ip netns exec`), and runs its backend
-        there. url and env() serve both sides."""
+        there. url and env() serve both sides.
+
+        latency_profile: a path or a dict (latency.py): a seeded random wait per request."""
         self.world = world
+        self.latency_profile = latency_profile
         self.netns = netns
         self.listen = listen
         self.backend = backend
@@ -89,6 +92,13 @@ class FakeAws:
                 cmd += ["--backend-opt", f"{k}={v}"]
         if self.netns:
             cmd += ["--netns", self.netns]
+        if isinstance(self.latency_profile, dict):
+            path = os.path.join(self._tmp, "latency.json")
+            with open(path, "w") as f:
+                json.dump(self.latency_profile, f)
+            cmd += ["--latency-profile", path]
+        elif self.latency_profile:
+            cmd += ["--latency-profile", str(self.latency_profile)]
         if self.verbose:
             cmd.append("-v")
         stderr = open(os.path.join(self._tmp, "stderr"), "wb")
@@ -223,6 +233,15 @@ class FakeAws:
 
     def clear_requests(self):
         return self._control("DELETE", "requests")
+
+    def set_latency_profile(self, profile):
+        """POST /_fake/latency (None: DELETE): the seeded per-request wait of latency.py."""
+        if profile is None:
+            return self._control("DELETE", "latency")
+        return self._control("POST", "latency", profile)
+
+    def latency_profile_state(self):
+        return self._control("GET", "latency")
 
     def backend_state(self):
         """GET /_fake/backend: the attach backend's devices (e.g. {"volumes": {vol: {"device": ...}}})."""

@@ -11,6 +11,7 @@ Tests script a scenario through it (see README.md for the full list):
   GET    /_fake/imds            IMDS settings;  POST {"expire_tokens"|"disabled"|"credentials_lifetime"|"rotate_credentials"|...}
   GET    /_fake/requests        the request log;  DELETE clears it
   GET    /_fake/backend         the attach backend's devices (describe())
+  GET    /_fake/latency         the latency profile (latency.py) and its draw counts;  POST sets one;  DELETE removes it
 """
 
 import json
@@ -47,6 +48,9 @@ class Control:
             ("GET", "/_fake/requests"): self.get_requests,
             ("DELETE", "/_fake/requests"): self.clear_requests,
             ("GET", "/_fake/backend"): self.get_backend,
+            ("GET", "/_fake/latency"): self.get_latency,
+            ("POST", "/_fake/latency"): self.set_latency,
+            ("DELETE", "/_fake/latency"): self.clear_latency,
         }
         handler = table.get(route)
         if handler is None:
@@ -78,6 +82,7 @@ class Control:
         self.app.imds.expire_tokens()
         self.app.clear_requests()
         self.app.reset_rate_limits()
+        self.app.latency.restart()
         self.app.backend.reset()
         return json_reply(200, {"ok": True})
 
@@ -136,3 +141,14 @@ class Control:
 
     def get_backend(self, _):
         return json_reply(200, self.app.backend.describe())
+
+    def get_latency(self, _):
+        return json_reply(200, self.app.latency.get())
+
+    def set_latency(self, body):
+        self.app.latency.set(body)
+        return self.get_latency(None)
+
+    def clear_latency(self, _):
+        self.app.latency.clear()
+        return json_reply(200, None)

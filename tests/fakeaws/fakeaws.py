@@ -3,7 +3,7 @@
 
   /usr/bin/python3 tests/fakeaws/fakeaws.py --listen 127.0.0.1 --port 0 --ready-file FILE
       [--world world.json] [--log FILE] [-v] [--backend module:Class [--backend-opt k=v ...]]
-      [--netns NAME]
+      [--netns NAME] [--latency-profile FILE]
 
 When it listens, it writes "HOST:PORT\\n" to the ready file (atomically), so
 a test that asked for port 0 learns the port. SIGTERM stops it cleanly
@@ -47,6 +47,8 @@ def parse_args(argv):
                    help="option passed to the backend's constructor (repeatable)")
     p.add_argument("--netns", metavar="NAME",
                    help="also listen inside network namespace NAME (same address and port) and run there")
+    p.add_argument("--latency-profile", metavar="FILE",
+                   help="JSON latency profile: seeded random wait per request (latency.py)")
     return p.parse_args(argv)
 
 
@@ -104,6 +106,9 @@ def main(argv=None):
 
     backend = load_backend(args.backend, options)
     app = App(World(initial), backend)
+    if args.latency_profile:
+        with open(args.latency_profile) as f:
+            app.latency.set(json.load(f))
     if args.netns:
         servers = listen_in_netns(args.listen, args.port, args.netns, app)
     else:

@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import awsmodel
 import faults as faults_mod
 import imds as imds_mod
+import latency as latency_mod
 import route53 as route53_mod
 import sigv4
 from control import Control
@@ -85,6 +86,7 @@ class Request:
     service: str = None
     action: str = None
     detail: object = None  # ec2/query: form params; route53: zone/change id; imds: relative path
+    latency: float = 0.0   # seconds waited on purpose (latency profile + fault latency rules)
 
 
 class App:
@@ -94,6 +96,7 @@ class App:
         self.world = world
         self.backend = backend
         self.faults = faults_mod.Faults()
+        self.latency = latency_mod.LatencyProfile()
         self.imds = imds_mod.Imds(self)
         self.ec2 = Ec2(self)
         self.route53 = route53_mod.Route53(self)
@@ -268,6 +271,10 @@ class App:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fakeaws"
+    # TCP_NODELAY: a reply goes out as headers then body in two writes; with
+    # Nagle the body waits for the client's delayed ACK of the headers
+    # (40 ms on Linux), which no AWS endpoint makes a client wait.
+    disable_nagle_algorithm = True
     timeout = 300  # Idle keep-alive connections are closed after this.
 
     def version_string(self):
@@ -324,7 +331,10 @@ class Handler(BaseHTTPRequestHandler):
             return
 
         app.classify(req)
-        latency, rule = app.faults.take(req.service, req.action, req.detail if req.service == "imds" else None)
+        imds_path = req.detail if req.service == "imds" else None
+        latency, rule = app.faults.take(req.service, req.action, imds_path)
+        latency += app.latency.draw(req.service, req.action, imds_path)
+        req.latency = latency
         if latency:
             time.sleep(latency)
         fault = rule["kind"] if rule else None
@@ -345,7 +355,8 @@ class Handler(BaseHTTPRequestHandler):
         app = self.server.app
         entry = {"time": app.world.now(), "service": req.service, "action": req.action,
                  "method": req.method, "path": req.path, "status": status, "code": code,
-                 "access_key": akid, "fault": fault, "ms": round((time.monotonic() - started) * 1000, 1)}
+                 "access_key": akid, "fault": fault, "ms": round((time.monotonic() - started) * 1000, 1),
+                 "latency": round(req.latency, 4)}
         app.record(entry)
         log.info("%s %s %s %s -> %s %s%s", req.method, req.path, req.service, req.action, status,
                  code or "", f" [fault {fault}]" if fault else "")

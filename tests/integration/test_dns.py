@@ -281,3 +281,10 @@ def test_route53_denied_is_aws_refused(awscall, fake):
     r = awscall("dns-publish", ZONE, NODE, "node", "60", "10.0.1.10")
     assert r.status == 3, r
     assert len(changes(fake)) == 1
+
+
+def test_change_that_outlives_the_deadline_ends_with_status_6(awscall, fake):
+    fake.fault(service="route53", action="ChangeResourceRecordSets", kind="timeout", seconds=8, count=1)
+    r = awscall("--deadline", "2s", "dns-publish", ZONE, SHARED, "shared", "60", "10.0.1.10")
+    assert r.status == 6, r
+    assert r.elapsed < 6, r

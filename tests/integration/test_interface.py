@@ -252,3 +252,69 @@ def test_link_that_never_appears_is_the_deadline(tmp_path):
         assert ENI_MAC in r.stderr
     finally:
         n.stop()
+
+
+def test_link_under_another_name_is_found(net):
+    # eth1 is taken: the hot-plugged NIC comes up as enx<mac>, as it would
+    # with predictable names.
+    sh("ip", "-n", net.ns, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1peer")
+    r = net.boot()
+    assert r.status == 0, r
+    name = net.link()
+    assert name and name != "eth1"
+    assert net.route_get("1.1.1.1", "from", ENI_IP)["dev"] == name
+    with open(net.state_file) as f:
+        assert f'NODEAGENT_INTERFACE="{name}"' in f.read()
+
+
+def test_missing_eni_is_unusable(net):
+    net.configure()
+    net.config = write_config(net.confdir, open(net.config).read().replace(ENI, "eni-0000000000000000a"))
+    r = net.boot()
+    assert r.status == 4, r
+    assert "does not exist" in r.stderr
+
+
+def test_several_tagged_enis_are_unusable(net):
+    twin = dict(net.fake.state()["network_interfaces"][ENI], mac_address="02:00:00:00:01:11",
+                private_ip_address="10.0.1.11")
+    net.fake.merge_state({"network_interfaces": {"eni-0123456789abcdef1": twin}})
+    net.config = write_config(net.confdir, open(net.config).read().replace(f"Id={ENI}", "Tag=Cluster=kafka"))
+    r = net.boot()
+    assert r.status == 4, r
+    assert "eni-0123456789abcdef1" in r.stderr
+
+
+def test_routing_auto_leaves_it_to_ec2_net_utils(net):
+    """With amazon-ec2-net-utils' policy-routes units present, the agent adds
+    no address, route or rule of its own and waits for theirs."""
+    net.configure(routing="auto")
+    stand_in = os.path.join(net.tmp, "units")
+    os.makedirs(stand_in)
+    open(os.path.join(stand_in, "policy-routes@.service"), "w").close()
+    # ip netns exec gives the command a mount namespace of its own: the
+    # stand-in unit directory is mounted over the real one only there. The
+    # stand-in for the routing daemon waits for the link, then does its work.
+    script = f"""
+set -e
+mount --bind {stand_in} /lib/systemd/system
+(
+  for i in $(seq 100); do
+    dev=$(ip -j link | python3 -c 'import json,sys; print(next((l["ifname"] for l in json.load(sys.stdin) if l.get("address")=="{ENI_MAC}"), ""))')
+    [ -n "$dev" ] && break; sleep 0.1
+  done
+  sleep 0.5
+  ip addr add {ENI_IP}/24 dev "$dev"; ip link set "$dev" up
+  ip rule add from {ENI_IP} lookup 10001 priority 10001
+) &
+exec {NODEAGENT} --once --config {net.config}
+"""
+    env = clean_env(net.fake.env())
+    env["NODEAGENT_STATE_FILE"] = net.state_file
+    env["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin"
+    r = run(["ip", "netns", "exec", net.ns, "/bin/bash", "-c", script], env, 90)
+    assert r.status == 0, r
+    assert "amazon-ec2-net-utils" in r.stderr
+    assert ip_json(net.ns, "route", "show", "table", TABLE) == []
+    rules = [x for x in ip_json(net.ns, "rule", "show") if x.get("table") == TABLE]
+    assert len(rules) == 1

@@ -179,3 +179,12 @@ def test_take_over_wait_extends_the_start_timeout(node):
         timer.cancel()
     assert node.notify.has("EXTEND_TIMEOUT_USEC=")
     assert any("held by" in m for m in node.notify.messages if m.startswith("STATUS="))
+
+
+def test_a_second_agent_waits_then_names_the_holder(node):
+    d = node.daemon()
+    assert node.notify.wait_for("READY=1"), d.output()
+    r = node.boot()
+    assert r.status == 1, r
+    assert f"pid {d.proc.pid}" in r.stderr and "at work" in r.stderr
+    assert d.proc.poll() is None

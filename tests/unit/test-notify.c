@@ -16,9 +16,9 @@ static void test_state_file_format(void) {
         ASSERT_OK(notify_format_state(&s, &text));
         ASSERT_NOT_NULL(strstr(text, "NODEAGENT_INSTANCE_ID=\"i-0123456789abcdef0\"\n"));
         ASSERT_NOT_NULL(strstr(text, "NODEAGENT_DEVICE=\"/dev/nvme1n1\"\n"));
-        /* Unknown values are written empty, so every variable is always defined. */
-        ASSERT_NOT_NULL(strstr(text, "NODEAGENT_ENI_ID=\"\"\n"));
-        ASSERT_NOT_NULL(strstr(text, "NODEAGENT_DNS_NAME=\"\"\n"));
+        /* The keys of a skipped path are left out. */
+        ASSERT_NULL(strstr(text, "NODEAGENT_ENI_ID"));
+        ASSERT_NULL(strstr(text, "NODEAGENT_DNS_NAME"));
 
         s.mount_point = "/var/lib/$(evil)";
         free(text);

@@ -1,0 +1,469 @@
+"""A machine of its own for one node, on this machine: the whole-boot tests'
+sandbox, where both paths of the agent work at once.
+
+Why a sandbox: the interface path needs the agent in a network namespace
+(the ENI's veth link appears there; its routes and rules go there), and the
+volume path needs udev's processed block events. Those are netlink
+multicasts in udevd's own network namespace, so an agent in another one
+never hears them. A udevd started in the agent's namespace hears the
+kernel's uevents (they go to every namespace) and works, but it binds
+/run/udev/control and writes /run/udev/data on the shared filesystem, and
+the host's udevd then answers no more. So the sandbox is:
+
+  netns NAME        the "instance": lo, eth0 = the primary interface
+                    (10.0.1.5/24, MAC 02:00:00:00:01:05, default route via
+                    10.0.1.1), later the ENI's link;
+  netns NAME-vpc    the VPC side, where the fake's VethBackend puts the
+                    router ends of the ENI links;
+  a mount namespace the holder's (below): a slave of the host's, so the
+                    host's later mounts (ip netns add by others) show in it
+                    but nothing made in it shows outside; in it
+                    /sys is a sysfs of NAME (udevd and the agent see the
+                    links of NAME, not the host's), /run/udev is a fresh
+                    tmpfs (the sandbox udevd's control socket, database and
+                    rules) and /run/nodeagent is a fresh tmpfs (the agent's
+                    state and pid files at the contract's path);
+  the holder        `nsenter --net=/run/netns/NAME unshare --mount
+                    --propagation slave sh -c 'mounts; exec sleep infinity'`:
+                    one long-lived process that keeps the mount namespace
+                    alive; everything else enters it with
+                    `nsenter -t HOLDER -m [-n]` (nsenter and unshare exec,
+                    so every pid here is the program's own);
+  its udevd         /lib/systemd/systemd-udevd in the holder's mount and
+                    network namespaces;
+  the fake          fakeaws.py in the holder's mount namespace, started with
+                    --netns NAME: it binds its port in the test's network
+                    namespace, then enters NAME and binds it there too. Its
+                    LoopBackend writes the serial rule into the sandbox's
+                    /run/udev/rules.d and its `udevadm control --reload`
+                    reaches the sandbox's udevd; its busy check reads the
+                    sandbox's mount table, where the agent mounts;
+  the agent         `nsenter -t HOLDER -m -n nodeagent ...`.
+
+Mounts made by the agent live only in the sandbox: look at them through
+/proc/HOLDER/mountinfo (mounts(), is_mounted()) and read the files under
+them through /proc/HOLDER/root (path()).
+
+Loop devices are global: the host's udevd (if one runs) processes them too,
+without the test rule, so its database has no ID_SERIAL_SHORT for them and
+its /dev/disk symlinks are its own business; the agent's libudev reads the
+sandbox's /run/udev, where the serial is. (Both udevds may hold a device
+open for a moment while probing it; the backend retries its removal.)
+
+Teardown (close(), also on any error in start()) kills only the pids this
+module started, in order: agents still running, unmount what is mounted in
+the sandbox under its own directory, the fake (which releases its loop
+devices and veth pairs), udevd, the holder (the mount namespace goes with
+it); then the two network namespaces are deleted and any loop device still
+backed by a file under the sandbox's directory is detached and removed.
+The host's /run/udev is never touched.
+
+The module is also the fake's attach backend `SandboxBackend` (loaded by
+file path): LocalBackend with a device delay of its own for each part.
+"""
+
+import errno
+import fcntl
+import itertools
+import os
+import select
+import signal
+import subprocess
+import time
+
+from local import LocalBackend
+from loopback import RULE, RULES_FILE, LoopBackend
+from vethback import VethBackend
+
+HERE = os.path.abspath(__file__)
+UDEVD = "/lib/systemd/systemd-udevd"
+PRIMARY_IP = "10.0.1.5"
+PRIMARY_MAC = "02:00:00:00:01:05"
+ROUTER_IP = "10.0.1.1"
+
+LOOP_CTL_REMOVE = 0x4C81
+LOOP_CLR_FD = 0x4C01
+
+_HOLDER_SCRIPT = """\
+set -e
+umount -l /sys
+mount -t sysfs sysfs /sys
+mkdir -p /run/udev /run/nodeagent
+mount -t tmpfs -o mode=0755,size=16m sandbox-udev /run/udev
+mount -t tmpfs -o mode=0755,size=16m sandbox-nodeagent /run/nodeagent
+echo ready
+exec sleep infinity
+"""
+
+_counter = itertools.count()
+
+
+class SandboxBackend(LocalBackend):
+    """LocalBackend with a device delay of its own for each part, from the
+    options volume_device_delay / eni_device_delay, or at run time from the
+    world's member "sandbox": {"eni_device_delay": 3600} is an ENI whose link
+    never comes while volumes come as usual (POST /_fake/reset drops it with
+    the rest of the world)."""
+
+    name = "local"
+
+    def __init__(self, volume_device_delay=None, eni_device_delay=None, **options):
+        super().__init__(**options)
+        self.app = None
+        self._default = {
+            "volume_device_delay": getattr(self.volumes, "device_delay", None),
+            "eni_device_delay": getattr(self.interfaces, "device_delay", None),
+        }
+        if volume_device_delay not in (None, ""):
+            self._default["volume_device_delay"] = float(volume_device_delay)
+        if eni_device_delay not in (None, ""):
+            self._default["eni_device_delay"] = float(eni_device_delay)
+
+    def start(self, app):
+        self.app = app
+        super().start(app)
+
+    def _delay(self, key):
+        with self.app.world.lock:
+            value = (self.app.world.data.get("sandbox") or {}).get(key)
+        return float(value) if value is not None else self._default[key]
+
+    def on_attach_volume(self, volume_id, instance_id, device, volume):
+        if isinstance(self.volumes, LoopBackend):
+            self.volumes.device_delay = self._delay("volume_device_delay")
+        super().on_attach_volume(volume_id, instance_id, device, volume)
+
+    def on_attach_eni(self, eni_id, instance_id, device_index, eni):
+        if isinstance(self.interfaces, VethBackend):
+            self.interfaces.device_delay = self._delay("eni_device_delay")
+        super().on_attach_eni(eni_id, instance_id, device_index, eni)
+
+
+BACKEND = f"{HERE}:SandboxBackend"
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+def _run(argv, check=True, timeout=30):
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise SandboxError(f"{' '.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
+    return proc
+
+
+def host_udevd_answers():
+    """Whether the host's udevd answers on the host's /run/udev/control."""
+    return _run(["udevadm", "control", "--ping", "--timeout=2"], check=False).returncode == 0
+
+
+def _kill(proc, sig=signal.SIGTERM, timeout=5):
+    """Stop one process we started, by its pid: sig, then SIGKILL after timeout."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.kill(proc.pid, sig)
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        proc.wait()
+
+
+def _descendants(pid):
+    """Pids below pid, from /proc's parent links."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(proc):
+    """SIGKILL a process we started and everything it started (a mkfs, an
+    e2fsck), as systemd kills a unit's control group: stop them all first,
+    so none starts another in between, then kill."""
+    if proc.poll() is not None:
+        return
+    stopped = {proc.pid}
+    try:
+        os.kill(proc.pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        pass
+    while True:
+        more = [p for p in _descendants(proc.pid) if p not in stopped]
+        if not more:
+            break
+        for p in more:
+            stopped.add(p)
+            try:
+                os.kill(p, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+    for p in stopped:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+
+
+class Sandbox:
+    """One node's machine: see the module's text. Use as a context manager,
+    or start() and close()."""
+
+    def __init__(self, directory, name=None, udevd=True):
+        self.dir = os.path.abspath(directory)
+        os.makedirs(self.dir, exist_ok=True)
+        self.name = name or f"nasbx-{os.getpid()}-{next(_counter)}"
+        self.vpc = f"{self.name}-vpc"
+        self.want_udevd = udevd
+        self.holder = None
+        self.udevd = None
+        self.fakes = []
+        self.procs = []
+        self._made_ns = []
+        self._wrapper = None
+
+    # -- life -------------------------------------------------------------------------
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def start(self):
+        try:
+            self._make_namespaces()
+            self._start_holder()
+            if self.want_udevd:
+                self._start_udevd()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _make_namespaces(self):
+        for ns in (self.name, self.vpc):
+            _run(["ip", "netns", "add", ns])
+            self._made_ns.append(ns)
+            _run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        # The primary interface: one end of a veth pair whose other end stays
+        # in the same namespace (this kernel has no dummy links).
+        ns = self.name
+        _run(["ip", "-n", ns, "link", "add", "eth0", "address", PRIMARY_MAC, "type", "veth", "peer", "name",
+              "eth0peer"])
+        _run(["ip", "-n", ns, "addr", "add", f"{PRIMARY_IP}/24", "dev", "eth0"])
+        _run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+        _run(["ip", "-n", ns, "link", "set", "eth0peer", "up"])
+        _run(["ip", "-n", ns, "route", "add", "default", "via", ROUTER_IP, "dev", "eth0"])
+
+    def _start_holder(self):
+        self.holder = subprocess.Popen(
+            ["nsenter", f"--net=/run/netns/{self.name}", "--", "unshare", "--mount", "--propagation", "slave",
+             "--", "/bin/sh", "-c", _HOLDER_SCRIPT],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        ready, _, _ = select.select([self.holder.stdout], [], [], 10)
+        line = self.holder.stdout.readline() if ready else b""
+        if line.strip() != b"ready":
+            err = b""
+            if self.holder.poll() is not None:
+                err = self.holder.stderr.read()
+            raise SandboxError(f"the sandbox's holder did not start: {line!r} {err.decode(errors='replace')}")
+        self.holder.stdout.close()
+        self.holder.stderr.close()
+        if os.readlink(f"/proc/{self.holder.pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
+            raise SandboxError("the holder is in the test's own mount namespace")
+
+    def _start_udevd(self):
+        self.udevd_log = os.path.join(self.dir, "udevd.log")
+        with open(self.udevd_log, "wb") as log:
+            self.udevd = subprocess.Popen(self.cmd([UDEVD]), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                          start_new_session=True)
+        deadline = time.monotonic() + 10
+        while True:
+            if self.udevd.poll() is not None:
+                raise SandboxError(f"the sandbox's udevd exited {self.udevd.returncode}: {self.read(self.udevd_log)}")
+            if self.run_raw(["udevadm", "control", "--ping", "--timeout=1"]).returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise SandboxError("the sandbox's udevd does not answer")
+            time.sleep(0.02)
+
+    def close(self):
+        """Tear everything down; safe to call twice, and after a failed start()."""
+        errors = []
+
+        def step(fn, *args):
+            try:
+                fn(*args)
+            except Exception as e:  # Go on: the rest must be released whatever failed.
+                errors.append(f"{getattr(fn, '__name__', fn)}: {e}")
+
+        for proc in self.procs:
+            step(kill_tree, proc)
+        self.procs = []
+        if self.holder is not None and self.holder.poll() is None:
+            step(self.unmount_all)
+        for fake in self.fakes:
+            step(fake.stop)
+        self.fakes = []
+        step(_kill, self.udevd)
+        self.udevd = None
+        step(_kill, self.holder, signal.SIGKILL)
+        self.holder = None
+        for ns in reversed(self._made_ns):
+            step(_run, ["ip", "netns", "del", ns])
+        self._made_ns = []
+        step(release_loops, self.dir)
+        if errors:
+            raise SandboxError("sandbox teardown: " + "; ".join(errors))
+
+    # -- running things inside --------------------------------------------------------
+
+    @property
+    def pid(self):
+        return self.holder.pid
+
+    def cmd(self, argv, net=True):
+        """argv run in the sandbox (mount namespace, and the network namespace unless net=False)."""
+        return ["nsenter", "-t", str(self.pid), "-m", *(["-n"] if net else []), "--", *argv]
+
+    def run_raw(self, argv, timeout=30):
+        return subprocess.run(self.cmd(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              errors="replace", timeout=timeout)
+
+    def run(self, argv, env, timeout=90):
+        """conftest.run() inside the sandbox."""
+        from conftest import run
+        return run(self.cmd(argv), env, timeout)
+
+    def popen(self, argv, env, **kwargs):
+        """A process in the sandbox, killed (with what it started) at close() if still running."""
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+        proc = subprocess.Popen(self.cmd(argv), env=env, **kwargs)
+        self.procs.append(proc)
+        return proc
+
+    def fake(self, **kwargs):
+        """A FakeAws started in the sandbox's mount namespace and, with --netns, its network namespace."""
+        from client import FakeAws
+        if self._wrapper is None:
+            self._wrapper = os.path.join(self.dir, "python-in-sandbox")
+            with open(self._wrapper, "w") as f:
+                f.write(f"#!/bin/sh\nexec nsenter -t {self.pid} -m -- /usr/bin/python3 \"$@\"\n")
+            os.chmod(self._wrapper, 0o755)
+        volume_dir = (kwargs.get("backend_opts") or {}).get("volume_dir")
+        if volume_dir:
+            self.serial_rule(volume_dir)
+        kwargs.setdefault("log", os.path.join(self.dir, f"fakeaws-{len(self.fakes)}.log"))
+        fake = FakeAws(netns=self.name, python=self._wrapper, **kwargs)
+        self.fakes.append(fake)
+        fake.start()
+        return fake
+
+    def serial_rule(self, volume_dir):
+        """The LoopBackend's serial rule, for loop devices backed by files in
+        volume_dir only, written where the backend would write it (it then
+        leaves it alone). Loop devices are global: with the backend's own
+        rule ("*/vol*.img"), another test run's loop device of the same
+        volume id would carry the same serial in this sandbox too."""
+        path = self.path(RULES_FILE)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        pattern = '"*/vol*.img"'
+        assert pattern in RULE, "the LoopBackend's rule changed"
+        with open(path, "w") as f:
+            f.write(RULE.replace(pattern, f'"{os.path.abspath(volume_dir)}/vol*.img"'))
+        if self.udevd is not None:
+            self.run_raw(["udevadm", "control", "--reload"])
+
+    # -- looking inside ----------------------------------------------------------------
+
+    def path(self, path):
+        """Where the sandbox's path is seen from here (through its mounts)."""
+        return f"/proc/{self.pid}/root{os.path.abspath(path)}"
+
+    def read(self, path):
+        with open(path, errors="replace") as f:
+            return f.read()
+
+    def mounts(self):
+        """The sandbox's mount table: [{"target", "source", "fstype", "devno"}]."""
+        result = []
+        with open(f"/proc/{self.pid}/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                sep = fields.index("-")
+                result.append({"target": fields[4].replace("\\040", " "), "devno": fields[2],
+                               "fstype": fields[sep + 1], "source": fields[sep + 2]})
+        return result
+
+    def mounted(self, target):
+        return [m for m in self.mounts() if m["target"] == os.path.abspath(target)]
+
+    def is_mounted(self, target):
+        return bool(self.mounted(target))
+
+    def unmount_all(self):
+        """Unmount what is mounted under the sandbox's directory (the agent's volume mounts), innermost first."""
+        for m in sorted(self.mounts(), key=lambda m: -len(m["target"])):
+            if m["target"].startswith(self.dir + "/"):
+                _run(self.cmd(["umount", "-l", m["target"]], net=False), check=False)
+
+    def udev_property(self, devnode, key):
+        """A property in the sandbox's udev database."""
+        proc = self.run_raw(["udevadm", "info", "--query=property", f"--property={key}", "--value", devnode])
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def release_loops(directory):
+    """Detach and remove every loop device backed by a file under directory
+    (what a fake that died left behind)."""
+    directory = os.path.abspath(directory) + "/"
+    for name in os.listdir("/sys/block"):
+        if not name.startswith("loop"):
+            continue
+        try:
+            with open(f"/sys/block/{name}/loop/backing_file") as f:
+                backing = f.read().strip()
+        except OSError:
+            continue
+        if not backing.startswith(directory):
+            continue
+        number = int(name[4:])
+        try:
+            fd = os.open(f"/dev/{name}", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                fcntl.ioctl(fd, LOOP_CLR_FD)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+        control = os.open("/dev/loop-control", os.O_RDWR | os.O_CLOEXEC)
+        try:
+            for _ in range(60):
+                try:
+                    fcntl.ioctl(control, LOOP_CTL_REMOVE, number)
+                    break
+                except OSError as e:
+                    if e.errno != errno.EBUSY:
+                        break
+                    time.sleep(0.05)
+        finally:
+            os.close(control)
+
