@@ -454,6 +454,23 @@ static int dns_converge(const DnsPublish *p, bool publish, DnsResult *ret) {
                 if (r == -ENOENT && e.code)
                         return path_fail(p->path, r, "Hosted zone %s: %s: %s", p->config->hosted_zone_id, e.code,
                                          strna(e.message));
+                if (r < 0 && r != -ENOENT && r != -ETIME && change_failure_classify(r, &e) == CHANGE_UNKNOWN) {
+                        /* Throttled (a fleet booting at once shares one
+                         * account's five requests a second) or the network
+                         * failed after the aws layer's own attempts: the
+                         * deadline, not a count, decides when to stop. */
+                        wait = random_u64() % (ceiling + 1);
+                        ceiling = MIN(ceiling * 2, backoff_max);
+                        if (usec_left(p->deadline) <= wait)
+                                return path_fail(p->path, -ETIME, "The deadline passes while reading %s A (%s%s%m).",
+                                                 name, strempty(e.code), e.code ? ": " : "");
+                        log_debug_errno(r, "dns: reading %s A failed (%s%s%m), trying again in %s.", name,
+                                        strempty(e.code), e.code ? ": " : "", FORMAT_DURATION(wait));
+                        sleep_usec(wait);
+                        if (path_cancelled())
+                                return path_fail(p->path, -ECANCELED, "Cancelled.");
+                        continue;
+                }
                 if (r < 0 && r != -ENOENT)
                         return path_fail(p->path, r, "Failed to read %s A in zone %s: %s%s%m", name,
                                          p->config->hosted_zone_id, strempty(e.code), e.code ? ": " : "");

@@ -735,6 +735,33 @@ static void test_wait_in_sync(void) {
         test_aws_done(&t);
 }
 
+/* A fleet booting at once shares one account's five requests a second:
+ * a read that stays throttled through the aws layer's attempts is tried
+ * again under the deadline, not given up. */
+static void test_throttled_read_is_tried_again(void) {
+        _cleanup_(dns_result_done) DnsResult res = { .ttl = -1 };
+        ConfigDns config = config_of(DNS_MODE_SHARED);
+        Path path = PATH_INIT("dns");
+        DnsPublish p;
+        TestAws t;
+
+        ASSERT_OK(setup(&t));
+        p = publish_args(&t, &path, &config);
+        for (unsigned i = 0; i < 8; i++)
+                fake_transport_add(t.fake, &(FakeReply) {
+                        .method = "GET", .status = 400,
+                        .body = "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"" XMLNS "\"><Error><Type>Sender</Type>"
+                                "<Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>" });
+        list_reply(&t, LIST(RRSET(SHARED_NAME, 60, RR("10.0.1.5")) NEXT_SET));
+        change_reply(&t, 200, CHANGE_OK("PENDING"));
+
+        ASSERT_OK(dns_publish(&p, &res));
+        ASSERT_EQ(t.fake->n_requests, 10);
+        ASSERT_EQ(res.action, DNS_ACTION_REPLACE);
+        ASSERT_EQ(fake_transport_pending(t.fake), 0);
+        test_aws_done(&t);
+}
+
 static void test_fatal_errors(void) {
         ConfigDns config = config_of(DNS_MODE_SHARED);
         Path path = PATH_INIT("dns");
@@ -836,6 +863,7 @@ int main(int argc, char *argv[]) {
         RUN_TEST(test_alias_refused);
         RUN_TEST(test_lost_reply);
         RUN_TEST(test_wait_in_sync);
+        RUN_TEST(test_throttled_read_is_tried_again);
         RUN_TEST(test_fatal_errors);
         RUN_TEST(test_unpublish);
         return tests_finish();
