@@ -1,0 +1,498 @@
+"""scripts/cloudformation: the base and node templates and the IAM policy.
+Structure (every reference resolves, every parameter and condition is
+used), the policy (exactly the calls the agent makes, each scoped), the
+Auto Scaling group's timings, cfn-lint, and the node's user data read by
+the agent's own configuration parser."""
+
+import base64
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+import cfn
+from conftest import CFN_LINT, TOP, run
+
+DIR = os.path.join(TOP, "scripts", "cloudformation")
+BASE = os.path.join(DIR, "base.yaml")
+NODE = os.path.join(DIR, "node.yaml")
+POLICY_JSON = os.path.join(DIR, "iam-policy.json")
+
+sys.path.insert(0, os.path.join(TOP, "tests", "fakeaws"))
+
+# Sample values for rendering.
+BASE_PARAMS = {"ClusterName": "kafka", "VpcId": "vpc-0123456789abcdef0", "DomainName": "kafka.internal"}
+NODE_PARAMS = {"BaseStackName": "kafka-base", "NodeName": "kafka-1", "AvailabilityZone": "us-east-1a",
+               "SubnetId": "subnet-0123456789abcdef0", "PrivateIpAddress": "10.0.1.10",
+               "ImageId": "ami-0123456789abcdef0"}
+IMPORTS = {"kafka-base-ClusterName": "kafka", "kafka-base-DomainName": "kafka.internal",
+           "kafka-base-HostedZoneId": "Z0123456789ABCDEFGHIJ", "kafka-base-SecurityGroupId": "sg-0123456789abcdef0",
+           "kafka-base-InstanceProfileArn": "arn:aws:iam::123456789012:instance-profile/kafka-base-InstanceProfile"}
+NODE_RESOURCES = {"Volume": "vol-0123456789abcdef0", "NetworkInterface": "eni-0123456789abcdef0",
+                  "LaunchTemplate": "lt-0123456789abcdef0", "AutoScalingGroup": "kafka-node-1-AutoScalingGroup"}
+
+
+@pytest.fixture(scope="module")
+def base():
+    return cfn.load(BASE)
+
+
+@pytest.fixture(scope="module")
+def node():
+    return cfn.load(NODE)
+
+
+TEMPLATES = [BASE, NODE]
+
+
+# -- structure ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=os.path.basename)
+def test_every_reference_resolves(path):
+    t = cfn.load(path)
+    params, resources = set(t.get("Parameters") or {}), set(t["Resources"])
+    conditions = set(t.get("Conditions") or {})
+    unknown = []
+    for kind, name, where in cfn.references(t):
+        if kind == "Condition":
+            ok = name in conditions
+        elif kind == "GetAtt":
+            ok = name in resources
+        elif kind == "Sub" and "." in name:
+            ok = name.split(".", 1)[0] in resources
+        else:
+            ok = name in params or name in resources or name in cfn.PSEUDO
+        if kind in ("Ref", "Sub") and where and where[0] == "Rules":
+            ok = ok and name in params  # rules see parameters only
+        if not ok:
+            unknown.append(f"{kind} {name} at {'/'.join(map(str, where))}")
+    assert unknown == []
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=os.path.basename)
+def test_every_parameter_and_condition_is_used(path):
+    t = cfn.load(path)
+    refs = cfn.references(t)
+    used = {name.split(".", 1)[0] for kind, name, where in refs if kind in ("Ref", "Sub")}
+    used_conditions = {name for kind, name, _ in refs if kind == "Condition"}
+    # Conditions used by other conditions.
+    for _, cond in (t.get("Conditions") or {}).items():
+        used_conditions |= {n for k, n, _ in cfn.references({"x": cond}) if k == "Condition"}
+    assert set(t.get("Parameters") or {}) - used == set()
+    assert set(t.get("Conditions") or {}) - used_conditions == set()
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=os.path.basename)
+def test_parameter_defaults_match_their_constraints(path):
+    t = cfn.load(path)
+    for name, spec in (t.get("Parameters") or {}).items():
+        if "Default" not in spec:
+            continue
+        value = str(spec["Default"])
+        if "AllowedPattern" in spec:
+            assert re.fullmatch(spec["AllowedPattern"], value), name
+        if "AllowedValues" in spec:
+            assert value in [str(v) for v in spec["AllowedValues"]], name
+
+
+def test_node_imports_only_what_base_exports(base, node):
+    exported = {o["Export"]["Name"]["Fn::Sub"].replace("${AWS::StackName}", "${BaseStackName}")
+                for o in base["Outputs"].values() if "Export" in o}
+    imported = {v["Fn::ImportValue"]["Fn::Sub"] for _, v in cfn.walk(node)
+                if isinstance(v, dict) and "Fn::ImportValue" in v}
+    assert imported and imported <= exported
+
+
+# -- the IAM policy ------------------------------------------------------------------------
+
+
+def agent_actions():
+    """service:Action for every AWS call in agent/*.c: Query actions by name,
+    Route 53's REST paths by what they are."""
+    actions = set()
+    services = {"ec2.c": "ec2", "autoscaling.c": "autoscaling", "cloudformation.c": "cloudformation"}
+    for path in glob.glob(os.path.join(TOP, "agent", "*.c")):
+        with open(path) as f:
+            src = f.read()
+        name = os.path.basename(path)
+        if name in services:
+            for call in re.findall(r'aws_query_call\([^,]+,\s*AWS_SERVICE_\w+,\s*"(\w+)"', src):
+                actions.add(f"{services[name]}:{call}")
+            for call in re.findall(r'lifecycle_call\([^,]+,\s*"(\w+)"', src):
+                actions.add(f"{services[name]}:{call}")
+            for call in re.findall(r'ec2_describe\([^,]+,\s*"(\w+)"', src):
+                actions.add(f"ec2:{call}")
+        if name == "route53.c":
+            calls = re.findall(r'ROUTE53_API "(/[^"]+)"[^;]*;[\s\S]{0,400}?aws_rest_xml_call\([^,]+,\s*'
+                               r'AWS_SERVICE_ROUTE53,\s*"(\w+)"', src)
+            # Every REST call must have been recognised by its path.
+            if len(calls) != src.count("AWS_SERVICE_ROUTE53,"):
+                actions.add("route53:UNKNOWN call (update agent_actions())")
+            for path_fmt, method in calls:
+                if path_fmt.startswith("/hostedzone/%s/rrset"):
+                    actions.add("route53:ChangeResourceRecordSets" if method == "POST"
+                                else "route53:ListResourceRecordSets")
+                elif path_fmt.startswith("/change/"):
+                    actions.add("route53:GetChange")
+                else:
+                    actions.add(f"route53:UNKNOWN {method} {path_fmt}")
+    return actions
+
+
+# What AttachVolume needs besides the agent's own calls when the volume is
+# encrypted with a customer managed key (EC2 creates a grant on the
+# caller's behalf): the one documented extra.
+EXTRA_FOR_ENCRYPTED_VOLUMES = {"kms:CreateGrant"}
+
+
+def policy_statements(base, params):
+    """The statements of every IAM policy in base.yaml, rendered."""
+    ctx = cfn.Context(base, parameters=params, resources={"HostedZone": "Z0HOSTEDZONE0000000001", "Role": "role"},
+                      attributes={"SecurityGroup.GroupId": "sg-0123456789abcdef0",
+                                  "InstanceProfile.Arn": "arn:aws:iam::123456789012:instance-profile/x"},
+                      pseudo={"AWS::StackName": "kafka-base"})
+    statements = []
+    for name, res in base["Resources"].items():
+        if res["Type"] not in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
+            continue
+        if "Condition" in res and not ctx.condition(res["Condition"]):
+            continue
+        statements += ctx.eval(res["Properties"]["PolicyDocument"])["Statement"]
+    return statements
+
+
+def actions_of(statements):
+    out = set()
+    for s in statements:
+        out |= set([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    return out
+
+
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_agent_calls_are_found():
+    found = agent_actions()
+    assert not any("UNKNOWN" in a for a in found), found
+    assert {"ec2:AttachVolume", "route53:ChangeResourceRecordSets", "route53:GetChange",
+            "cloudformation:SignalResource", "autoscaling:CompleteLifecycleAction"} <= found
+
+
+def test_policy_allows_exactly_the_calls_the_agent_makes(base):
+    agent = agent_actions()
+    assert actions_of(policy_statements(base, BASE_PARAMS)) == agent
+    with_kms = actions_of(policy_statements(base, {**BASE_PARAMS, "VolumeKmsKeyArn": KMS_KEY}))
+    assert with_kms == agent | EXTRA_FOR_ENCRYPTED_VOLUMES
+
+
+def test_policy_allows_only(base):
+    for s in policy_statements(base, {**BASE_PARAMS, "VolumeKmsKeyArn": KMS_KEY}):
+        assert s["Effect"] == "Allow"
+        assert "NotAction" not in s and "NotResource" not in s
+        assert not any("*" in a for a in actions_of([s])), s
+
+
+def statement_for(statements, action, resource_kind):
+    return [s for s in statements if action in actions_of([s]) and resource_kind in str(s["Resource"])]
+
+
+def test_attach_and_detach_need_the_clusters_tag_on_every_resource(base):
+    st = policy_statements(base, BASE_PARAMS)
+    for action, kinds in {"ec2:AttachVolume": ("volume/", "instance/"), "ec2:DetachVolume": ("volume/", "instance/"),
+                          "ec2:AttachNetworkInterface": ("network-interface/", "instance/"),
+                          "ec2:DetachNetworkInterface": ("network-interface/", "instance/")}.items():
+        granting = [s for s in st if action in actions_of([s])]
+        assert {k for k in kinds for s in granting if k in s["Resource"]} == set(kinds), action
+        for s in granting:
+            assert s["Condition"]["StringEquals"]["aws:ResourceTag/nodeagent:cluster"] == "kafka", s
+
+
+def test_create_tags_is_one_tag_key_on_the_clusters_volumes(base):
+    (s,) = [s for s in policy_statements(base, BASE_PARAMS) if "ec2:CreateTags" in actions_of([s])]
+    assert s["Resource"] == "arn:aws:ec2:us-east-1:123456789012:volume/*"
+    assert s["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == ["nodeagent:initialized"]
+    assert s["Condition"]["StringEquals"]["aws:ResourceTag/nodeagent:cluster"] == "kafka"
+
+
+def test_route53_is_scoped_to_the_zone_and_the_clusters_a_records(base):
+    for params, zone in ((BASE_PARAMS, "Z0HOSTEDZONE0000000001"),
+                         ({**BASE_PARAMS, "ExistingHostedZoneId": "Z9EXISTING"}, "Z9EXISTING")):
+        st = policy_statements(base, params)
+        for action in ("route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"):
+            (s,) = [s for s in st if action in actions_of([s])]
+            assert s["Resource"] == f"arn:aws:route53:::hostedzone/{zone}"
+        (change,) = [s for s in st if "route53:ChangeResourceRecordSets" in actions_of([s])]
+        cond = change["Condition"]
+        assert cond["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsRecordTypes"] == ["A"]
+        assert cond["ForAllValues:StringLike"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == [
+            "kafka.internal", "*.kafka.internal"]
+
+
+def test_only_actions_without_resources_get_a_star(base):
+    for s in policy_statements(base, BASE_PARAMS):
+        if s["Resource"] == "*":
+            assert actions_of([s]) <= {"ec2:DescribeVolumes", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+                                       "ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances"}, s
+            assert s["Condition"]["StringEquals"]["aws:RequestedRegion"] == "us-east-1"
+
+
+def test_signals_are_scoped_to_the_clusters_stacks_and_groups(base):
+    st = policy_statements(base, BASE_PARAMS)
+    (sig,) = [s for s in st if "cloudformation:SignalResource" in actions_of([s])]
+    assert sig["Resource"] == "arn:aws:cloudformation:us-east-1:123456789012:stack/kafka-*/*"
+    (hook,) = [s for s in st if "autoscaling:CompleteLifecycleAction" in actions_of([s])]
+    assert hook["Condition"]["StringEquals"]["aws:ResourceTag/nodeagent:cluster"] == "kafka"
+
+
+def test_standalone_policy_is_the_templates(base):
+    """iam-policy.json, its placeholders filled in, says what base.yaml's
+    policies say (with a customer managed key)."""
+    with open(POLICY_JSON) as f:
+        text = f.read()
+    for placeholder, value in {"REGION": "us-east-1", "ACCOUNT": "123456789012", "CLUSTER": "kafka",
+                               "ZONE_ID": "Z0HOSTEDZONE0000000001", "KMS_KEY_ARN": KMS_KEY,
+                               "DOMAIN": "kafka.internal"}.items():
+        text = text.replace(placeholder, value)
+    standalone = json.loads(text)["Statement"]
+    ours = policy_statements(base, {**BASE_PARAMS, "VolumeKmsKeyArn": KMS_KEY})
+    key = lambda s: s["Sid"]  # noqa: E731
+    assert sorted(standalone, key=key) == sorted(ours, key=key)
+
+
+def test_node_tags_what_the_policy_conditions_on(node):
+    for name in ("Volume", "NetworkInterface"):
+        tags = {t["Key"]: t["Value"] for t in node["Resources"][name]["Properties"]["Tags"]}
+        assert tags["nodeagent:cluster"] == {"Fn::ImportValue": {"Fn::Sub": "${BaseStackName}-ClusterName"}}
+    asg_tags = {t["Key"]: t for t in node["Resources"]["AutoScalingGroup"]["Properties"]["Tags"]}
+    assert asg_tags["nodeagent:cluster"]["PropagateAtLaunch"] is True  # the instances carry it too
+
+
+# -- the node layer ---------------------------------------------------------------------------
+
+
+def duration(text):
+    """ISO 8601 (PT25M) or nodeagent's (15min, 10min, 90s) to seconds."""
+    m = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", text)
+    if m:
+        h, mi, s = (int(x or 0) for x in m.groups())
+        return h * 3600 + mi * 60 + s
+    total = 0
+    for number, unit in re.findall(r"(\d+)\s*(h|min|s)?", text):
+        total += int(number) * {"h": 3600, "min": 60, "s": 1, None: 1, "": 1}[unit]
+    return total
+
+
+def render_user_data(node, **params):
+    ctx = cfn.Context(node, parameters={**NODE_PARAMS, **params}, resources=NODE_RESOURCES, imports=IMPORTS)
+    lt = node["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    return base64.b64decode(ctx.eval(lt["UserData"])).decode()
+
+
+def user_data_settings(text):
+    settings, section = {}, None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif line and not line.startswith(("#", ";")) and "=" in line:
+            key, _, value = line.partition("=")
+            settings[f"{section}.{key}"] = value
+    return settings
+
+
+@pytest.fixture(scope="module")
+def settings(node):
+    return user_data_settings(render_user_data(node))
+
+
+def test_volume_keeps_a_snapshot_when_deleted_or_replaced(node):
+    v = node["Resources"]["Volume"]
+    assert v["DeletionPolicy"] == "Snapshot" and v["UpdateReplacePolicy"] == "Snapshot"
+    assert v["Properties"]["AvailabilityZone"] == {"Ref": "AvailabilityZone"}
+    assert v["Properties"]["Encrypted"] is True
+
+
+def test_group_is_one_instance_in_the_volumes_subnet(node):
+    p = node["Resources"]["AutoScalingGroup"]["Properties"]
+    assert p["MinSize"] == p["MaxSize"] == p["DesiredCapacity"] == "1"
+    assert p["VPCZoneIdentifier"] == [{"Ref": "SubnetId"}]
+    assert node["Resources"]["NetworkInterface"]["Properties"]["SubnetId"] == {"Ref": "SubnetId"}
+    # The subnet must be in the volume's zone: a rule checks it before anything is created.
+    (rule,) = node["Rules"].values()
+    assert rule["Assertions"][0]["Assert"] == {
+        "Fn::Equals": [{"Ref": "AvailabilityZone"}, {"Fn::ValueOf": ["SubnetId", "AvailabilityZone"]}]}
+
+
+def test_update_replaces_the_instance_without_waiting_for_a_second_one(node):
+    asg = node["Resources"]["AutoScalingGroup"]
+    u = asg["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    assert u["MinInstancesInService"] == 0 and u["MaxBatchSize"] == 1 and u["WaitOnResourceSignals"] is True
+    assert "AutoScalingReplacingUpdate" not in asg["UpdatePolicy"]
+
+
+def test_signals_are_waited_for_longer_than_the_boot(node, settings):
+    asg = node["Resources"]["AutoScalingGroup"]
+    boot = duration(settings["Node.Timeout"])
+    c = asg["CreationPolicy"]["ResourceSignal"]
+    assert c["Count"] == 1 and duration(c["Timeout"]) >= boot
+    assert duration(asg["UpdatePolicy"]["AutoScalingRollingUpdate"]["PauseTime"]) >= boot
+    assert duration(asg["UpdatePolicy"]["AutoScalingRollingUpdate"]["PauseTime"]) <= 3600  # CloudFormation's maximum
+
+
+def test_health_check_grace_outlasts_the_take_over(node, settings):
+    grace = node["Resources"]["AutoScalingGroup"]["Properties"]["HealthCheckGracePeriod"]
+    assert grace > duration(settings["Volume.TakeOverTimeout"])
+    assert grace > duration(settings.get("Interface.TakeOverTimeout", "10min"))
+    assert grace >= duration(settings["Node.Timeout"])
+
+
+def test_user_data_signals_the_resource_that_waits(node, settings):
+    assert settings["Signal.CloudFormationStack"] == "kafka-node-1"
+    resource = settings["Signal.CloudFormationResource"]
+    assert "CreationPolicy" in node["Resources"][resource]
+    assert node["Resources"][resource]["UpdatePolicy"]["AutoScalingRollingUpdate"]["WaitOnResourceSignals"]
+
+
+def test_user_data_points_at_the_stacks_own_resources(settings):
+    assert settings["Volume.Id"] == NODE_RESOURCES["Volume"]
+    assert settings["Interface.Id"] == NODE_RESOURCES["NetworkInterface"]
+    assert settings["DNS.HostedZoneId"] == IMPORTS["kafka-base-HostedZoneId"]
+    assert settings["DNS.Name"] == "kafka-1.kafka.internal"
+
+
+def test_lifecycle_hook_is_optional_and_named_alike(node):
+    off = user_data_settings(render_user_data(node))
+    on = user_data_settings(render_user_data(node, UseLaunchLifecycleHook="true"))
+    assert off["Signal.LifecycleHook"] == ""
+    ctx = cfn.Context(node, parameters={**NODE_PARAMS, "UseLaunchLifecycleHook": "true"}, resources=NODE_RESOURCES,
+                      imports=IMPORTS)
+    hooks = ctx.eval(node["Resources"]["AutoScalingGroup"]["Properties"]["LifecycleHookSpecificationList"])
+    assert [h["LifecycleHookName"] for h in hooks] == [on["Signal.LifecycleHook"]]
+    assert hooks[0]["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_LAUNCHING"
+    assert hooks[0]["DefaultResult"] == "ABANDON"
+    ctx = cfn.Context(node, parameters=NODE_PARAMS, resources=NODE_RESOURCES, imports=IMPORTS)
+    assert ctx.eval(node["Resources"]["AutoScalingGroup"]["Properties"]["LifecycleHookSpecificationList"]) is cfn.NO_VALUE
+
+
+def test_launch_template_requires_imdsv2(node):
+    lt = node["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert lt["MetadataOptions"]["HttpTokens"] == "required"
+
+
+# -- the agent reads the user data --------------------------------------------------------------
+
+
+VARIANTS = [{}, {"UseLaunchLifecycleHook": "true"}, {"DnsMode": "shared", "DnsRecordName": "kafka.kafka.internal"},
+            {"FileSystem": "ext4", "MountPoint": "/srv/mongodb"}]
+
+
+@pytest.mark.parametrize("params", VARIANTS, ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()) or "defaults")
+def test_agent_accepts_the_user_data_as_a_file(node, nodeagent, tmp_path, params):
+    """The user data is a configuration file as it is (#nodeagent is a
+    comment). A configuration error exits 2 before any network call; a valid
+    file goes on to IMDS, which does not answer here."""
+    path = tmp_path / "nodeagent.conf"
+    path.write_text(render_user_data(node, **params))
+    path.chmod(0o644)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = "http://127.0.0.1:9/"
+    env["NODEAGENT_STATE_FILE"] = str(tmp_path / "run" / "state")
+    proc = subprocess.Popen([nodeagent, "--check", "--config", str(path)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        status = proc.wait(3)
+    except subprocess.TimeoutExpired:
+        status = None  # still waiting for IMDS: the file was accepted
+        proc.kill()
+        proc.wait()
+    err = proc.stderr.read()
+    assert status != 2, err
+
+
+@pytest.mark.parametrize("params", VARIANTS, ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()) or "defaults")
+def test_agent_checks_the_user_data_from_imds(node, nodeagent, tmp_path, params):
+    """The same user data served by the fake IMDS: the agent fetches it,
+    validates it with every rule across keys, and --check finds the plan
+    feasible against a world holding the stack's volume, ENI and zone."""
+    from client import FakeAws
+
+    user_data = render_user_data(node, **params)
+    with open(os.path.join(TOP, "tests", "fakeaws", "world-default.json")) as f:
+        world = json.load(f)
+    world["imds"]["user_data"] = user_data
+    domain = user_data_settings(user_data)["DNS.Name"].split(".", 1)[1] + "."
+    world["hosted_zones"]["Z0123456789ABCDEFGHIJ"]["name"] = domain
+    for rec in world["hosted_zones"]["Z0123456789ABCDEFGHIJ"]["records"]:
+        rec["Name"] = domain
+    fake = FakeAws(world=world)
+    fake.start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(fake.env(credentials=False))
+        env["NODEAGENT_STATE_FILE"] = str(tmp_path / "run" / "state")
+        r = run([nodeagent, "--check", "--config", str(tmp_path / "absent.conf")], env=env, timeout=60)
+    finally:
+        fake.stop()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Applied the configuration from the user data." in r.stderr
+    assert "vol-0123456789abcdef0" in r.stdout and "eni-0123456789abcdef0" in r.stdout
+    if params.get("MountPoint"):
+        assert params["MountPoint"] in r.stdout
+
+
+# -- cfn-lint (npm) ------------------------------------------------------------------------------
+
+# The npm package cfn-lint (1.9.7, the last release, 2019: CloudFormation
+# resource specification 2.29.0) predates properties the templates use and
+# does not know the Rules section's functions. These messages, and only
+# these, are its being out of date, not the templates being wrong.
+CFN_LINT_OUTDATED = {
+    ("Resources > Role > Properties > Description",
+     "Description is not a valid property of AWS::IAM::Role"),  # since late 2019
+    ("Resources > Role > Properties > Tags",
+     "Tags is not a valid property of AWS::IAM::Role"),  # since late 2019
+    ("Resources > LaunchTemplate > Properties > LaunchTemplateData > MetadataOptions",
+     "MetadataOptions is not a valid property of AWS::EC2::LaunchTemplate.LaunchTemplateData"),  # since 2020
+    ("Rules > SubnetInTheVolumesZone > Assertions > 0 > Assert",
+     "Intrinsic function Fn::Equals is not supported here"),  # Rules functions are not implemented
+    # A Fn::If that yields a list of objects is valid CloudFormation.
+    ("Resources > AutoScalingGroup > Properties > LifecycleHookSpecificationList",
+     "Fn::If does not allow LifecycleHookName as a nested function within an array"),
+    # Fn::ImportValue of a Fn::Sub is not resolved; the import is an ARN.
+    ("Resources > LaunchTemplate > Properties > LaunchTemplateData > IamInstanceProfile > Arn",
+     "Expecting an ARN, got 'IMPORTEDVALUE${kafka-base}-InstanceProfileArn'"),
+}
+
+
+def cfn_lint(path, params):
+    if not os.access(CFN_LINT, os.X_OK):
+        pytest.skip(f"the npm package cfn-lint is not installed at {CFN_LINT} (scripts/test packaging installs it)")
+    argv = [CFN_LINT, "validate", path, "--parameters", ",".join(f"{k}={v}" for k, v in params.items())]
+    if path == NODE:
+        argv += ["--import-values", ",".join(f"{k}={v}" for k, v in IMPORTS.items())]
+    r = run(argv, env={**os.environ, "FORCE_COLOR": "0", "NO_COLOR": "1"})
+    out = re.sub(r"\x1b\[[0-9;]*m", "", r.stdout + r.stderr)
+    found = set(re.findall(r"Resource: (.*)\nMessage: (.*)\n", out))
+    counts = re.search(r"(\d+) infos\s+(\d+) warn\s+(\d+) crit", out)
+    assert counts, out
+    return found, out
+
+
+@pytest.mark.parametrize("path,params", [
+    (BASE, BASE_PARAMS),
+    (BASE, {**BASE_PARAMS, "ExistingHostedZoneId": "Z0123456789ABCDEFGHIJ", "VolumeKmsKeyArn": KMS_KEY}),
+    (NODE, NODE_PARAMS),
+    (NODE, {**NODE_PARAMS, "UseLaunchLifecycleHook": "true", "KeyName": "ops", "RestoreSnapshotId": "snap-0123456789abcdef0",
+            "VolumeKmsKeyArn": KMS_KEY, "DnsMode": "shared", "DnsRecordName": "kafka.kafka.internal"}),
+], ids=["base", "base-existing-zone-kms", "node", "node-all-options"])
+def test_cfn_lint_reports_nothing_but_its_own_age(path, params):
+    found, out = cfn_lint(path, params)
+    unexpected = found - CFN_LINT_OUTDATED
+    assert unexpected == set(), out
+    print(out)
