@@ -159,6 +159,9 @@ static int eni_take_over_force_detach(void *userdata, const char *holder) {
 }
 
 static int take_over(const EniAttach *a, Ec2NetworkInterface *eni) {
+        /* The describe() callback replaces the description, id and all:
+         * the target keeps a copy of its own. */
+        _cleanup_free_ char *id = strdup(eni->id);
         EniTakeOver state = { .attach = a, .eni = eni };
         TakeOver t = {
                 .path = a->path,
@@ -170,13 +173,15 @@ static int take_over(const EniAttach *a, Ec2NetworkInterface *eni) {
         };
         TakeOverTarget target = {
                 .what = "network interface",
-                .id = eni->id,
+                .id = id,
                 .view = eni_take_over_view,
                 .describe = eni_take_over_describe,
                 .force_detach = eni_take_over_force_detach,
                 .userdata = &state,
         };
 
+        if (!id)
+                return log_oom();
         return take_over_run(&t, &target);
 }
 

@@ -308,8 +308,10 @@ static int run(void) {
 int main(int argc, char *argv[]) {
         int r;
 
-        /* journald reads the "<N>" prefixes; a person at a terminal does not need them. */
-        log_set_show_priority(!isatty(STDERR_FILENO));
+        /* journald reads the "<N>" prefixes; systemd says, with
+         * $JOURNAL_STREAM, when stderr goes there. A terminal, a pipe or a
+         * file gets plain lines. */
+        log_set_show_priority(!isempty(getenv("JOURNAL_STREAM")));
 
         r = parse_argv(argc, argv);
         if (r <= 0) {

@@ -265,6 +265,7 @@ typedef struct Boot {
         pthread_cond_t changed;
         unsigned running;
         int first_error;        /* the failure that ends the boot: the first one */
+        bool volume_done;       /* the volume path has ended, well or not */
 } Boot;
 
 static Boot boot = {
@@ -280,6 +281,8 @@ static void *path_thread(void *userdata) {
 
         pthread_mutex_lock(&boot.lock);
         p->result = r;
+        if (p->run == run_volume_path)
+                boot.volume_done = true;
         if (r < 0 && boot.first_error == 0) {
                 boot.first_error = r;
                 path_cancel_all();
@@ -306,7 +309,29 @@ static int run_dns_path(Node *n) {
         return dns_publish(&p, &result);
 }
 
-/* The network side: the ENI, then DNS, which publishes the ENI's address. */
+/* Publishing tells clients the node serves: not before its data is
+ * mounted. A node whose volume was refused must not join a shared or
+ * multivalue record. Returns -ECANCELED when the volume path failed. */
+static int wait_for_volume_path(Node *n) {
+        bool failed;
+
+        if (!n->config->has_volume)
+                return 0;
+
+        pthread_mutex_lock(&boot.lock);
+        if (!boot.volume_done)
+                path_transition(&n->dns_path, "wait-volume", "Waiting for the volume to be mounted before "
+                                "publishing.");
+        while (!boot.volume_done)
+                pthread_cond_wait(&boot.changed, &boot.lock);
+        failed = boot.first_error < 0;
+        pthread_mutex_unlock(&boot.lock);
+
+        return failed ? path_fail(&n->dns_path, -ECANCELED, "Not publishing: the volume path failed.") : 0;
+}
+
+/* The network side: the ENI, then DNS, which publishes the ENI's address
+ * once the volume is mounted too. */
 static int network_path(Node *n) {
         int r;
 
@@ -315,9 +340,13 @@ static int network_path(Node *n) {
                 if (r < 0)
                         return r;
         }
-        if (n->config->has_dns)
-                return run_dns_path(n);
-        return 0;
+        if (!n->config->has_dns)
+                return 0;
+
+        r = wait_for_volume_path(n);
+        if (r < 0)
+                return r;
+        return run_dns_path(n);
 }
 
 /* While the paths run, the main thread keeps systemd's watchdog fed and
@@ -375,6 +404,7 @@ int node_boot(Node *n) {
                 n->interface_aws = runs[1].session->aws;
 
         boot.first_error = 0;
+        boot.volume_done = false;
         for (size_t i = 0; i < ELEMENTSOF(runs); i++) {
                 if (!wanted[i])
                         continue;

@@ -16,6 +16,10 @@
  * megabyte without a newline must not grow our memory. */
 #define SPAWN_LINE_MAX 4096U
 
+/* Without pidfd_open() (Linux before 5.3, and valgrind, which does not know
+ * the call) the child is looked at with waitpid(WNOHANG) this often. */
+#define SPAWN_WAIT_FALLBACK_MSEC 20
+
 static const struct {
         const char *program;
         const char *package;
@@ -235,7 +239,7 @@ int spawn(char *const argv[], usec_t deadline, int log_level, char **ret_output)
         const char *name;
         sigset_t mask, defaults;
         int fds[2], status = 0, r;
-        bool exited = false, pipe_open = true;
+        bool exited = false, reaped = false, pipe_open = true;
         unsigned kills = 0;
         usec_t until;
         pid_t pid;
@@ -324,7 +328,7 @@ int spawn(char *const argv[], usec_t deadline, int log_level, char **ret_output)
         /* The child stays a zombie until we reap it, so its pid cannot be
          * reused in between: the pidfd and kill(-pid) below are safe. */
         pidfd = pidfd_open(pid, 0);
-        if (pidfd < 0) {
+        if (pidfd < 0 && errno != ENOSYS) {
                 r = -errno;
                 (void) kill(-pid, SIGKILL);
                 (void) reap(pid, &status);
@@ -340,15 +344,18 @@ int spawn(char *const argv[], usec_t deadline, int log_level, char **ret_output)
         while (!exited) {
                 struct pollfd p[2];
                 nfds_t n = 0;
-                int pipe_index = -1;
+                int pipe_index = -1, wait_ms = timeout_ms(until);
 
                 if (pipe_open) {
                         pipe_index = (int) n;
                         p[n++] = (struct pollfd) { .fd = pipe_r, .events = POLLIN };
                 }
-                p[n++] = (struct pollfd) { .fd = pidfd, .events = POLLIN };
+                if (pidfd >= 0)
+                        p[n++] = (struct pollfd) { .fd = pidfd, .events = POLLIN };
+                else if (wait_ms < 0 || wait_ms > SPAWN_WAIT_FALLBACK_MSEC)
+                        wait_ms = SPAWN_WAIT_FALLBACK_MSEC;
 
-                r = poll(p, n, timeout_ms(until));
+                r = poll(p, n, wait_ms);
                 if (r < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -356,7 +363,7 @@ int spawn(char *const argv[], usec_t deadline, int log_level, char **ret_output)
                         goto kill_and_fail;
                 }
 
-                if (r == 0) {
+                if (r == 0 && (pidfd >= 0 || (until != USEC_INFINITY && usec_left(until) == 0))) {
                         /* The deadline, then the grace period, passed. */
                         if (kills == 0) {
                                 log_debug("%s did not finish before the deadline, sending SIGTERM.", name);
@@ -379,8 +386,19 @@ int spawn(char *const argv[], usec_t deadline, int log_level, char **ret_output)
                                 pipe_open = false;
                 }
 
-                if (p[n - 1].revents != 0)
-                        exited = true;
+                if (pidfd >= 0) {
+                        if (p[n - 1].revents != 0)
+                                exited = true;
+                } else {
+                        pid_t w = waitpid(pid, &status, WNOHANG);
+
+                        if (w == pid)
+                                exited = reaped = true;
+                        else if (w < 0 && errno != EINTR) {
+                                r = -errno;
+                                goto kill_and_fail;
+                        }
+                }
         }
 
         /* What the program wrote before it exited is in the pipe now. A
@@ -393,9 +411,11 @@ int spawn(char *const argv[], usec_t deadline, int log_level, char **ret_output)
         }
         output_flush_line(o);
 
-        r = reap(pid, &status);
-        if (r < 0)
-                return log_debug_errno(r, "Failed to wait for %s: %m", name);
+        if (!reaped) {
+                r = reap(pid, &status);
+                if (r < 0)
+                        return log_debug_errno(r, "Failed to wait for %s: %m", name);
+        }
 
         if (kills > 0)
                 return log_debug_errno(ETIME, "%s was killed at the deadline.", name);

@@ -176,6 +176,9 @@ static int volume_take_over_force_detach(void *userdata, const char *holder) {
 }
 
 static int take_over(const VolumeAttach *a, Ec2Volume *v) {
+        /* The describe() callback replaces the description, id and all:
+         * the target keeps a copy of its own. */
+        _cleanup_free_ char *id = strdup(v->id);
         VolumeTakeOver state = { .attach = a, .volume = v };
         TakeOver t = {
                 .path = a->path,
@@ -187,13 +190,15 @@ static int take_over(const VolumeAttach *a, Ec2Volume *v) {
         };
         TakeOverTarget target = {
                 .what = "volume",
-                .id = v->id,
+                .id = id,
                 .view = volume_take_over_view,
                 .describe = volume_take_over_describe,
                 .force_detach = volume_take_over_force_detach,
                 .userdata = &state,
         };
 
+        if (!id)
+                return log_oom();
         return take_over_run(&t, &target);
 }
 

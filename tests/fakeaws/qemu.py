@@ -340,6 +340,12 @@ class QemuBackend(AttachBackend):
         with self._lock:
             if rec.state == "attaching":
                 rec.state = "attached"
+            elif rec.state == "gone":
+                # Detached while QEMU was plugging it: unplug what was just plugged.
+                rec.state = "detaching"
+                self._releasing.append(rec)
+                rec.handle = self._sched.call_later(self.detach_delay, self._unplug, rec)
+                return None
         if rec.kind == "volume":
             log.info("qemu: %s is NVMe device %s, serial %s (%s)", rec.resource_id, d["device_id"], d["serial"],
                      d["backing_file"])

@@ -230,13 +230,17 @@ class Vm:
         with open(up) as f:
             say(f"{self.name}: guest harness up at guest uptime {f.read().strip()}s")
 
-    def run(self, script, timeout=60, check=False):
-        """Run a bash script in the guest as root: (exit status, output)."""
+    def _submit(self, script):
         self._seq += 1
         base = os.path.join(self.share, "cmd", f"{self._seq:04d}")
         with open(base + ".sh.tmp", "w") as f:
             f.write(script + "\n")
         os.rename(base + ".sh.tmp", base + ".sh")
+        return base
+
+    def run(self, script, timeout=60, check=False):
+        """Run a bash script in the guest as root: (exit status, output)."""
+        base = self._submit(script)
         self.wait(f"command {self._seq:04d} ({script.splitlines()[0][:60]})",
                   lambda: os.path.exists(base + ".rc"), timeout, 0.1)
         with open(base + ".rc") as f:
@@ -267,7 +271,8 @@ class Vm:
         if self.proc is None or self.proc.poll() is not None:
             return
         try:
-            self.run("systemctl --no-block poweroff", timeout=20)
+            # Not waited for: the guest may be gone before it reports back.
+            self._submit("systemctl --no-block poweroff")
             wait_until(f"{self.name}: QEMU to exit after poweroff", lambda: self.proc.poll() is not None,
                        min(timeout, max(1.0, self.left())), 0.25)
             say(f"{self.name}: powered off")
@@ -391,6 +396,12 @@ class Checks:
 
     def __init__(self):
         self.items = []
+        self.notes = []
+
+    def note(self, text):
+        """An observation worth reporting that is not a judgement."""
+        self.notes.append(text)
+        print(f"    note {text}", flush=True)
 
     def check(self, ok, what, detail=""):
         ok = bool(ok)
@@ -447,18 +458,22 @@ class Session:
     def volume(self, volume_id):
         return os.path.join(self.volume_dir, volume_id.replace("-", "") + ".img")
 
-    def close(self, failed):
-        for vm in self.vms:
-            if vm.proc is not None and vm.proc.poll() is None:
-                if failed and vm.left() > 5 and not os.path.exists(os.path.join(vm.out, "journal.txt")):
+    def close(self, failed, interrupted=False):
+        try:
+            for vm in self.vms:
+                alive = vm.proc is not None and vm.proc.poll() is None
+                if (alive and failed and not interrupted and vm.left() > 10
+                        and not os.path.exists(os.path.join(vm.out, "journal.txt"))):
                     # The journal is what tells why: fetch it while the guest lives.
                     try:
                         vm.collect()
                     except TestFailure as e:
                         say(f"{vm.name}: could not copy the journal out: {e}")
+        finally:
+            for vm in self.vms:
                 vm.kill()
-        if self.fake:
-            self.fake.stop()
+            if self.fake:
+                self.fake.stop()
 
 
 def world_copy(world):

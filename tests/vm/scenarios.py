@@ -18,7 +18,8 @@ Scenarios (tests/vm/README.md tells more):
                 (EXTEND_TIMEOUT_USEC) past its TimeoutStartSec, then proceeds
   refusal       a volume holding unknown bytes: not formatted, bytes unchanged, exit 5, app not started
   crash         the agent SIGKILLed twice mid-boot: systemd restarts it, the node converges, nothing twice
-  recovery      `nodeagent --attach-only` by hand in a guest whose unit is masked: attaches both, says where
+  recovery      `nodeagent --attach-only` by hand in a guest whose unit is masked: attaches both, says where;
+                then `nodeagent --detach`: the volume is unplugged from the guest and available in EC2
 """
 
 import argparse
@@ -28,7 +29,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
-from harness import (TestFailure, Session, blkid, copy_sparse, debugfs_cat, default_world, load_json,
+from harness import (API_URL, TestFailure, Session, blkid, copy_sparse, debugfs_cat, default_world, load_json,
                      make_blank_volume, message_of, save_json, say, sha256_file, world_copy)
 
 VOLUME = "vol-0123456789abcdef0"
@@ -93,20 +94,42 @@ def agent_runs(vm):
             if e.get("UNIT") == "nodeagent.service" or (e.get("_PID") == "1" and "nodeagent" in message_of(e))]
 
 
-def judge_node(c, s, vm, world, instance, expect_restarts=0):
-    """The node is up: agent ready, volume mounted where every unit sees it, ENI routed, record right,
-    the application started only after READY."""
+def judge_app(c, s, vm, instance):
+    """The application started, only after READY, and wrote into the volume (read back from its bytes)."""
     units = vm.units()
     agent = units.get("nodeagent.service", {})
     app = units.get("app.service", {})
-    c.eq((agent.get("ActiveState"), agent.get("SubState")), ("active", "running"),
-         "nodeagent.service is active (READY=1 sent, agent supervising)")
-    c.eq(agent.get("NRestarts"), str(expect_restarts), "nodeagent.service restarts")
     c.eq(app.get("ActiveState"), "active", "app.service is active")
     ready = int(agent.get("ActiveEnterTimestampMonotonic") or 0)
     app_start = int(app.get("InactiveExitTimestampMonotonic") or 0)
     c.check(ready > 0 and app_start >= ready, "app.service started after nodeagent's READY",
             f"app started at {app_start}us, nodeagent ready at {ready}us (monotonic)")
+    device = vm.state_env().get("NODEAGENT_DEVICE")
+    log = debugfs_cat(s.volume(VOLUME), "/app-journal.log") or ""
+    last = log.strip().splitlines()[-1] if log.strip() else ""
+    c.check(f"instance={instance}" in last and "nodeagent=active" in last and f"source={device}" in last,
+            "the application's line is in the volume's bytes (the mount is in the host's namespace), "
+            "written while nodeagent was active", f"app-journal.log: {log!r}")
+
+
+def judge_agent_log(c, vm):
+    """What the agent told systemd and the journal is readable: no garbage in its messages."""
+    bad_status = [message_of(e) for e in vm.unit_journal() if "not UTF-8 clean" in message_of(e)]
+    c.check(not bad_status, "systemd accepted every STATUS= the agent sent (no \"not UTF-8 clean\")",
+            f"{len(bad_status)} refused: {bad_status[:3]}")
+
+
+def judge_node(c, s, vm, world, instance, expect_restarts=0, app=True):
+    """The node is up: agent ready, volume mounted where every unit sees it, ENI routed, record right,
+    and (app=True) the application started only after READY."""
+    units = vm.units()
+    agent = units.get("nodeagent.service", {})
+    c.eq((agent.get("ActiveState"), agent.get("SubState")), ("active", "running"),
+         "nodeagent.service is active (READY=1 sent, agent supervising)")
+    c.eq(agent.get("NRestarts"), str(expect_restarts), "nodeagent.service restarts")
+    if app:
+        judge_app(c, s, vm, instance)
+    judge_agent_log(c, vm)
 
     env = vm.state_env()
     c.eq((env.get("NODEAGENT_INSTANCE_ID"), env.get("NODEAGENT_VOLUME_ID"), env.get("NODEAGENT_MOUNT_POINT"),
@@ -130,11 +153,6 @@ def judge_node(c, s, vm, world, instance, expect_restarts=0):
     c.check(fs.get("TYPE") == "ext4" and fs.get("UUID") and vol["tags"].get(INIT_TAG) == fs.get("UUID"),
             f"the volume image holds ext4 and EC2 tags it {INIT_TAG}=<its UUID>",
             f"blkid {fs}, tags {vol.get('tags')}")
-    log = debugfs_cat(image, "/app-journal.log") or ""
-    last = log.strip().splitlines()[-1] if log.strip() else ""
-    c.check(f"instance={instance}" in last and "nodeagent=active" in last and f"source={device}" in last,
-            "the application's line is in the volume's bytes (the mount is in the host's namespace), "
-            "written while nodeagent was active", f"app-journal.log: {log!r}")
 
     eni = world["network_interfaces"][ENI]
     att = eni.get("attachment") or {}
@@ -276,8 +294,8 @@ def handover(s, shared):
     with open(os.path.join(seed, "predecessor-data"), "w") as f:
         f.write("written by the predecessor\n")
     uuid = "8a7a6d2e-5e52-4c5a-9d7e-3f0a1b2c3d4e"
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-U", uuid, "-L", "kafka-1", "-d", seed, s.volume(VOLUME),
-                    str(VOLUME_SIZE >> 10) + "k"], check=True)
+    make_blank_volume(s.volume(VOLUME), VOLUME_SIZE)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-U", uuid, "-L", "kafka-1", "-d", seed, s.volume(VOLUME)], check=True)
     world["volumes"][VOLUME]["tags"][INIT_TAG] = uuid
     world["volumes"][VOLUME]["attachments"] = [{
         "instance_id": PREDECESSOR, "device": "/dev/sdf", "status": "attached", "attach_time": int(time.time()) - 3600,
@@ -314,6 +332,11 @@ def handover(s, shared):
     c.eq(blkid(s.volume(VOLUME)).get("UUID"), uuid, "the predecessor's filesystem is kept (nothing formatted)")
     c.eq(debugfs_cat(s.volume(VOLUME), "/predecessor-data"), "written by the predecessor\n",
          "the predecessor's data is intact")
+    waits = [message_of(e) for e in vm.unit_journal()
+             if "take-over:" in message_of(e) and e.get("SYSLOG_IDENTIFIER") == "nodeagent"]
+    c.check(len(waits) >= 2, "the agent logged its wait for the predecessor, poll after poll", waits)
+    c.check(all(VOLUME in m for m in waits), "every take-over line names the volume it waits for",
+            [m for m in waits if VOLUME not in m][:4])
 
 
 # -- 4. refusal ----------------------------------------------------------------------------------------
@@ -360,6 +383,13 @@ def refusal(s, shared):
     c.check(not [m for m in vm.mounts() if m[0] == MOUNT_POINT], f"nothing is mounted at {MOUNT_POINT}")
     statuses = [m for m in agent_runs(vm) if "Main process exited" in m]
     c.check(statuses and all("status=5" in m for m in statuses), "every run of the agent exited 5", statuses)
+    judge_agent_log(c, vm)
+    refusal_lines = [message_of(e) for e in vm.unit_journal()
+                     if e.get("SYSLOG_IDENTIFIER") == "nodeagent" and "efus" in message_of(e)]
+    c.check(refusal_lines, "the agent's journal says why it refused", "no line with 'refus'")
+    if records_named(final, RECORD):
+        c.note(f"{RECORD} was published ({records_named(final, RECORD)[0]['ResourceRecords']}) although the "
+               "node's volume was refused and nodeagent failed: the DNS path does not wait for the volume path")
 
 
 # -- 5. crash ------------------------------------------------------------------------------------------
@@ -398,17 +428,30 @@ def crash(s, shared):
     pid2, state2 = kill_agent(vm, "crash 2 (volume mounted and tagged, DNS change in flight)")
     c.eq(state2, "activating", "crash 2 hit the restarted agent mid-boot (after the tag, before READY)")
     c.check(pid2 != pid1, "crash 2 hit another process: systemd had restarted the agent", f"{pid1} {pid2}")
+    # The boot's jobs may be over (a start job fails at the first crash); the agent's restarts go on.
+    vm.wait("nodeagent to converge after its restarts",
+            lambda: vm.unit("nodeagent.service", "ActiveState") in ("active", "failed"), 180, 1.0)
     vm.wait_boot_settled()
     final = finish_vm(s, vm)
-    judge_node(c, s, vm, final, world["self"], expect_restarts=2)
+    judge_node(c, s, vm, final, world["self"], expect_restarts=2, app=False)
     reqs = s.fake.requests()
     c.eq(count(reqs, "AttachVolume", ok=None), 1, "AttachVolume sent once in all (the restarts saw it attached)")
     c.eq(count(reqs, "AttachNetworkInterface", ok=None), 1, "AttachNetworkInterface sent once in all")
     c.eq(count(reqs, "CreateTags", ok=None), 1, f"{INIT_TAG} tagged once")
-    log = debugfs_cat(s.volume(VOLUME), "/app-journal.log") or ""
-    c.eq(len(log.strip().splitlines()), 1, "the application ran once")
-    mkfs = [m for m in vm.out_text("journal.txt").splitlines() if "mkfs" in m.lower() or "formatting" in m.lower()]
-    say(f"journal lines about formatting: {len(mkfs)}")
+    formats = [message_of(e) for e in vm.unit_journal()
+               if e.get("SYSLOG_IDENTIFIER") == "nodeagent" and "creating an" in message_of(e)]
+    c.note(f"the agent's journal has {len(formats)} line(s) about creating a filesystem")
+    # The application: Requires=/After= nodeagent.service, as the unit file documents.
+    app_state = vm.units().get("app.service", {}).get("ActiveState")
+    dependency = [message_of(e) for e in vm.unit_journal()
+                  if e.get("UNIT") == "app.service" and "ependency" in message_of(e)]
+    c.check(app_state == "active",
+            "app.service started once nodeagent converged after the crashes",
+            f"app.service is {app_state}; systemd: {dependency}")
+    if app_state == "active":
+        judge_app(c, s, vm, world["self"])
+        log = debugfs_cat(s.volume(VOLUME), "/app-journal.log") or ""
+        c.eq(len(log.strip().splitlines()), 1, "the application ran once")
 
 
 # -- 6. recovery tool ----------------------------------------------------------------------------------
@@ -428,24 +471,37 @@ def recovery(s, shared):
     c.eq(vm.unit("nodeagent.service", "LoadState"), "masked", "nodeagent.service does not run in this guest")
     c.eq(s.fake.requests(service="ec2"), [], "no EC2 call before the operator's")
     # The operator, by hand, as root; the endpoint is the fake's, as the unit's drop-in has it.
-    rc, out = vm.run("AWS_ENDPOINT_URL=http://192.0.2.1 timeout 150 nodeagent --attach-only", timeout=170)
+    env = f"AWS_ENDPOINT_URL={API_URL}"
+    rc, out = vm.run(f"{env} timeout 150 nodeagent --attach-only", timeout=170)
     say(f"nodeagent --attach-only: exit {rc}\n{out}")
-    final = finish_vm(s, vm)
     c.eq(rc, 0, "nodeagent --attach-only exited 0")
-    lsblk = {d["name"]: d for d in (vm.out_json("lsblk.json") or {}).get("blockdevices", [])}
-    nvme = [n for n, d in lsblk.items() if (d.get("serial") or "").strip() == VOLUME.replace("-", "")]
-    links = {l["ifname"]: l for l in vm.out_json("link.json") or []}
-    eth = [n for n, l in links.items() if l.get("address") == ENI_MAC]
+    serial = VOLUME.replace("-", "")
+    _, devices = vm.run("lsblk -dn -o NAME,SERIAL; ip -o link", timeout=30)
+    nvme = [l.split()[0] for l in devices.splitlines() if l.split()[1:2] == [serial]]
+    eth = [l.split(":")[1].strip() for l in devices.splitlines() if f"link/ether {ENI_MAC}" in l]
     c.check(len(nvme) == 1 and f"{VOLUME} -> /dev/{nvme[0]}" in out,
             "it printed the volume's local device (the NVMe disk with the volume's serial)", f"{nvme} {out!r}")
     c.check(len(eth) == 1 and f"{ENI} -> {eth[0]}" in out and ENI_IP in out,
             "it printed the ENI's local interface (the link with the ENI's MAC) and its IP", f"{eth} {out!r}")
-    atts = final["volumes"][VOLUME].get("attachments") or []
+    attached = s.fake.state()
+    atts = attached["volumes"][VOLUME].get("attachments") or []
     c.check(len(atts) == 1 and atts[0]["instance_id"] == world["self"] and atts[0]["status"] == "attached",
             f"EC2: {VOLUME} attached here", atts)
-    att = final["network_interfaces"][ENI].get("attachment") or {}
+    att = attached["network_interfaces"][ENI].get("attachment") or {}
     c.check(att.get("instance_id") == world["self"] and att.get("status") == "attached",
             f"EC2: {ENI} attached here", att)
+
+    # And back: `nodeagent --detach` lets the volume go (the ENI stays: DetachOnStop=no).
+    rc, out = vm.run(f"{env} timeout 150 nodeagent --detach", timeout=170)
+    say(f"nodeagent --detach: exit {rc}\n{out}")
+    c.eq(rc, 0, "nodeagent --detach exited 0")
+    gone = vm.wait(f"the NVMe disk {serial} to leave the guest",
+                   lambda: serial not in vm.run("lsblk -dn -o SERIAL", timeout=30)[1], 60, 1.0)
+    c.check(gone, "the guest saw the volume's disk unplugged (device_del acknowledged)")
+    final = finish_vm(s, vm)
+    c.eq(final["volumes"][VOLUME].get("attachments"), [], f"EC2: {VOLUME} is available again")
+    att = final["network_interfaces"][ENI].get("attachment") or {}
+    c.check(att.get("instance_id") == world["self"], f"EC2: {ENI} stays attached (DetachOnStop=no)", att)
     c.check(not [m for m in vm.mounts() if m[0] == MOUNT_POINT], f"nothing mounted at {MOUNT_POINT}")
     c.eq(sha256_file(image), digest, "the volume's bytes are unchanged (no mkfs)")
     c.eq([r for r in vm.out_json("rule.json") or [] if r.get("src") == ENI_IP], [], f"no rule for {ENI_IP}")
@@ -460,7 +516,7 @@ def run(args):
     os.makedirs(args.shared, exist_ok=True)
     s = Session(args.name, args.work, args.image, args.bound)
     started = time.monotonic()
-    completed = False
+    completed = interrupted = False
     try:
         say(f"scenario {args.name}")
         SCENARIOS[args.name](s, args.shared)
@@ -468,15 +524,22 @@ def run(args):
     except Exception as e:  # noqa: BLE001 -- every failure becomes a judgement, with its cause
         s.checks.error("the scenario ran to its end", e)
     except SystemExit:
-        s.checks.check(False, "the scenario ran to its end", "interrupted (SIGTERM: the runner's time bound)")
+        interrupted = True
+        s.checks.check(False, "the scenario ran to its end",
+                       "interrupted by SIGTERM (the runner's time bound, or the runner stopping)")
         raise
     finally:
         passed = completed and s.checks.passed
-        s.close(not passed)
+        s.close(not passed, interrupted)
         result = {"name": args.name, "passed": passed, "seconds": round(time.monotonic() - started, 1),
-                  "checks": s.checks.items, "vms": [vm.dir for vm in s.vms]}
+                  "checks": s.checks.items, "notes": s.checks.notes, "vms": [vm.dir for vm in s.vms]}
         save_json(os.path.join(args.work, "result.json"), result)
     return 0 if result["passed"] else 1
+
+
+def _xml_text(text):
+    # Journal lines can carry control characters that XML 1.0 does not allow.
+    return "".join(ch if ch in "\n\t" or ord(ch) >= 0x20 else f"\\x{ord(ch):02x}" for ch in str(text))
 
 
 def junit(args):
@@ -495,8 +558,11 @@ def junit(args):
         if not r.get("passed"):
             failures += 1
             bad = [c for c in r.get("checks", []) if not c["ok"]] or [{"what": "no judgement made", "detail": ""}]
-            fail = ET.SubElement(case, "failure", message=bad[0]["what"])
-            fail.text = "\n".join(f"{c['what']}: {c['detail']}" for c in bad)
+            fail = ET.SubElement(case, "failure", message=_xml_text(bad[0]["what"]))
+            fail.text = _xml_text("\n".join(f"{c['what']}: {c['detail']}" for c in bad))
+        lines = [f"{'ok  ' if c['ok'] else 'FAIL'} {c['what']}" for c in r.get("checks", [])]
+        lines += [f"note {n}" for n in r.get("notes", [])]
+        ET.SubElement(case, "system-out").text = _xml_text("\n".join(lines))
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
     suite.set("errors", "0")
@@ -527,6 +593,9 @@ if __name__ == "__main__":
     import signal
 
     def _term(signum, frame):
+        # Once: the cleanup that follows is not to be interrupted again (the
+        # runner's `timeout -k` still bounds it).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise SystemExit(143)
     signal.signal(signal.SIGTERM, _term)
     sys.exit(main(sys.argv[1:]))
