@@ -111,6 +111,7 @@ class Control:
         with world.lock:
             settings = dict(world.data["imds"])
         settings["live_tokens"] = self.app.imds.token_count()
+        settings["tokens"] = self.app.imds.live_tokens()
         return json_reply(200, settings)
 
     def set_imds(self, body):

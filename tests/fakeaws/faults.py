@@ -6,7 +6,7 @@ A rule is a JSON object:
    "kind":    see KINDS,
    "count":   how many matching requests it applies to (default 1; -1 = forever),
    "skip":    let this many matching requests pass first (default 0),
-   ...kind-specific: "seconds", "status", "code", "message"}
+   ...kind-specific: "seconds", "status", "code", "message", "bytes", "chunked"}
 
 Rules are matched in the order they were added. Every matching "latency"
 rule adds its delay; the first matching rule of any other kind decides what
@@ -28,6 +28,7 @@ KINDS = {
     "malformed": ("after", ()),
     "truncated": ("after", ()),
     "drop_after_effect": ("after", ()),
+    "huge": ("after", ()),
 }
 
 SERVICES = ("*", "ec2", "route53", "imds", "autoscaling", "cloudformation")

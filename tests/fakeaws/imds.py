@@ -68,6 +68,12 @@ class Imds:
         with self._lock:
             self._tokens.clear()
 
+    def live_tokens(self):
+        """The tokens still valid (the security tests look for them in the agent's output)."""
+        now = self.app.world.now()
+        with self._lock:
+            return sorted(t for t, e in self._tokens.items() if e > now)
+
     def token_count(self):
         now = self.app.world.now()
         with self._lock:

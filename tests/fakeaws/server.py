@@ -401,6 +401,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _fault_after(self, rule, reply):
         kind = rule["kind"]
+        if kind == "huge":
+            return self._send_huge(rule, reply)
         if kind == "drop_after_effect":
             self._reset()
             return 0, "drop_after_effect"
@@ -414,6 +416,53 @@ class Handler(BaseHTTPRequestHandler):
             return reply.status, "truncated"
         self._send(reply, trickle=float(rule.get("seconds", 2)))  # slow
         return reply.status, reply.code or "slow"
+
+    def _send_huge(self, rule, reply):
+        """The handled reply's status and headers with a body of rule["bytes"]
+        (default 10 MiB): the real body, then blanks (the XML stays
+        well-formed: trailing white space). With "chunked": true there is no
+        Content-Length, so a client learns the size only by reading. A client
+        that stops reading (it refused the size) ends the write."""
+        size = int(rule.get("bytes", 10 * 1024 * 1024))
+        head = reply.body[:size]
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        chunked = bool(rule.get("chunked"))
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(size))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        block = b" " * 65536
+        sent = 0
+        try:
+            pieces = [head]
+            while sent + sum(len(p) for p in pieces) < size:
+                pieces.append(block[:size - sent - sum(len(p) for p in pieces)])
+                if len(pieces) >= 16:
+                    data = b"".join(pieces)
+                    self._write_piece(data, chunked)
+                    sent += len(data)
+                    pieces = []
+            data = b"".join(pieces)
+            if data:
+                self._write_piece(data, chunked)
+                sent += len(data)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return reply.status, f"huge:{sent}"
+
+    def _write_piece(self, data, chunked):
+        if chunked:
+            self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
+        else:
+            self.wfile.write(data)
 
     def _reset(self):
         # SO_LINGER with a zero timeout makes close() send RST instead of FIN:

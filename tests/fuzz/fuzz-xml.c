@@ -8,25 +8,40 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Strict UTF-8 that XML 1.0 accepts as characters: no overlong forms, no
+ * surrogates, nothing above U+10FFFF, and not U+FFFE or U+FFFF. */
 static bool utf8_valid(const char *s) {
         const unsigned char *p = (const unsigned char *) s;
 
         while (*p) {
+                unsigned char lo = 0x80, hi = 0xbf;
                 size_t n;
 
                 if (*p < 0x80)
                         n = 1;
                 else if (*p >= 0xc2 && *p <= 0xdf)
                         n = 2;
-                else if (*p >= 0xe0 && *p <= 0xef)
+                else if (*p >= 0xe0 && *p <= 0xef) {
                         n = 3;
-                else if (*p >= 0xf0 && *p <= 0xf4)
+                        if (*p == 0xe0)
+                                lo = 0xa0;
+                        else if (*p == 0xed)
+                                hi = 0x9f;
+                } else if (*p >= 0xf0 && *p <= 0xf4) {
                         n = 4;
-                else
+                        if (*p == 0xf0)
+                                lo = 0x90;
+                        else if (*p == 0xf4)
+                                hi = 0x8f;
+                } else
                         return false;
-                for (size_t i = 1; i < n; i++)
+                if (n > 1 && (p[1] < lo || p[1] > hi))
+                        return false;
+                for (size_t i = 2; i < n; i++)
                         if ((p[i] & 0xc0) != 0x80)
                                 return false;
+                if (n == 3 && p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))
+                        return false;
                 p += n;
         }
         return true;

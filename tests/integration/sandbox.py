@@ -18,7 +18,9 @@ the host's udevd then answers no more. So the sandbox is:
   a mount namespace the holder's (below): a slave of the host's, so the
                     host's later mounts (ip netns add by others) show in it
                     but nothing made in it shows outside; in it
-                    /sys is a sysfs of NAME (udevd and the agent see the
+                    the copies of loop devices' mounts are unmounted at
+                    once (they would keep other tests' volumes busy for
+                    as long as the sandbox lives); /sys is a sysfs of NAME (udevd and the agent see the
                     links of NAME, not the host's), /run/udev is a fresh
                     tmpfs (the sandbox udevd's control socket, database and
                     rules) and /run/nodeagent is a fresh tmpfs (the agent's
@@ -34,38 +36,49 @@ the host's udevd then answers no more. So the sandbox is:
   the fake          fakeaws.py in the holder's mount namespace, started with
                     --netns NAME: it binds its port in the test's network
                     namespace, then enters NAME and binds it there too. Its
-                    LoopBackend writes the serial rule into the sandbox's
-                    /run/udev/rules.d and its `udevadm control --reload`
-                    reaches the sandbox's udevd; its busy check reads the
-                    sandbox's mount table, where the agent mounts;
+                    LoopBackend's serial rule is in the sandbox's
+                    /run/udev/rules.d, its `udevadm` calls reach the
+                    sandbox's udevd, and its busy check reads the sandbox's
+                    mount table, where the agent mounts;
   the agent         `nsenter -t HOLDER -m -n nodeagent ...`.
 
 Mounts made by the agent live only in the sandbox: look at them through
 /proc/HOLDER/mountinfo (mounts(), is_mounted()) and read the files under
 them through /proc/HOLDER/root (path()).
 
-Loop devices are global: the host's udevd (if one runs) processes them too,
-without the test rule, so its database has no ID_SERIAL_SHORT for them and
-its /dev/disk symlinks are its own business; the agent's libudev reads the
-sandbox's /run/udev, where the serial is. (Both udevds may hold a device
-open for a moment while probing it; the backend retries its removal.)
+Loop devices are global, and every udevd processes every one: the host's
+udevd (when one runs) handles the sandbox's loop devices in its own
+database, and the sandbox's udevd handles other test runs' loop devices.
+That does not matter to the agent, whose libudev reads the sandbox's
+/run/udev only, as long as only this sandbox's images get a serial there:
+Sandbox.fake() writes the LoopBackend's serial rule restricted to the
+fake's volume_dir before the fake starts (the backend then leaves it
+alone). With the backend's own rule ("*/vol*.img") another run's loop
+device of the same volume id would carry the same serial here (seen: the
+agent mounted another run's device). Both udevds may hold a device open for
+a moment while probing it; the backend retries its removal.
 
 Teardown (close(), also on any error in start()) kills only the pids this
-module started, in order: agents still running, unmount what is mounted in
-the sandbox under its own directory, the fake (which releases its loop
-devices and veth pairs), udevd, the holder (the mount namespace goes with
-it); then the two network namespaces are deleted and any loop device still
-backed by a file under the sandbox's directory is detached and removed.
-The host's /run/udev is never touched.
+module started, in order: processes started with popen() (with whatever they
+started), unmount what is mounted in the sandbox under its directory, the
+fake (it releases its loop devices and veth pairs), udevd, the holder (the
+mount namespace goes with it); then the two network namespaces are deleted
+and any loop device still backed by a file under the sandbox's directory is
+detached and removed. The holder and udevd run with a parent-death signal
+(SIGKILL) and the fake with SIGTERM, so a test process killed outright
+leaves only the namespaces' names, which the next Sandbox deletes (names
+carry the creating pid). The host's /run/udev is never touched.
 
 The module is also the fake's attach backend `SandboxBackend` (loaded by
-file path): LocalBackend with a device delay of its own for each part.
+file path, BACKEND): LocalBackend with a device delay of its own for each
+part, settable at run time through the world.
 """
 
 import errno
 import fcntl
 import itertools
 import os
+import re
 import select
 import signal
 import subprocess
@@ -94,6 +107,12 @@ mount -t tmpfs -o mode=0755,size=16m sandbox-nodeagent /run/nodeagent
 echo ready
 exec sleep infinity
 """
+
+# Should the test process die without its finally blocks (SIGKILL), the
+# holder and udevd die with it, and the fake gets SIGTERM (it then releases
+# its loop devices and links); the namespaces' names are then all that is left.
+_ORPHAN_GUARD = ["setpriv", "--pdeathsig", "KILL", "--"]
+_ORPHAN_GUARD_TERM = ["setpriv", "--pdeathsig", "TERM", "--"]
 
 _counter = itertools.count()
 
@@ -142,6 +161,11 @@ class SandboxBackend(LocalBackend):
 BACKEND = f"{HERE}:SandboxBackend"
 
 
+def _unescape(field):
+    """A mountinfo field: space, tab, newline and backslash come as \\ooo."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
 class SandboxError(RuntimeError):
     pass
 
@@ -172,7 +196,7 @@ def _kill(proc, sig=signal.SIGTERM, timeout=5):
         proc.wait()
 
 
-def _descendants(pid):
+def descendants(pid):
     """Pids below pid, from /proc's parent links."""
     children = {}
     for entry in os.listdir("/proc"):
@@ -205,7 +229,7 @@ def kill_tree(proc):
     except ProcessLookupError:
         pass
     while True:
-        more = [p for p in _descendants(proc.pid) if p not in stopped]
+        more = [p for p in descendants(proc.pid) if p not in stopped]
         if not more:
             break
         for p in more:
@@ -258,7 +282,18 @@ class Sandbox:
             raise
         return self
 
+    @staticmethod
+    def _reap_stale_namespaces():
+        """Namespaces of this scheme whose test process died without its
+        finally blocks (their processes died with it, see _ORPHAN_GUARD)."""
+        for name in os.listdir("/run/netns") if os.path.isdir("/run/netns") else []:
+            parts = name.split("-")
+            if len(parts) >= 3 and parts[0] == "nasbx" and parts[1].isdigit() and \
+                    not os.path.exists(f"/proc/{parts[1]}"):
+                _run(["ip", "netns", "del", name], check=False)
+
     def _make_namespaces(self):
+        self._reap_stale_namespaces()
         for ns in (self.name, self.vpc):
             _run(["ip", "netns", "add", ns])
             self._made_ns.append(ns)
@@ -276,25 +311,32 @@ class Sandbox:
     def _start_holder(self):
         self.holder = subprocess.Popen(
             ["nsenter", f"--net=/run/netns/{self.name}", "--", "unshare", "--mount", "--propagation", "slave",
-             "--", "/bin/sh", "-c", _HOLDER_SCRIPT],
+             "--", *_ORPHAN_GUARD, "/bin/sh", "-c", _HOLDER_SCRIPT],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         ready, _, _ = select.select([self.holder.stdout], [], [], 10)
         line = self.holder.stdout.readline() if ready else b""
         if line.strip() != b"ready":
-            err = b""
-            if self.holder.poll() is not None:
-                err = self.holder.stderr.read()
-            raise SandboxError(f"the sandbox's holder did not start: {line!r} {err.decode(errors='replace')}")
+            try:
+                self.holder.wait(2)
+                err = self.holder.stderr.read().decode(errors="replace")
+            except subprocess.TimeoutExpired:
+                err = "(still running)"
+            raise SandboxError(f"the sandbox's holder did not start: {line!r} {err}")
         self.holder.stdout.close()
         self.holder.stderr.close()
         if os.readlink(f"/proc/{self.holder.pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
             raise SandboxError("the holder is in the test's own mount namespace")
+        # The sandbox's copies of other tests' volume mounts would keep their
+        # loop devices busy (a host umount does not reach a private copy).
+        for m in sorted(self.mounts(), key=lambda m: -len(m["target"])):
+            if m["source"].startswith("/dev/loop"):
+                _run(self.cmd(["umount", "-l", m["target"]], net=False), check=False)
 
     def _start_udevd(self):
         self.udevd_log = os.path.join(self.dir, "udevd.log")
         with open(self.udevd_log, "wb") as log:
-            self.udevd = subprocess.Popen(self.cmd([UDEVD]), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                          start_new_session=True)
+            self.udevd = subprocess.Popen(self.cmd([*_ORPHAN_GUARD, UDEVD]), stdin=subprocess.DEVNULL, stdout=log,
+                                          stderr=log, start_new_session=True)
         deadline = time.monotonic() + 10
         while True:
             if self.udevd.poll() is not None:
@@ -362,11 +404,13 @@ class Sandbox:
 
     def fake(self, **kwargs):
         """A FakeAws started in the sandbox's mount namespace and, with --netns, its network namespace."""
-        from client import FakeAws
+        from client import FakeAws, PYTHON
         if self._wrapper is None:
+            # FakeAws runs [python, fakeaws.py, ...]: this python is the fake in the sandbox.
             self._wrapper = os.path.join(self.dir, "python-in-sandbox")
+            prefix = " ".join(["nsenter", "-t", str(self.pid), "-m", "--", *_ORPHAN_GUARD_TERM, PYTHON])
             with open(self._wrapper, "w") as f:
-                f.write(f"#!/bin/sh\nexec nsenter -t {self.pid} -m -- /usr/bin/python3 \"$@\"\n")
+                f.write(f'#!/bin/sh\nexec {prefix} "$@"\n')
             os.chmod(self._wrapper, 0o755)
         volume_dir = (kwargs.get("backend_opts") or {}).get("volume_dir")
         if volume_dir:
@@ -409,8 +453,8 @@ class Sandbox:
             for line in f:
                 fields = line.split()
                 sep = fields.index("-")
-                result.append({"target": fields[4].replace("\\040", " "), "devno": fields[2],
-                               "fstype": fields[sep + 1], "source": fields[sep + 2]})
+                result.append({"target": _unescape(fields[4]), "devno": fields[2],
+                               "fstype": fields[sep + 1], "source": _unescape(fields[sep + 2])})
         return result
 
     def mounted(self, target):

@@ -202,8 +202,10 @@ def test_unknown_content_is_refused_untouched(node, content):
     if content == "random":
         fill_random(node)
     elif content == "one-byte":
+        # Inside the last MiB, which the blank check always reads (between
+        # its samples a single byte can go unseen: the design samples).
         with open(node.image, "r+b") as f:
-            f.seek(SIZE // 2 + 12345)
+            f.seek(SIZE - 300000)
             f.write(b"\x01")
     elif content == "luks":
         with open(node.image, "r+b") as f:
