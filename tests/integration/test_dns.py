@@ -207,7 +207,7 @@ def _publish_concurrently(fake, ips, deadline="60s"):
 
 @pytest.mark.parametrize("rate_limited", [False, True], ids=["unlimited", "route53-5-per-second"])
 def test_shared_concurrent_publishers_lose_no_ip(fake, rate_limited):
-    n = 10
+    n = 20
     if rate_limited:
         # Route 53's own limit: five requests a second per account.
         fake.merge_state({"rate_limits": {"route53": {"rate": 5, "burst": 5}}})
