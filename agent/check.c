@@ -37,7 +37,10 @@ static void check_volume_permissions(Check *c, const char *volume_id) {
         const char *instance_id = c->instance->instance_id;
         const char *ids[] = { c->instance->instance_id, NULL };
         const char *volume_ids[] = { volume_id, NULL };
-        const Ec2Tag tag = { .key = (char *) "nodeagent:initialized", .value = (char *) "check" };
+        const Ec2Tag tags[] = {
+                { .key = (char *) VOLUME_TAG_FORMAT_STARTED, .value = (char *) "check" },
+                { .key = (char *) VOLUME_TAG_INITIALIZED, .value = (char *) "check" },
+        };
         AwsError e = {};
         int r;
 
@@ -67,7 +70,7 @@ static void check_volume_permissions(Check *c, const char *volume_id) {
         report_permission(c, "ec2:DetachVolume", r, &e);
         aws_error_done(&e);
 
-        r = ec2_create_tags(aws, volume_ids, &tag, 1, true, c->deadline, &e);
+        r = ec2_create_tags(aws, volume_ids, tags, ELEMENTSOF(tags), true, c->deadline, &e);
         report_permission(c, "ec2:CreateTags", r, &e);
         aws_error_done(&e);
 }
@@ -124,8 +127,12 @@ static void describe_volume(Check *c, const Ec2Volume *v) {
                        cfg->device);
         printf(", mount at %s (%s, Format=%s)\n", cfg->mount_point, filesystem_to_string(cfg->file_system),
                format_policy_to_string(cfg->format));
-        if (ec2_tags_get(v->tags, v->n_tags, "nodeagent:initialized"))
-                printf("  initialised by nodeagent before (tag nodeagent:initialized): never formatted\n");
+        if (ec2_tags_get(v->tags, v->n_tags, VOLUME_TAG_INITIALIZED))
+                printf("  initialised by nodeagent before (tag %s): never formatted\n", VOLUME_TAG_INITIALIZED);
+        else if (ec2_tags_get(v->tags, v->n_tags, VOLUME_TAG_FORMAT_STARTED))
+                printf("  a mkfs of nodeagent's began on it and never finished (tag %s, no tag %s): "
+                       "formatted again if it shows no signature\n", VOLUME_TAG_FORMAT_STARTED,
+                       VOLUME_TAG_INITIALIZED);
 }
 
 static void describe_interface(Check *c, const Ec2NetworkInterface *eni) {

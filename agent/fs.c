@@ -479,11 +479,12 @@ static int decide(FsAction action, FsRefusal refusal, FsDecision *ret, const cha
 }
 
 int fs_format_decision(FormatPolicy policy, FileSystem file_system, const FsProbe *probe,
-                       bool reads_as_zeros, bool tagged_initialized, FsDecision *ret) {
+                       bool reads_as_zeros, const FsVolumeMarks *marks, FsDecision *ret) {
         _cleanup_free_ char *what = NULL;
         const char *fs_name;
+        bool interrupted;
 
-        if (policy < 0 || policy >= _FORMAT_MAX || !probe || !ret)
+        if (policy < 0 || policy >= _FORMAT_MAX || !probe || !marks || !ret)
                 return -EINVAL;
         fs_name = filesystem_to_string(file_system);
         if (!fs_name)
@@ -522,20 +523,33 @@ int fs_format_decision(FormatPolicy policy, FileSystem file_system, const FsProb
 
         /* Nothing found. The tag says this volume held our filesystem: its
          * absence now means damage or a wrong device, never a fresh start. */
-        if (tagged_initialized)
+        if (marks->initialized)
                 return decide(FS_ACTION_REFUSE, FS_REFUSAL_TAGGED_NO_FILESYSTEM, ret,
                               "the volume is tagged nodeagent:initialized but has no filesystem: it held "
                               "one before, and formatting could destroy its data; a person must look.");
 
-        if (!reads_as_zeros)
+        /* Bytes but no signature, on a volume where our own mkfs began and
+         * never reached the initialised tag: mke2fs writes the superblock
+         * last, so these are its unfinished blocks (a kill, a power loss),
+         * not anyone's data. Nothing else ever wrote to it: it was mounted
+         * only after a complete mkfs, and then it carries a filesystem. */
+        interrupted = !reads_as_zeros && marks->format_started;
+        if (!reads_as_zeros && !interrupted)
                 return decide(FS_ACTION_REFUSE, FS_REFUSAL_NOT_ZEROS, ret,
                               "it has no known signature but does not read as zeros: unknown raw data "
                               "(a snapshot or another tool's format?); refusing to format it.");
 
         if (policy == FORMAT_NEVER)
                 return decide(FS_ACTION_REFUSE, FS_REFUSAL_BLANK_FORMAT_NEVER, ret,
-                              "the volume is blank and Format=never: set Format=if-blank to create "
-                              "the %s filesystem, or attach the volume that holds the data.", fs_name);
+                              "the volume is %s and Format=never: set Format=if-blank to create "
+                              "the %s filesystem, or attach the volume that holds the data.",
+                              interrupted ? "blank but for an interrupted mkfs of nodeagent's" : "blank", fs_name);
+
+        if (interrupted)
+                return decide(FS_ACTION_FORMAT, FS_REFUSAL_NONE, ret,
+                              "an earlier mkfs of nodeagent's on this volume was interrupted (tagged "
+                              "nodeagent:format-started, never initialised, no signature): creating the "
+                              "%s filesystem again.", fs_name);
 
         return decide(FS_ACTION_FORMAT, FS_REFUSAL_NONE, ret,
                       "the volume is blank (no signature, reads as zeros, never initialised): "
@@ -577,7 +591,7 @@ int fs_label_from_name(FileSystem file_system, const char *name, char **ret) {
         return 0;
 }
 
-int fs_mkfs(const char *device, FileSystem file_system, const char *label, usec_t deadline,
+int fs_mkfs(const char *device, FileSystem file_system, const char *label, bool redo_interrupted, usec_t deadline,
             char **ret_uuid) {
         _cleanup_(fs_probe_done) FsProbe before = {}, after = {};
         _cleanup_free_ char *l = NULL, *output = NULL, *what = NULL, *uuid = NULL;
@@ -602,12 +616,14 @@ int fs_mkfs(const char *device, FileSystem file_system, const char *label, usec_
                 return log_error_errno(EMEDIUMTYPE, "Refusing to create a filesystem on %s: it has %s.",
                                        device, strna(what));
         }
-        r = fs_reads_as_zeros(device, &zeros);
-        if (r < 0)
-                return r;
-        if (!zeros)
-                return log_error_errno(ENOTEMPTY, "Refusing to create a filesystem on %s: it has no known "
-                                       "signature but does not read as zeros.", device);
+        if (!redo_interrupted) {
+                r = fs_reads_as_zeros(device, &zeros);
+                if (r < 0)
+                        return r;
+                if (!zeros)
+                        return log_error_errno(ENOTEMPTY, "Refusing to create a filesystem on %s: it has no "
+                                               "known signature but does not read as zeros.", device);
+        }
 
         if (!isempty(label)) {
                 r = fs_label_from_name(file_system, label, &l);
@@ -624,11 +640,15 @@ int fs_mkfs(const char *device, FileSystem file_system, const char *label, usec_
                  * to a GiB of journal at boot (the kernel zeroes inode
                  * tables in the background). nodiscard: a discard drops
                  * every block of the device; should the checks above ever
-                 * be wrong, mkfs overwrites metadata but leaves the data. */
+                 * be wrong, mkfs overwrites metadata but leaves the data.
+                 * Over an interrupted mkfs the journal may hold its stale
+                 * blocks, so it is written out (inode tables are safe
+                 * either way: the kernel zeroes those not marked zeroed). */
                 argv[n++] = (char *) "mkfs.ext4";
                 argv[n++] = (char *) "-q";
                 argv[n++] = (char *) "-E";
-                argv[n++] = (char *) "lazy_itable_init=1,lazy_journal_init=1,nodiscard";
+                argv[n++] = redo_interrupted ? (char *) "lazy_itable_init=1,lazy_journal_init=0,nodiscard"
+                                             : (char *) "lazy_itable_init=1,lazy_journal_init=1,nodiscard";
                 break;
         case FILESYSTEM_XFS:
                 /* No -f: mkfs.xfs refuses a device with a signature it
@@ -1327,15 +1347,15 @@ void fs_setup_result_done(FsSetupResult *r) {
         *r = (FsSetupResult) {};
 }
 
-int fs_setup(const char *device, const ConfigVolume *config, const char *label,
-             bool tagged_initialized, usec_t deadline, FsSetupResult *ret) {
+int fs_setup(const char *device, const ConfigVolume *config, const FsSetupOptions *options, usec_t deadline,
+             FsSetupResult *ret) {
         _cleanup_(fs_setup_result_done) FsSetupResult result = {};
         _cleanup_(fs_decision_done) FsDecision decision = {};
         _cleanup_(fs_probe_done) FsProbe probe = {};
         bool zeros = false, already = false;
         int r;
 
-        if (isempty(device) || !config || isempty(config->mount_point) || !ret)
+        if (isempty(device) || !config || isempty(config->mount_point) || !options || !ret)
                 return -EINVAL;
 
         /* A restart after the mount: the filesystem is in use, so it must
@@ -1365,7 +1385,7 @@ int fs_setup(const char *device, const ConfigVolume *config, const char *label,
                 }
 
                 r = fs_format_decision(config->format, config->file_system, &probe, zeros,
-                                       tagged_initialized, &decision);
+                                       &options->marks, &decision);
                 if (r < 0)
                         return r;
 
@@ -1375,7 +1395,12 @@ int fs_setup(const char *device, const ConfigVolume *config, const char *label,
                                                device, decision.message);
                 case FS_ACTION_FORMAT:
                         log_info("%s: %s", device, decision.message);
-                        r = fs_mkfs(device, config->file_system, label, deadline, &result.uuid);
+                        if (options->before_format) {
+                                r = options->before_format(options->userdata);
+                                if (r < 0)
+                                        return r;
+                        }
+                        r = fs_mkfs(device, config->file_system, options->label, !zeros, deadline, &result.uuid);
                         if (r < 0)
                                 return r;
                         result.formatted = true;

@@ -116,6 +116,13 @@ const char *fs_refusal_to_string(FsRefusal r) _pure_;
  * status 5); 0 for FS_REFUSAL_NONE. */
 int fs_refusal_to_errno(FsRefusal r) _pure_;
 
+/* What the volume's EC2 tags say of its past (the caller reads them). */
+typedef struct FsVolumeMarks {
+        bool initialized;       /* nodeagent:initialized: it held our filesystem */
+        bool format_started;    /* nodeagent:format-started: our mkfs began on it
+                                 * (it may have been killed half-way) */
+} FsVolumeMarks;
+
 /* The rules that protect data, in this order:
  *   1. anything found that is not exactly one filesystem of the configured
  *      type (several signatures, a partition table, another filesystem,
@@ -123,13 +130,17 @@ int fs_refusal_to_errno(FsRefusal r) _pure_;
  *   2. a filesystem of the configured type            -> mount
  *   3. nothing found, but the volume is tagged nodeagent:initialized: it
  *      held our filesystem before                      -> refuse
- *   4. nothing found, but not zeros: raw data          -> refuse
- *   5. blank, Format=never                             -> refuse
+ *   4. nothing found, not zeros, and no mkfs of ours
+ *      was ever started on it: raw data                -> refuse
+ *   5. blank (or our own mkfs interrupted), Format=never -> refuse
  *   6. blank, Format=if-blank                          -> format
- * reads_as_zeros is only looked at in 4 (the caller may skip reading when
- * something was found). Returns 0, or -EINVAL / -ENOMEM. */
+ *   7. not zeros, but tagged nodeagent:format-started and never initialised:
+ *      what is there is our own mkfs's unfinished work (mke2fs writes the
+ *      superblock last), Format=if-blank               -> format again
+ * reads_as_zeros is only looked at from 4 on (the caller may skip reading
+ * when something was found). Returns 0, or -EINVAL / -ENOMEM. */
 int fs_format_decision(FormatPolicy policy, FileSystem file_system, const FsProbe *probe,
-                       bool reads_as_zeros, bool tagged_initialized, FsDecision *ret);
+                       bool reads_as_zeros, const FsVolumeMarks *marks, FsDecision *ret);
 
 /* ---- programs ------------------------------------------------------- */
 
@@ -140,9 +151,13 @@ int fs_label_from_name(FileSystem file_system, const char *name, char **ret);
 /* Creates file_system on device, after checking once more right before
  * that it has no signature and reads as zeros (-EMEDIUMTYPE / -ENOTEMPTY
  * otherwise, logged): mkfs.ext4 does not refuse an existing filesystem when
- * run without a terminal. Never forces, never discards. Returns the new filesystem's UUID, read back with blkid, so the
- * caller can tag the volume nodeagent:initialized=<uuid>. label may be NULL. */
-int fs_mkfs(const char *device, FileSystem file_system, const char *label, usec_t deadline,
+ * run without a terminal. redo_interrupted (fs_format_decision's rule 7):
+ * the device holds the unfinished blocks of our own mkfs, so it need not
+ * read as zeros, and the ext4 journal is written out in full rather than
+ * trusted to be zeros. Never forces, never discards. Returns the new
+ * filesystem's UUID, read back with blkid, so the caller can tag the volume
+ * nodeagent:initialized=<uuid>. label may be NULL. */
+int fs_mkfs(const char *device, FileSystem file_system, const char *label, bool redo_interrupted, usec_t deadline,
             char **ret_uuid);
 
 /* The check before mount. ext4: e2fsck -p; exit status 0 or 1 (errors
@@ -199,12 +214,22 @@ typedef struct FsSetupResult {
 
 void fs_setup_result_done(FsSetupResult *r);
 
+typedef struct FsSetupOptions {
+        const char *label;      /* for a new filesystem ([Node] Name); may be NULL */
+        FsVolumeMarks marks;
+        /* Called once the decision is to format, right before mkfs: the
+         * caller tags the volume nodeagent:format-started, so that a mkfs
+         * killed half-way is known as ours on the next boot. A negative
+         * return stops the setup with the device untouched. May be NULL. */
+        int (*before_format)(void *userdata);
+        void *userdata;
+} FsSetupOptions;
+
 /* The volume path after the device is proven: already mounted? -> grow
  * only; else probe, decide (fs_format_decision), mkfs or fsck, mount, grow
- * when config->grow. label is the one for a new filesystem ([Node] Name),
- * tagged_initialized whether the volume carries nodeagent:initialized. */
-int fs_setup(const char *device, const ConfigVolume *config, const char *label,
-             bool tagged_initialized, usec_t deadline, FsSetupResult *ret);
+ * when config->grow. */
+int fs_setup(const char *device, const ConfigVolume *config, const FsSetupOptions *options, usec_t deadline,
+             FsSetupResult *ret);
 
 /* Changes of the mount table, for the supervisor after READY: poll the fd,
  * drain it, then ask fs_mount_state() again. */

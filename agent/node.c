@@ -12,7 +12,6 @@
 #include "route53.h"
 #include "volume.h"
 
-#define INITIALIZED_TAG "nodeagent:initialized"
 
 /* How long --attach-only waits for the local device once EC2 says attached. */
 #define ATTACH_ONLY_DEVICE_WAIT_USEC (10 * USEC_PER_SEC)
@@ -71,26 +70,54 @@ static bool is_filesystem_refusal(int r) {
 static int tag_initialized(Node *n) {
         _cleanup_(aws_error_done) AwsError error = {};
         const char *ids[] = { n->volume.id, NULL };
-        Ec2Tag tag = { .key = (char *) INITIALIZED_TAG, .value = n->fs.uuid };
+        Ec2Tag tag = { .key = (char *) VOLUME_TAG_INITIALIZED, .value = n->fs.uuid };
         int r;
 
-        if (ec2_tags_get(n->volume.tags, n->volume.n_tags, INITIALIZED_TAG))
+        if (ec2_tags_get(n->volume.tags, n->volume.n_tags, VOLUME_TAG_INITIALIZED))
                 return 0;
         if (isempty(n->fs.uuid))
                 return 0;
 
-        path_transition(&n->volume_path, "tag", "Tagging %s %s=%s.", n->volume.id, INITIALIZED_TAG, n->fs.uuid);
+        path_transition(&n->volume_path, "tag", "Tagging %s %s=%s.", n->volume.id, VOLUME_TAG_INITIALIZED,
+                        n->fs.uuid);
         r = ec2_create_tags(n->volume_aws, ids, &tag, 1, false, n->deadline, &error);
         if (r < 0)
-                return path_fail(&n->volume_path, r, "Failed to tag %s %s: %s%s%m", n->volume.id, INITIALIZED_TAG,
-                                 strempty(error.code), error.code ? ": " : "");
+                return path_fail(&n->volume_path, r, "Failed to tag %s %s: %s%s%m", n->volume.id,
+                                 VOLUME_TAG_INITIALIZED, strempty(error.code), error.code ? ": " : "");
+        return 0;
+}
+
+/* The intent, recorded before mkfs writes its first block: should the
+ * boot die inside mkfs, the next one knows the half-written blocks as ours
+ * and formats again instead of refusing the volume for ever. */
+static int tag_format_started(void *userdata) {
+        _cleanup_(aws_error_done) AwsError error = {};
+        Node *n = userdata;
+        const char *ids[] = { n->volume.id, NULL };
+        Ec2Tag tag = { .key = (char *) VOLUME_TAG_FORMAT_STARTED, .value = (char *) n->instance->instance_id };
+        int r;
+
+        if (ec2_tags_get(n->volume.tags, n->volume.n_tags, VOLUME_TAG_FORMAT_STARTED))
+                return 0;
+
+        path_transition(&n->volume_path, "format", "Tagging %s %s=%s before mkfs.", n->volume.id,
+                        VOLUME_TAG_FORMAT_STARTED, n->instance->instance_id);
+        r = ec2_create_tags(n->volume_aws, ids, &tag, 1, false, n->deadline, &error);
+        if (r < 0)
+                return path_fail(&n->volume_path, r, "Failed to tag %s %s, not formatting it: %s%s%m",
+                                 n->volume.id, VOLUME_TAG_FORMAT_STARTED, strempty(error.code),
+                                 error.code ? ": " : "");
         return 0;
 }
 
 static int run_volume_path(Node *n) {
         const ConfigVolume *cfg = &n->config->volume;
         VolumeAttach a = volume_attach_of(n);
-        bool tagged;
+        FsSetupOptions options = {
+                .label = n->name,
+                .before_format = tag_format_started,
+                .userdata = n,
+        };
         int r;
 
         r = volume_attach(&a, &n->volume, &n->device);
@@ -103,10 +130,14 @@ static int run_volume_path(Node *n) {
                 return path_fail(&n->volume_path, r, "%s is no longer the device of %s: %m", n->device.devnode,
                                  n->volume.id);
 
-        tagged = ec2_tags_get(n->volume.tags, n->volume.n_tags, INITIALIZED_TAG) != NULL;
+        options.marks = (FsVolumeMarks) {
+                .initialized = ec2_tags_get(n->volume.tags, n->volume.n_tags, VOLUME_TAG_INITIALIZED) != NULL,
+                .format_started =
+                        ec2_tags_get(n->volume.tags, n->volume.n_tags, VOLUME_TAG_FORMAT_STARTED) != NULL,
+        };
         path_transition(&n->volume_path, "filesystem", "Checking and mounting %s (%s) at %s.", n->device.devnode,
                         filesystem_to_string(cfg->file_system), cfg->mount_point);
-        r = fs_setup(n->device.devnode, cfg, n->name, tagged, n->deadline, &n->fs);
+        r = fs_setup(n->device.devnode, cfg, &options, n->deadline, &n->fs);
         if (is_filesystem_refusal(r)) {
                 notify_status("volume: refused: the filesystem on %s needs a person (see the journal).",
                               n->volume.id);
@@ -175,6 +206,7 @@ static int run_interface_path(Node *n) {
         const ConfigInterface *cfg = &n->config->interface;
         EniAttach a = eni_attach_of(n);
         int r;
+
 
         r = eni_attach(&a, &n->eni, &n->link);
         if (r < 0)

@@ -11,6 +11,15 @@
 #include "ec2.h"
 #include "path.h"
 
+/* The volume's tags that are nodeagent's memory of it. INITIALIZED: it
+ * holds our filesystem (value: its UUID); from then on a volume without a
+ * filesystem is refused, never formatted. FORMAT_STARTED: set right before
+ * our mkfs (value: the instance id), so that a volume with neither a
+ * filesystem nor INITIALIZED but this tag is known to hold only an
+ * interrupted mkfs of ours. */
+#define VOLUME_TAG_INITIALIZED "nodeagent:initialized"
+#define VOLUME_TAG_FORMAT_STARTED "nodeagent:format-started"
+
 /* Finds the node's volume: by [Volume] Id=, or as the one volume carrying
  * [Volume] Tag= in the instance's own AZ. Logs why it fails:
  *   -ENOENT    no such volume

@@ -213,10 +213,11 @@ def test_attach_and_detach_need_the_clusters_tag_on_every_resource(base):
             assert s["Condition"]["StringEquals"]["aws:ResourceTag/nodeagent:cluster"] == "kafka", s
 
 
-def test_create_tags_is_one_tag_key_on_the_clusters_volumes(base):
+def test_create_tags_is_two_tag_keys_on_the_clusters_volumes(base):
     (s,) = [s for s in policy_statements(base, BASE_PARAMS) if "ec2:CreateTags" in actions_of([s])]
     assert s["Resource"] == "arn:aws:ec2:us-east-1:123456789012:volume/*"
-    assert s["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == ["nodeagent:initialized"]
+    assert s["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == ["nodeagent:format-started",
+                                                                          "nodeagent:initialized"]
     assert s["Condition"]["StringEquals"]["aws:ResourceTag/nodeagent:cluster"] == "kafka"
 
 

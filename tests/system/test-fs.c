@@ -309,7 +309,8 @@ static int expect_refused_full(const Loop *l, FileSystem fs, FormatPolicy format
         r = hash_device(l->path, 0, 0, before);
         if (r < 0)
                 return r;
-        r = fs_setup(l->path, &c, "refused", tagged, DEADLINE(), &result);
+        r = fs_setup(l->path, &c, &(FsSetupOptions) { .label = "refused", .marks.initialized = tagged },
+                     DEADLINE(), &result);
         if (r != expected) {
                 printf("# fs_setup() returned %d (%s), expected %d\n", r, strerror(-r), expected);
                 return -EBADE;
@@ -323,7 +324,7 @@ static int expect_refused_full(const Loop *l, FileSystem fs, FormatPolicy format
          * holds data. (The tag and Format= are the caller's: fs_mkfs()
          * formats a blank device.) */
         if (mkfs_refuses) {
-                r = fs_mkfs(l->path, fs, "refused", DEADLINE(), NULL);
+                r = fs_mkfs(l->path, fs, "refused", false, DEADLINE(), NULL);
                 if (!is_refusal(r)) {
                         printf("# fs_mkfs() returned %d, expected a refusal\n", r);
                         return -EBADE;
@@ -365,10 +366,11 @@ static void blank_roundtrip(FileSystem fs, uint64_t size, const char *expected_l
         ASSERT_FALSE(p.found);
         ASSERT_OK(fs_reads_as_zeros(l->path, &zeros));
         ASSERT_TRUE(zeros);
-        ASSERT_OK(fs_format_decision(FORMAT_IF_BLANK, fs, &p, zeros, false, &d));
+        ASSERT_OK(fs_format_decision(FORMAT_IF_BLANK, fs, &p, zeros, &(FsVolumeMarks) {}, &d));
         ASSERT_EQ(d.action, FS_ACTION_FORMAT);
 
-        ASSERT_OK(fs_setup(l->path, &c, "elasticsearch-data-node-7", false, DEADLINE(), &first));
+        ASSERT_OK(fs_setup(l->path, &c, &(FsSetupOptions) { .label = "elasticsearch-data-node-7" }, DEADLINE(),
+                           &first));
         ASSERT_TRUE(first.formatted);
         ASSERT_FALSE(first.already_mounted);
         ASSERT_FALSE(first.grown);
@@ -387,7 +389,8 @@ static void blank_roundtrip(FileSystem fs, uint64_t size, const char *expected_l
         ASSERT_EQ(fs_mount_state(l->path, mp), 0);
 
         /* The next boot: tagged now, the filesystem is found and mounted. */
-        ASSERT_OK(fs_setup(l->path, &c, "ignored", true, DEADLINE(), &second));
+        ASSERT_OK(fs_setup(l->path, &c,
+                           &(FsSetupOptions) { .label = "ignored", .marks.initialized = true }, DEADLINE(), &second));
         ASSERT_FALSE(second.formatted);
         ASSERT_FALSE(second.already_mounted);
         ASSERT_STREQ(second.uuid, first.uuid);
@@ -395,7 +398,8 @@ static void blank_roundtrip(FileSystem fs, uint64_t size, const char *expected_l
         ASSERT_TRUE(memcmp(written, read_back, sizeof(written)) == 0);
 
         /* A restart while mounted changes nothing. */
-        ASSERT_OK(fs_setup(l->path, &c, "ignored", true, DEADLINE(), &third));
+        ASSERT_OK(fs_setup(l->path, &c,
+                           &(FsSetupOptions) { .label = "ignored", .marks.initialized = true }, DEADLINE(), &third));
         ASSERT_TRUE(third.already_mounted);
         ASSERT_FALSE(third.formatted);
         ASSERT_STREQ(third.uuid, first.uuid);
@@ -618,13 +622,13 @@ static void test_other_filesystem_refused(void) {
         const Loop *l = NULL;
 
         ASSERT_OK(new_loop_with_image("ext4.img", 64 * MIB, &l));
-        ASSERT_OK(fs_mkfs(l->path, FILESYSTEM_EXT4, "other", DEADLINE(), &uuid));
+        ASSERT_OK(fs_mkfs(l->path, FILESYSTEM_EXT4, "other", false, DEADLINE(), &uuid));
         ASSERT_OK(expect_refused(l, FILESYSTEM_XFS, FORMAT_IF_BLANK, false, -EMEDIUMTYPE));
 
         /* mkfs over it is refused even for the same type: mkfs.ext4 alone
          * would format over it without a terminal to ask. */
         ASSERT_OK(hash_device(l->path, 0, 0, before));
-        ASSERT_EQ(fs_mkfs(l->path, FILESYSTEM_EXT4, "again", DEADLINE(), NULL), -EMEDIUMTYPE);
+        ASSERT_EQ(fs_mkfs(l->path, FILESYSTEM_EXT4, "again", false, DEADLINE(), NULL), -EMEDIUMTYPE);
         ASSERT_OK(hash_device(l->path, 0, 0, after));
         ASSERT_TRUE(memcmp(before, after, sizeof(before)) == 0);
 }
@@ -665,6 +669,115 @@ static void test_blank_format_never_refused(void) {
         ASSERT_OK(expect_refused_full(l, FILESYSTEM_EXT4, FORMAT_NEVER, false, -EMEDIUMTYPE, false));
 }
 
+/* Called by fs_setup() between the decision to format and mkfs. */
+static int count_before_format(void *userdata) {
+        unsigned *calls = userdata;
+
+        (*calls)++;
+        return 0;
+}
+
+static int refuse_before_format(void *userdata) {
+        (void) userdata;
+        return -EIO;
+}
+
+/* What a mkfs killed half-way leaves: its blocks without the superblock
+ * (mke2fs writes that last). Made here from a whole mkfs whose primary
+ * superblock is then zeroed; blkid finds nothing, the bytes are not zeros.
+ * Without the format-started mark it is unknown data, refused untouched;
+ * with it, ours: formatted again and mounted. Format=never still refuses. */
+static void test_interrupted_mkfs_formatted_again(void) {
+        _cleanup_(fs_setup_result_done) FsSetupResult result = {};
+        _cleanup_(fs_probe_done) FsProbe p = {};
+        _cleanup_free_ char *first_uuid = NULL;
+        static const uint8_t zeros4k[4096];
+        const char *mp = new_mount_point("mnt-redo");
+        uint8_t before[32], after[32];
+        unsigned calls = 0;
+        bool zeros = true;
+        const Loop *l = NULL;
+        ConfigVolume c;
+
+        ASSERT_NOT_NULL(mp);
+        ASSERT_OK(new_loop_with_image("redo.img", 64 * MIB, &l));
+        ASSERT_OK(fs_mkfs(l->path, FILESYSTEM_EXT4, "half", false, DEADLINE(), &first_uuid));
+        ASSERT_OK(write_at(l->path, 0, zeros4k, sizeof(zeros4k)));
+        ASSERT_OK(fs_probe(l->path, &p));
+        ASSERT_FALSE(p.found);
+        ASSERT_OK(fs_reads_as_zeros(l->path, &zeros));
+        ASSERT_FALSE(zeros);
+
+        ASSERT_OK(expect_refused(l, FILESYSTEM_EXT4, FORMAT_IF_BLANK, false, -ENOTEMPTY));
+        ASSERT_OK(expect_refused_full(l, FILESYSTEM_EXT4, FORMAT_NEVER, false, -ENOTEMPTY, false));
+
+        /* The mark, but the hook fails (the tag could not be written): untouched. */
+        c = volume_config(mp, FILESYSTEM_EXT4, FORMAT_IF_BLANK);
+        ASSERT_OK(hash_device(l->path, 0, 0, before));
+        ASSERT_EQ(fs_setup(l->path, &c,
+                           &(FsSetupOptions) { .label = "redo", .marks.format_started = true,
+                                               .before_format = refuse_before_format },
+                           DEADLINE(), &result), -EIO);
+        ASSERT_OK(hash_device(l->path, 0, 0, after));
+        ASSERT_TRUE(memcmp(before, after, sizeof(before)) == 0);
+        ASSERT_EQ(fs_mount_state(l->path, mp), 0);
+
+        /* Initialised too: refused, whatever the other mark says. */
+        ASSERT_EQ(fs_setup(l->path, &c,
+                           &(FsSetupOptions) { .label = "redo", .marks = { .initialized = true, .format_started = true } },
+                           DEADLINE(), &result), -ENOTEMPTY);
+
+        ASSERT_OK(fs_setup(l->path, &c,
+                           &(FsSetupOptions) { .label = "redo", .marks.format_started = true,
+                                               .before_format = count_before_format, .userdata = &calls },
+                           DEADLINE(), &result));
+        ASSERT_EQ(calls, 1U);
+        ASSERT_TRUE(result.formatted);
+        ASSERT_NOT_NULL(result.uuid);
+        ASSERT_FALSE(streq(result.uuid, first_uuid));
+        ASSERT_EQ(fs_mount_state(l->path, mp), 1);
+        ASSERT_EQ(fs_unmount(mp), 1);
+}
+
+/* A blank volume: the hook runs once, before mkfs; if it fails, no mkfs. */
+static void test_before_format_hook(void) {
+        _cleanup_(fs_setup_result_done) FsSetupResult result = {};
+        _cleanup_(fs_probe_done) FsProbe p = {};
+        const char *mp = new_mount_point("mnt-hook");
+        bool zeros = false;
+        unsigned calls = 0;
+        const Loop *l = NULL;
+        ConfigVolume c;
+
+        ASSERT_NOT_NULL(mp);
+        ASSERT_OK(new_loop_with_image("hook.img", 64 * MIB, &l));
+        c = volume_config(mp, FILESYSTEM_EXT4, FORMAT_IF_BLANK);
+        ASSERT_EQ(fs_setup(l->path, &c, &(FsSetupOptions) { .before_format = refuse_before_format },
+                           DEADLINE(), &result), -EIO);
+        ASSERT_OK(fs_reads_as_zeros(l->path, &zeros));
+        ASSERT_TRUE(zeros);
+        ASSERT_EQ(fs_mount_state(l->path, mp), 0);
+
+        ASSERT_OK(fs_setup(l->path, &c,
+                           &(FsSetupOptions) { .before_format = count_before_format, .userdata = &calls },
+                           DEADLINE(), &result));
+        ASSERT_EQ(calls, 1U);
+        ASSERT_TRUE(result.formatted);
+        ASSERT_EQ(fs_unmount(mp), 1);
+
+        /* Mounting what is there never calls it. */
+        fs_setup_result_done(&result);
+        ASSERT_OK(fs_setup(l->path, &c,
+                           &(FsSetupOptions) { .marks.initialized = true, .before_format = count_before_format,
+                                               .userdata = &calls },
+                           DEADLINE(), &result));
+        ASSERT_EQ(calls, 1U);
+        ASSERT_FALSE(result.formatted);
+        ASSERT_OK(fs_probe(l->path, &p));
+        ASSERT_STREQ(p.uuid, result.uuid);
+        ASSERT_EQ(fs_unmount(mp), 1);
+}
+
 /* ---- fsck ------------------------------------------------------------ */
 
 static int debugfs_write(const char *device, const char *command) {
@@ -685,7 +798,7 @@ static void test_ext4_fixable_error_mounts(void) {
         ASSERT_NOT_NULL(mp);
         c = volume_config(mp, FILESYSTEM_EXT4, FORMAT_NEVER);
         ASSERT_OK(new_loop_with_image("fixable.img", 64 * MIB, &l));
-        ASSERT_OK(fs_mkfs(l->path, FILESYSTEM_EXT4, "fixable", DEADLINE(), &uuid));
+        ASSERT_OK(fs_mkfs(l->path, FILESYSTEM_EXT4, "fixable", false, DEADLINE(), &uuid));
         ASSERT_OK(fs_mount(l->path, mp, FILESYSTEM_EXT4, NULL, NULL));
         ASSERT_OK(write_data(mp, written));
         ASSERT_EQ(fs_unmount(mp), 1);
@@ -701,7 +814,8 @@ static void test_ext4_fixable_error_mounts(void) {
         /* Once more through the whole step. */
         ASSERT_EQ(debugfs_write(l->path, "ssv state 0"), 0);
         ASSERT_EQ(debugfs_write(l->path, "set_inode_field <2> links_count 9"), 0);
-        ASSERT_OK(fs_setup(l->path, &c, NULL, true, DEADLINE(), &result));
+        ASSERT_OK(fs_setup(l->path, &c,
+                           &(FsSetupOptions) { .label = NULL, .marks.initialized = true }, DEADLINE(), &result));
         ASSERT_FALSE(result.formatted);
         ASSERT_EQ(fs_mount_state(l->path, mp), 1);
         ASSERT_OK(data_hash(mp, read_back));
@@ -720,7 +834,7 @@ static void test_ext4_needing_a_person_refused(void) {
         ASSERT_NOT_NULL(mp);
         c = volume_config(mp, FILESYSTEM_EXT4, FORMAT_IF_BLANK);
         ASSERT_OK(new_loop_with_image("person.img", 64 * MIB, &l));
-        ASSERT_OK(fs_mkfs(l->path, FILESYSTEM_EXT4, "person", DEADLINE(), &uuid));
+        ASSERT_OK(fs_mkfs(l->path, FILESYSTEM_EXT4, "person", false, DEADLINE(), &uuid));
 
         /* A block count far beyond the device: e2fsck -p stops with
          * "UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY" (exit status 4). */
@@ -744,7 +858,8 @@ static void test_ext4_needing_a_person_refused(void) {
 
         /* The whole step refuses, mounts nothing, formats nothing. (e2fsck
          * runs again in it and may stamp the superblock's times again.) */
-        ASSERT_EQ(fs_setup(l->path, &c, "person", false, DEADLINE(), &result), -EUCLEAN);
+        ASSERT_EQ(fs_setup(l->path, &c,
+                           &(FsSetupOptions) { .label = "person", .marks.initialized = false }, DEADLINE(), &result), -EUCLEAN);
         ASSERT_EQ(exit_status_from_error(-EUCLEAN), EXIT_STATUS_FILESYSTEM);
         ASSERT_EQ(fs_mount_state(l->path, mp), 0);
         ASSERT_OK(hash_device(l->path, 1024, 1024, again));
@@ -774,7 +889,7 @@ static void test_xfs_corrupt_refused_at_mount(void) {
         ASSERT_NOT_NULL(mp);
         c = volume_config(mp, FILESYSTEM_XFS, FORMAT_IF_BLANK);
         ASSERT_OK(new_loop_with_image("xfs-corrupt.img", 320 * MIB, &l));
-        ASSERT_OK(fs_mkfs(l->path, FILESYSTEM_XFS, "corrupt", DEADLINE(), &uuid));
+        ASSERT_OK(fs_mkfs(l->path, FILESYSTEM_XFS, "corrupt", false, DEADLINE(), &uuid));
 
         /* Break the root inode's magic ("IN"): the kernel's verifier
          * refuses the mount with EFSCORRUPTED. */
@@ -811,7 +926,8 @@ static void test_xfs_corrupt_refused_at_mount(void) {
         /* The failed mount itself writes the superblock and the log (the
          * kernel's doing); nothing else may change: no repair, no mkfs. */
         ASSERT_OK(hash_device_skipping(l->path, kernel_writes, ELEMENTSOF(kernel_writes), before));
-        ASSERT_EQ(fs_setup(l->path, &c, "corrupt", true, DEADLINE(), &result), -EUCLEAN);
+        ASSERT_EQ(fs_setup(l->path, &c,
+                           &(FsSetupOptions) { .label = "corrupt", .marks.initialized = true }, DEADLINE(), &result), -EUCLEAN);
         ASSERT_EQ(fs_mount_state(l->path, mp), 0);
         ASSERT_OK(hash_device_skipping(l->path, kernel_writes, ELEMENTSOF(kernel_writes), after));
         ASSERT_TRUE(memcmp(before, after, sizeof(before)) == 0);
@@ -836,8 +952,8 @@ static void test_mount_idempotence(void) {
         ASSERT_NOT_NULL(mp2);
         ASSERT_OK(new_loop_with_image("a.img", 64 * MIB, &a));
         ASSERT_OK(new_loop_with_image("b.img", 64 * MIB, &b));
-        ASSERT_OK(fs_mkfs(a->path, FILESYSTEM_EXT4, "a", DEADLINE(), &uuid_a));
-        ASSERT_OK(fs_mkfs(b->path, FILESYSTEM_EXT4, "b", DEADLINE(), &uuid_b));
+        ASSERT_OK(fs_mkfs(a->path, FILESYSTEM_EXT4, "a", false, DEADLINE(), &uuid_a));
+        ASSERT_OK(fs_mkfs(b->path, FILESYSTEM_EXT4, "b", false, DEADLINE(), &uuid_b));
 
         ASSERT_EQ(fs_mount_state(a->path, mp), 0);
         ASSERT_OK(fs_mount(a->path, mp, FILESYSTEM_EXT4, "noatime", &already));
@@ -868,7 +984,7 @@ static void test_mount_point_created(void) {
         ASSERT_NOT_NULL(top);
         ASSERT_TRUE(asprintf(&deep, "%s/var/lib/kafka", top) > 0);
         ASSERT_OK(new_loop_with_image("deep.img", 64 * MIB, &l));
-        ASSERT_OK(fs_mkfs(l->path, FILESYSTEM_EXT4, "deep", DEADLINE(), &uuid));
+        ASSERT_OK(fs_mkfs(l->path, FILESYSTEM_EXT4, "deep", false, DEADLINE(), &uuid));
         ASSERT_OK(fs_mount(l->path, deep, FILESYSTEM_EXT4, NULL, NULL));
         ASSERT_EQ(fs_mount_state(l->path, deep), 1);
         ASSERT_EQ(fs_unmount(deep), 1);
@@ -892,7 +1008,7 @@ static void test_unmount_busy(void) {
 
         ASSERT_NOT_NULL(mp);
         ASSERT_OK(new_loop_with_image("busy.img", 64 * MIB, &l));
-        ASSERT_OK(fs_mkfs(l->path, FILESYSTEM_EXT4, "busy", DEADLINE(), &uuid));
+        ASSERT_OK(fs_mkfs(l->path, FILESYSTEM_EXT4, "busy", false, DEADLINE(), &uuid));
         ASSERT_OK(fs_mount(l->path, mp, FILESYSTEM_EXT4, NULL, NULL));
 
         ASSERT_OK(chdir(mp));
@@ -943,7 +1059,8 @@ static void grow(FileSystem fs, uint64_t size, uint64_t new_size) {
         ASSERT_NOT_NULL(mp);
         c = volume_config(mp, fs, FORMAT_IF_BLANK);
         ASSERT_OK(new_loop_with_image("grow.img", size, &l));
-        ASSERT_OK(fs_setup(l->path, &c, "grow", false, DEADLINE(), &result));
+        ASSERT_OK(fs_setup(l->path, &c,
+                           &(FsSetupOptions) { .label = "grow", .marks.initialized = false }, DEADLINE(), &result));
         ASSERT_TRUE(result.formatted);
         ASSERT_FALSE(result.grown);
         ASSERT_OK(write_data(mp, written));
@@ -1026,6 +1143,8 @@ int main(void) {
         RUN(test_one_byte_in_middle_sample_refused);
         RUN(test_tagged_blank_refused);
         RUN(test_blank_format_never_refused);
+        RUN(test_interrupted_mkfs_formatted_again);
+        RUN(test_before_format_hook);
         RUN(test_ext4_fixable_error_mounts);
         RUN(test_ext4_needing_a_person_refused);
         RUN(test_xfs_corrupt_refused_at_mount);

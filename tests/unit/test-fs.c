@@ -126,19 +126,21 @@ typedef enum Kind {
 
 static const struct {
         Kind kind;
-        int policy, zeros, tagged;
+        int policy, zeros, tagged, started;   /* tagged: initialized; started: format-started */
         FsAction action;
         FsRefusal refusal;
 } rules[] = {
-        { KIND_AMBIVALENT,        ANY,             ANY, ANY, FS_ACTION_REFUSE, FS_REFUSAL_AMBIVALENT },
-        { KIND_TABLE,             ANY,             ANY, ANY, FS_ACTION_REFUSE, FS_REFUSAL_PARTITION_TABLE },
-        { KIND_OTHER_FS,          ANY,             ANY, ANY, FS_ACTION_REFUSE, FS_REFUSAL_OTHER_FILESYSTEM },
-        { KIND_NOT_A_FILESYSTEM,  ANY,             ANY, ANY, FS_ACTION_REFUSE, FS_REFUSAL_SIGNATURE },
-        { KIND_SAME,              ANY,             ANY, ANY, FS_ACTION_MOUNT,  FS_REFUSAL_NONE },
-        { KIND_NOTHING,           ANY,             ANY, 1,   FS_ACTION_REFUSE, FS_REFUSAL_TAGGED_NO_FILESYSTEM },
-        { KIND_NOTHING,           ANY,             0,   0,   FS_ACTION_REFUSE, FS_REFUSAL_NOT_ZEROS },
-        { KIND_NOTHING,           FORMAT_NEVER,    1,   0,   FS_ACTION_REFUSE, FS_REFUSAL_BLANK_FORMAT_NEVER },
-        { KIND_NOTHING,           FORMAT_IF_BLANK, 1,   0,   FS_ACTION_FORMAT, FS_REFUSAL_NONE },
+        { KIND_AMBIVALENT,        ANY,             ANY, ANY, ANY, FS_ACTION_REFUSE, FS_REFUSAL_AMBIVALENT },
+        { KIND_TABLE,             ANY,             ANY, ANY, ANY, FS_ACTION_REFUSE, FS_REFUSAL_PARTITION_TABLE },
+        { KIND_OTHER_FS,          ANY,             ANY, ANY, ANY, FS_ACTION_REFUSE, FS_REFUSAL_OTHER_FILESYSTEM },
+        { KIND_NOT_A_FILESYSTEM,  ANY,             ANY, ANY, ANY, FS_ACTION_REFUSE, FS_REFUSAL_SIGNATURE },
+        { KIND_SAME,              ANY,             ANY, ANY, ANY, FS_ACTION_MOUNT,  FS_REFUSAL_NONE },
+        { KIND_NOTHING,           ANY,             ANY, 1,   ANY, FS_ACTION_REFUSE, FS_REFUSAL_TAGGED_NO_FILESYSTEM },
+        { KIND_NOTHING,           ANY,             0,   0,   0,   FS_ACTION_REFUSE, FS_REFUSAL_NOT_ZEROS },
+        { KIND_NOTHING,           FORMAT_NEVER,    ANY, 0,   ANY, FS_ACTION_REFUSE, FS_REFUSAL_BLANK_FORMAT_NEVER },
+        { KIND_NOTHING,           FORMAT_IF_BLANK, 1,   0,   ANY, FS_ACTION_FORMAT, FS_REFUSAL_NONE },
+        /* Our own mkfs, interrupted: its blocks, no superblock yet. */
+        { KIND_NOTHING,           FORMAT_IF_BLANK, 0,   0,   1,   FS_ACTION_FORMAT, FS_REFUSAL_NONE },
 };
 
 static Kind kind_of(Found f, FileSystem fs) {
@@ -166,74 +168,81 @@ static unsigned cases_checked = 0;
 
 static void test_decision_table(void) {
         for (int f = 0; f < _FOUND_MAX; f++)
-                for (int fs = 0; fs < _FILESYSTEM_MAX; fs++)
-                        for (int policy = 0; policy < _FORMAT_MAX; policy++)
-                                for (int zeros = 0; zeros <= 1; zeros++)
-                                        for (int tagged = 0; tagged <= 1; tagged++) {
-                                                _cleanup_(fs_decision_done) FsDecision d = {};
-                                                FsProbe p = make_probe((Found) f);
-                                                Kind k = kind_of((Found) f, (FileSystem) fs);
-                                                size_t i;
+        for (int fs = 0; fs < _FILESYSTEM_MAX; fs++)
+        for (int policy = 0; policy < _FORMAT_MAX; policy++)
+        for (int zeros = 0; zeros <= 1; zeros++)
+        for (int tagged = 0; tagged <= 1; tagged++)
+        for (int started = 0; started <= 1; started++) {
+                _cleanup_(fs_decision_done) FsDecision d = {};
+                FsProbe p = make_probe((Found) f);
+                FsVolumeMarks marks = { .initialized = tagged, .format_started = started };
+                Kind k = kind_of((Found) f, (FileSystem) fs);
+                size_t i;
 
-                                                for (i = 0; i < ELEMENTSOF(rules); i++)
-                                                        if (rules[i].kind == k &&
-                                                            (rules[i].policy == ANY || rules[i].policy == policy) &&
-                                                            (rules[i].zeros == ANY || rules[i].zeros == zeros) &&
-                                                            (rules[i].tagged == ANY || rules[i].tagged == tagged))
-                                                                break;
-                                                /* Every case is covered by the table. */
-                                                if (i == ELEMENTSOF(rules))
-                                                        printf("# no rule for %s fs=%d policy=%d zeros=%d tagged=%d\n",
-                                                               found_name[f], fs, policy, zeros, tagged);
-                                                ASSERT_TRUE(i < ELEMENTSOF(rules));
+                for (i = 0; i < ELEMENTSOF(rules); i++)
+                        if (rules[i].kind == k &&
+                            (rules[i].policy == ANY || rules[i].policy == policy) &&
+                            (rules[i].zeros == ANY || rules[i].zeros == zeros) &&
+                            (rules[i].tagged == ANY || rules[i].tagged == tagged) &&
+                            (rules[i].started == ANY || rules[i].started == started))
+                                break;
+                /* Every case is covered by the table. */
+                if (i == ELEMENTSOF(rules))
+                        printf("# no rule for %s fs=%d policy=%d zeros=%d tagged=%d started=%d\n",
+                               found_name[f], fs, policy, zeros, tagged, started);
+                ASSERT_TRUE(i < ELEMENTSOF(rules));
 
-                                                ASSERT_OK(fs_format_decision((FormatPolicy) policy, (FileSystem) fs,
-                                                                             &p, zeros, tagged, &d));
-                                                if (d.action != rules[i].action || d.refusal != rules[i].refusal)
-                                                        printf("# %s fs=%s policy=%s zeros=%d tagged=%d: got %s/%s: %s\n",
-                                                               found_name[f], filesystem_to_string(fs),
-                                                               format_policy_to_string(policy), zeros, tagged,
-                                                               fs_action_to_string(d.action),
-                                                               fs_refusal_to_string(d.refusal), d.message);
-                                                ASSERT_EQ(d.action, rules[i].action);
-                                                ASSERT_EQ(d.refusal, rules[i].refusal);
-                                                ASSERT_NOT_NULL(d.message);
-                                                ASSERT_TRUE(strlen(d.message) > 10);
-                                                /* Refusals are exit status 5, nothing else is a refusal. */
-                                                if (d.action == FS_ACTION_REFUSE)
-                                                        ASSERT_EQ(exit_status_from_error(fs_refusal_to_errno(d.refusal)),
-                                                                  EXIT_STATUS_FILESYSTEM);
-                                                else
-                                                        ASSERT_EQ(fs_refusal_to_errno(d.refusal), 0);
-                                                cases_checked++;
-                                        }
+                ASSERT_OK(fs_format_decision((FormatPolicy) policy, (FileSystem) fs, &p, zeros, &marks, &d));
+                if (d.action != rules[i].action || d.refusal != rules[i].refusal)
+                        printf("# %s fs=%s policy=%s zeros=%d tagged=%d started=%d: got %s/%s: %s\n",
+                               found_name[f], filesystem_to_string(fs), format_policy_to_string(policy), zeros,
+                               tagged, started, fs_action_to_string(d.action), fs_refusal_to_string(d.refusal),
+                               d.message);
+                ASSERT_EQ(d.action, rules[i].action);
+                ASSERT_EQ(d.refusal, rules[i].refusal);
+                ASSERT_NOT_NULL(d.message);
+                ASSERT_TRUE(strlen(d.message) > 10);
+                /* Refusals are exit status 5, nothing else is a refusal. */
+                if (d.action == FS_ACTION_REFUSE)
+                        ASSERT_EQ(exit_status_from_error(fs_refusal_to_errno(d.refusal)), EXIT_STATUS_FILESYSTEM);
+                else
+                        ASSERT_EQ(fs_refusal_to_errno(d.refusal), 0);
+                cases_checked++;
+        }
 
-        ASSERT_EQ(cases_checked, _FOUND_MAX * _FILESYSTEM_MAX * _FORMAT_MAX * 2 * 2);
+        ASSERT_EQ(cases_checked, _FOUND_MAX * _FILESYSTEM_MAX * _FORMAT_MAX * 2 * 2 * 2);
         printf("# %u cases\n", cases_checked);
 }
 
-/* FORMAT is reachable in exactly one way. */
+/* FORMAT is reachable in exactly two ways: a blank volume, or one that
+ * holds only our own interrupted mkfs; never on an initialised volume,
+ * never with a signature, never under Format=never. */
 static void test_format_only_when_blank(void) {
-        unsigned formats = 0;
+        unsigned formats = 0, redos = 0;
 
         for (int f = 0; f < _FOUND_MAX; f++)
-                for (int policy = 0; policy < _FORMAT_MAX; policy++)
-                        for (int zeros = 0; zeros <= 1; zeros++)
-                                for (int tagged = 0; tagged <= 1; tagged++) {
-                                        _cleanup_(fs_decision_done) FsDecision d = {};
-                                        FsProbe p = make_probe((Found) f);
+        for (int policy = 0; policy < _FORMAT_MAX; policy++)
+        for (int zeros = 0; zeros <= 1; zeros++)
+        for (int tagged = 0; tagged <= 1; tagged++)
+        for (int started = 0; started <= 1; started++) {
+                _cleanup_(fs_decision_done) FsDecision d = {};
+                FsProbe p = make_probe((Found) f);
+                FsVolumeMarks marks = { .initialized = tagged, .format_started = started };
 
-                                        ASSERT_OK(fs_format_decision((FormatPolicy) policy, FILESYSTEM_EXT4, &p,
-                                                                     zeros, tagged, &d));
-                                        if (d.action != FS_ACTION_FORMAT)
-                                                continue;
-                                        formats++;
-                                        ASSERT_EQ(f, FOUND_NOTHING);
-                                        ASSERT_EQ(policy, FORMAT_IF_BLANK);
-                                        ASSERT_TRUE(zeros);
-                                        ASSERT_FALSE(tagged);
-                                }
-        ASSERT_EQ(formats, 1);
+                ASSERT_OK(fs_format_decision((FormatPolicy) policy, FILESYSTEM_EXT4, &p, zeros, &marks, &d));
+                if (d.action != FS_ACTION_FORMAT)
+                        continue;
+                formats++;
+                ASSERT_EQ(f, FOUND_NOTHING);
+                ASSERT_EQ(policy, FORMAT_IF_BLANK);
+                ASSERT_FALSE(tagged);
+                if (!zeros) {
+                        ASSERT_TRUE(started);
+                        redos++;
+                }
+        }
+        ASSERT_EQ(formats, 3);  /* zeros (started or not), and not zeros but started */
+        ASSERT_EQ(redos, 1);
 }
 
 static void test_decision_messages(void) {
@@ -243,26 +252,30 @@ static void test_decision_messages(void) {
                 FormatPolicy policy;
                 bool zeros, tagged;
                 const char *needle;
+                bool started;
         } cases[] = {
-                { FOUND_LUKS, FILESYSTEM_EXT4, FORMAT_IF_BLANK, true, false, "a crypto_LUKS signature (crypto), version 2" },
-                { FOUND_RAID, FILESYSTEM_XFS, FORMAT_IF_BLANK, true, false, "a linux_raid_member signature (raid)" },
-                { FOUND_RAID, FILESYSTEM_XFS, FORMAT_IF_BLANK, true, false, "at offset 104792064" },
-                { FOUND_GPT_TABLE, FILESYSTEM_EXT4, FORMAT_IF_BLANK, true, false, "a gpt partition table" },
-                { FOUND_EXT4_AND_GPT, FILESYSTEM_EXT4, FORMAT_IF_BLANK, true, false, "an ext4 filesystem and a gpt partition table" },
-                { FOUND_XFS, FILESYSTEM_EXT4, FORMAT_IF_BLANK, true, false, "but FileSystem=ext4" },
-                { FOUND_EXT4, FILESYSTEM_EXT4, FORMAT_NEVER, false, true, "UUID 0b9c8c5e-7d7c-4c5e-9d47-2a3b4c5d6e7f" },
-                { FOUND_AMBIVALENT, FILESYSTEM_EXT4, FORMAT_IF_BLANK, true, false, "several signatures" },
-                { FOUND_NOTHING, FILESYSTEM_EXT4, FORMAT_IF_BLANK, true, true, "tagged nodeagent:initialized" },
-                { FOUND_NOTHING, FILESYSTEM_EXT4, FORMAT_IF_BLANK, false, false, "does not read as zeros" },
-                { FOUND_NOTHING, FILESYSTEM_XFS, FORMAT_NEVER, true, false, "blank and Format=never" },
-                { FOUND_NOTHING, FILESYSTEM_XFS, FORMAT_IF_BLANK, true, false, "creating an xfs filesystem" },
+                { FOUND_LUKS, FILESYSTEM_EXT4, FORMAT_IF_BLANK, true, false, "a crypto_LUKS signature (crypto), version 2", false },
+                { FOUND_RAID, FILESYSTEM_XFS, FORMAT_IF_BLANK, true, false, "a linux_raid_member signature (raid)", false },
+                { FOUND_RAID, FILESYSTEM_XFS, FORMAT_IF_BLANK, true, false, "at offset 104792064", false },
+                { FOUND_GPT_TABLE, FILESYSTEM_EXT4, FORMAT_IF_BLANK, true, false, "a gpt partition table", false },
+                { FOUND_EXT4_AND_GPT, FILESYSTEM_EXT4, FORMAT_IF_BLANK, true, false, "an ext4 filesystem and a gpt partition table", false },
+                { FOUND_XFS, FILESYSTEM_EXT4, FORMAT_IF_BLANK, true, false, "but FileSystem=ext4", false },
+                { FOUND_EXT4, FILESYSTEM_EXT4, FORMAT_NEVER, false, true, "UUID 0b9c8c5e-7d7c-4c5e-9d47-2a3b4c5d6e7f", false },
+                { FOUND_AMBIVALENT, FILESYSTEM_EXT4, FORMAT_IF_BLANK, true, false, "several signatures", false },
+                { FOUND_NOTHING, FILESYSTEM_EXT4, FORMAT_IF_BLANK, true, true, "tagged nodeagent:initialized", false },
+                { FOUND_NOTHING, FILESYSTEM_EXT4, FORMAT_IF_BLANK, false, false, "does not read as zeros", false },
+                { FOUND_NOTHING, FILESYSTEM_XFS, FORMAT_NEVER, true, false, "blank and Format=never", false },
+                { FOUND_NOTHING, FILESYSTEM_XFS, FORMAT_IF_BLANK, true, false, "creating an xfs filesystem", false },
+                { FOUND_NOTHING, FILESYSTEM_EXT4, FORMAT_IF_BLANK, false, false, "was interrupted", true },
+                { FOUND_NOTHING, FILESYSTEM_EXT4, FORMAT_NEVER, false, false, "interrupted mkfs", true },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_(fs_decision_done) FsDecision d = {};
                 FsProbe p = make_probe(cases[i].found);
+                FsVolumeMarks marks = { .initialized = cases[i].tagged, .format_started = cases[i].started };
 
-                ASSERT_OK(fs_format_decision(cases[i].policy, cases[i].fs, &p, cases[i].zeros, cases[i].tagged, &d));
+                ASSERT_OK(fs_format_decision(cases[i].policy, cases[i].fs, &p, cases[i].zeros, &marks, &d));
                 if (!strstr(d.message, cases[i].needle))
                         printf("# message \"%s\" lacks \"%s\"\n", d.message, cases[i].needle);
                 ASSERT_NOT_NULL(strstr(d.message, cases[i].needle));
@@ -272,11 +285,12 @@ static void test_decision_messages(void) {
 static void test_decision_invalid(void) {
         FsDecision d = { .action = FS_ACTION_MOUNT };
         FsProbe p = make_probe(FOUND_NOTHING);
+        const FsVolumeMarks m = {};
 
-        ASSERT_EQ(fs_format_decision(_FORMAT_INVALID, FILESYSTEM_EXT4, &p, true, false, &d), -EINVAL);
-        ASSERT_EQ(fs_format_decision(_FORMAT_MAX, FILESYSTEM_EXT4, &p, true, false, &d), -EINVAL);
-        ASSERT_EQ(fs_format_decision(FORMAT_IF_BLANK, _FILESYSTEM_MAX, &p, true, false, &d), -EINVAL);
-        ASSERT_EQ(fs_format_decision(FORMAT_IF_BLANK, FILESYSTEM_EXT4, NULL, true, false, &d), -EINVAL);
+        ASSERT_EQ(fs_format_decision(_FORMAT_INVALID, FILESYSTEM_EXT4, &p, true, &m, &d), -EINVAL);
+        ASSERT_EQ(fs_format_decision(_FORMAT_MAX, FILESYSTEM_EXT4, &p, true, &m, &d), -EINVAL);
+        ASSERT_EQ(fs_format_decision(FORMAT_IF_BLANK, _FILESYSTEM_MAX, &p, true, &m, &d), -EINVAL);
+        ASSERT_EQ(fs_format_decision(FORMAT_IF_BLANK, FILESYSTEM_EXT4, NULL, true, &m, &d), -EINVAL);
         /* Untouched on failure. */
         ASSERT_EQ(d.action, FS_ACTION_MOUNT);
         ASSERT_NULL(d.message);

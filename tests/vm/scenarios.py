@@ -41,6 +41,7 @@ ZONE = "Z0123456789ABCDEFGHIJ"
 RECORD = "kafka-1.cluster.internal."
 MOUNT_POINT = "/var/lib/kafka"
 INIT_TAG = "nodeagent:initialized"
+FORMAT_TAG = "nodeagent:format-started"
 PREDECESSOR = "i-0fedcba9876543210"
 REPLACEMENT = "i-0bbbbbbbbbbbbbbb0"
 VOLUME_SIZE = 1 << 30
@@ -437,7 +438,7 @@ def crash(s, shared):
     reqs = s.fake.requests()
     c.eq(count(reqs, "AttachVolume", ok=None), 1, "AttachVolume sent once in all (the restarts saw it attached)")
     c.eq(count(reqs, "AttachNetworkInterface", ok=None), 1, "AttachNetworkInterface sent once in all")
-    c.eq(count(reqs, "CreateTags", ok=None), 1, f"{INIT_TAG} tagged once")
+    c.eq(count(reqs, "CreateTags", ok=None), 2, f"{FORMAT_TAG} and {INIT_TAG} tagged once each")
     formats = [message_of(e) for e in vm.unit_journal()
                if e.get("SYSLOG_IDENTIFIER") == "nodeagent" and "creating an" in message_of(e)]
     c.note(f"the agent's journal has {len(formats)} line(s) about creating a filesystem")
