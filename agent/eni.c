@@ -306,6 +306,12 @@ int eni_attach(const EniAttach *a, Ec2NetworkInterface *ret_eni, NetifLink *ret_
         if (r < 0)
                 return r;
 
+        if (a->while_attaching) {
+                r = a->while_attaching(&eni, a->userdata);
+                if (r < 0)
+                        return r;
+        }
+
         r = wait_for_link(a, &eni, &link);
         if (r < 0)
                 return r;

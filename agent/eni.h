@@ -26,6 +26,13 @@ typedef struct EniAttach {
 
         usec_t poll_first;      /* 0: about a second */
         usec_t poll_max;        /* 0: 5 s */
+
+        /* Called once EC2 has accepted the attachment (or found it made),
+         * before the wait for the link: work that needs the ENI but not the
+         * link (the subnet's CIDR) overlaps the seconds the attach takes.
+         * A negative return ends eni_attach() with it. May be NULL. */
+        int (*while_attaching)(const Ec2NetworkInterface *eni, void *userdata);
+        void *userdata;
 } EniAttach;
 
 /* Find, take over, attach at DeviceIndex, then wait for the link whose MAC

@@ -35,6 +35,7 @@ void node_done(Node *n) {
         block_device_done(&n->device);
         fs_setup_result_done(&n->fs);
         ec2_network_interface_done(&n->eni);
+        n->subnet_cidr = mfree(n->subnet_cidr);
 }
 
 static VolumeAttach volume_attach_of(Node *n) {
@@ -156,9 +157,21 @@ static int run_volume_path(Node *n) {
         return 0;
 }
 
-static int subnet_cidr(Node *n, char **ret) {
+/* Whether the agent itself routes the interface (and so needs the subnet). */
+static bool routes_interface(const Node *n) {
+        switch (n->config->interface.routing) {
+        case ROUTING_AGENT:
+                return true;
+        case ROUTING_AUTO:
+                return !netif_routing_auto_delegated();
+        default:
+                return false;
+        }
+}
+
+static int read_subnet_cidr(Node *n, const Ec2NetworkInterface *eni) {
         _cleanup_(aws_error_done) AwsError error = {};
-        const char *ids[] = { n->eni.subnet_id, NULL };
+        const char *ids[] = { eni->subnet_id, NULL };
         Ec2Subnet *subnets = NULL;
         size_t k = 0;
         int r;
@@ -171,21 +184,32 @@ static int subnet_cidr(Node *n, char **ret) {
         if (r < 0) {
                 ec2_subnets_free(subnets, k);
                 return path_fail(&n->interface_path, r, "Failed to describe subnet %s of %s: %s%s%m",
-                                 strna(n->eni.subnet_id), n->eni.id, strempty(error.code), error.code ? ": " : "");
+                                 strna(eni->subnet_id), eni->id, strempty(error.code), error.code ? ": " : "");
         }
-        *ret = TAKE_PTR(subnets[0].cidr);
+        free(n->subnet_cidr);
+        n->subnet_cidr = TAKE_PTR(subnets[0].cidr);
         ec2_subnets_free(subnets, k);
+        log_info("interface: subnet: %s is %s.", strna(eni->subnet_id), n->subnet_cidr);
         return 0;
+}
+
+/* EniAttach's while_attaching: the subnet is read during the seconds EC2
+ * takes to attach, not after the link is up. */
+static int read_subnet_while_attaching(const Ec2NetworkInterface *eni, void *userdata) {
+        return read_subnet_cidr(userdata, eni);
 }
 
 static int route_interface(Node *n) {
         _cleanup_(netif_plan_freep) NetifPlan *plan = NULL;
-        _cleanup_free_ char *cidr = NULL;
+        const char *cidr;
         int r;
 
-        r = subnet_cidr(n, &cidr);
-        if (r < 0)
-                return r;
+        if (!n->subnet_cidr) {
+                r = read_subnet_cidr(n, &n->eni);
+                if (r < 0)
+                        return r;
+        }
+        cidr = n->subnet_cidr;
 
         r = netif_plan_new_from_strings(n->link.ifindex, n->config->interface.device_index, n->eni.private_ip,
                                         n->eni.secondary_ips, cidr, &plan);
@@ -207,6 +231,10 @@ static int run_interface_path(Node *n) {
         EniAttach a = eni_attach_of(n);
         int r;
 
+        if (routes_interface(n)) {
+                a.while_attaching = read_subnet_while_attaching;
+                a.userdata = n;
+        }
 
         r = eni_attach(&a, &n->eni, &n->link);
         if (r < 0)

@@ -34,6 +34,7 @@ typedef struct Node {
         Ec2NetworkInterface eni;
         NetifLink link;
         bool have_link;
+        char *subnet_cidr;              /* read while the ENI attaches */
 
         Path dns_path;
 
