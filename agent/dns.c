@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/random.h>
 
@@ -12,7 +13,6 @@
  * booting at once the last one gets through after at most N rounds. Twenty
  * covers any cluster that boots its nodes together, and bounds the calls a
  * set that keeps changing for another reason can cost. */
-#define DNS_ATTEMPTS_MAX 20U
 
 /* The wait after a refused or lost batch is "full jitter" (uniformly random
  * below a ceiling that doubles): nodes that collided once spread out at
@@ -359,6 +359,39 @@ static ChangeFailure change_failure_classify(int r, const AwsError *e) {
         return CHANGE_UNKNOWN;
 }
 
+/* Sends the batch, and sends the same batch again for as long as Route 53
+ * answers that it throttled it (also after the aws layer's own attempts):
+ * a throttled batch was not applied, so reading the set again would only
+ * spend one more of the account's five requests a second - and a fleet
+ * booting at once is exactly when they are scarce. Should an earlier,
+ * unanswered attempt have applied, a compare-and-swap resent is refused
+ * and the caller's read finds that out; an UPSERT resent is harmless.
+ * Returns what the last attempt returned, or -ECANCELED; -ETIME when the
+ * deadline leaves no time for the next attempt. */
+static int send_change(const DnsPublish *p, const Route53Change *changes, size_t n_changes, const char *comment,
+                       usec_t *ceiling, usec_t backoff_max, AwsError *e, Route53ChangeInfo *ret_info) {
+        for (;;) {
+                usec_t wait;
+                int r;
+
+                r = route53_change_resource_record_sets(p->aws, p->config->hosted_zone_id, changes, n_changes,
+                                                        comment, p->deadline, e, ret_info);
+                if (r >= 0 || r != -EREMOTEIO || !error_is_throttling(e))
+                        return r;
+
+                wait = random_u64() % (*ceiling + 1);
+                *ceiling = MIN(*ceiling * 2, backoff_max);
+                if (usec_left(p->deadline) <= wait)
+                        return r;
+                log_debug("dns: Route 53 throttled the change of %s (%s), sending it again in %s.",
+                          p->config->name, strna(e->code), FORMAT_DURATION(wait));
+                sleep_usec(wait);
+                if (path_cancelled())
+                        return -ECANCELED;
+                aws_error_done(e);
+        }
+}
+
 static const char *identifier_of(const DnsPublish *p) {
         return p->config->mode == DNS_MODE_MULTIVALUE ? p->node_name : NULL;
 }
@@ -421,7 +454,9 @@ static int dns_converge(const DnsPublish *p, bool publish, DnsResult *ret) {
 
         identifier = identifier_of(p);
         name = p->config->name;
-        attempts_max = p->attempts_max ?: DNS_ATTEMPTS_MAX;
+        /* No count by default: in one shared set a fleet booting at once
+         * loses race after race until its turn; the deadline decides. */
+        attempts_max = p->attempts_max ?: UINT_MAX;
         ceiling = p->backoff_first ?: DNS_BACKOFF_FIRST_USEC;
         backoff_max = p->backoff_max ?: DNS_BACKOFF_MAX_USEC;
 
@@ -543,15 +578,16 @@ static int dns_converge(const DnsPublish *p, bool publish, DnsResult *ret) {
                                         plan.action == DNS_ACTION_DELETE ? current.ttl : plan.desired.ttl,
                                         dns_action_to_string(plan.action));
                 else
-                        path_transition(p->path, "change", "%s A: %s -> %s (TTL %" PRId64 ", %s), attempt %u of %u.",
+                        path_transition(p->path, "change", "%s A: %s -> %s (TTL %" PRId64 ", %s), attempt %u.",
                                         name, now_values, new_values,
                                         plan.action == DNS_ACTION_DELETE ? current.ttl : plan.desired.ttl,
-                                        dns_action_to_string(plan.action), result.n_changes + 1, attempts_max);
+                                        dns_action_to_string(plan.action), result.n_changes + 1);
 
                 result.n_changes++;
                 sent = plan.action;
-                r = route53_change_resource_record_sets(p->aws, p->config->hosted_zone_id, changes, n_changes,
-                                                        comment, p->deadline, &e, &info);
+                r = send_change(p, changes, n_changes, comment, &ceiling, backoff_max, &e, &info);
+                if (r == -ECANCELED)
+                        return path_fail(p->path, r, "Cancelled.");
                 if (r >= 0) {
                         result.action = plan.action;
                         result.change_id = TAKE_PTR(info.id);

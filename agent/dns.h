@@ -82,7 +82,7 @@ typedef struct DnsPublish {
         usec_t deadline;
 
         /* What the tests make short; 0 keeps the defaults. */
-        unsigned attempts_max;          /* change batches sent at most (20) */
+        unsigned attempts_max;          /* change batches sent at most (0: no count, the deadline decides) */
         usec_t backoff_first;           /* ceiling of the first jittered wait after a conflict (100 ms) */
         usec_t backoff_max;             /* the cap of that ceiling (3 s) */
         usec_t poll_first;              /* first GetChange poll (500 ms) */
@@ -106,7 +106,7 @@ void dns_result_done(DnsResult *r);
  * path_transition(); a failure is logged once, here, with path_fail().
  * ret may be NULL; it is untouched on failure.
  *   -EOPNOTSUPP  the set is an alias or has another routing policy
- *   -EAGAIN      the shared set kept changing for all the attempts
+ *   -EAGAIN      the shared set kept changing for all attempts_max attempts
  *   -EREMOTEIO   Route 53 refused the change (its message is logged)
  *   -ETIME       the deadline passed
  *   -ENOENT      the hosted zone does not exist
