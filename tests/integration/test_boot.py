@@ -634,6 +634,7 @@ MARKERS = [
     "dns: change:",
     "volume: filesystem:",
     "creating an ext4 filesystem",
+    "volume: format: Tagging",
     "Mounted /dev/",
     "volume: tag:",
     "signal: lifecycle: Completing",

@@ -47,6 +47,7 @@ FIRST_BOOT_POINTS = [
     "volume: attach:",
     "volume: wait-device:",
     "volume: filesystem:",
+    "volume: format:",            # tagging nodeagent:format-started
     "Running mkfs.ext4",
     "Running mkfs.ext4+20ms",     # mkfs half-way: killed with the agent
     "Running mkfs.ext4+60ms",
