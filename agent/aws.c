@@ -620,6 +620,11 @@ typedef struct AwsCall {
         size_t body_size;
 } AwsCall;
 
+/* Whether the call only reads: a REST GET, or a Query Describe*. */
+static bool call_is_read(const AwsCall *call) {
+        return streq_ptr(call->method, "GET") || startswith(call->label, "Describe");
+}
+
 /* The authority of the endpoint as the Host header carries it: default
  * ports are left out, as curl and botocore do. */
 static int endpoint_split(const char *endpoint, char **ret_host, const char **ret_base) {
@@ -722,6 +727,9 @@ static int aws_attempt(AwsClient *c, const AwsCall *call, bool force_refresh, us
                                     .body_size = call->body_size,
                                     .connect_timeout = MIN(left, AWS_CONNECT_TIMEOUT_USEC),
                                     .timeout = MIN(left, AWS_ATTEMPT_TIMEOUT_USEC),
+                                    /* Reads may be abandoned when the boot has
+                                     * failed; a write goes to its end. */
+                                    .cancellable = call_is_read(call),
                             },
                             ret);
 }

@@ -267,10 +267,24 @@ static int build_header_list(const HttpRequest *request, bool has_body, struct c
         return 0;
 }
 
+static bool (*cancel_hook)(void);
+
+void http_set_cancel_hook(bool (*cancelled)(void)) {
+        cancel_hook = cancelled;
+}
+
+static int progress_callback(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                             curl_off_t ulnow) {
+        /* Non-zero aborts the transfer: CURLE_ABORTED_BY_CALLBACK. */
+        return cancel_hook && cancel_hook();
+}
+
 static int curl_error_to_errno(CURLcode code, const Transfer *t, long os_errno) {
         switch (code) {
         case CURLE_OK:
                 return 0;
+        case CURLE_ABORTED_BY_CALLBACK:
+                return -ECANCELED;
         case CURLE_COULDNT_CONNECT:
                 /* curl says why when the kernel did; refused is the common case. */
                 if (os_errno == EHOSTUNREACH || os_errno == ENETUNREACH)
@@ -376,6 +390,11 @@ static int setup_handle(CurlTransport *c, const HttpRequest *request, bool has_b
         SETOPT(curl, CURLOPT_HEADERFUNCTION, header_callback);
         SETOPT(curl, CURLOPT_HEADERDATA, t);
         SETOPT(curl, CURLOPT_HTTPHEADER, headers);
+
+        if (request->cancellable && cancel_hook) {
+                SETOPT(curl, CURLOPT_XFERINFOFUNCTION, progress_callback);
+                SETOPT(curl, CURLOPT_NOPROGRESS, 0L);
+        }
 
         if (has_body) {
                 SETOPT(curl, CURLOPT_POST, 1L);

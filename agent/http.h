@@ -38,6 +38,8 @@ typedef struct HttpRequest {
         usec_t connect_timeout; /* 0: default (2 s) */
         usec_t timeout;         /* total; 0: default (30 s) */
         size_t max_response_size; /* 0: HTTP_RESPONSE_SIZE_MAX */
+        bool cancellable;       /* a read that may be abandoned half-way: -ECANCELED
+                                 * once the hook of http_set_cancel_hook() says so */
 } HttpRequest;
 
 typedef struct HttpResponse {
@@ -47,6 +49,12 @@ typedef struct HttpResponse {
         char *body;             /* always NUL-terminated (body[body_size] == 0) */
         size_t body_size;
 } HttpResponse;
+
+/* The question "is the work this request is for still wanted?", asked
+ * about once a second while a cancellable request waits for its reply (the
+ * boot: path_cancelled()). A write is never abandoned half-way: its outcome
+ * would be unknown. NULL: none. */
+void http_set_cancel_hook(bool (*cancelled)(void));
 
 typedef struct HttpTransport {
         /* Performs the request; on success fills *ret (which the caller

@@ -12,6 +12,7 @@
 #include "macro.h"
 #include "node.h"
 #include "notify.h"
+#include "path.h"
 #include "signals.h"
 #include "supervise.h"
 
@@ -326,6 +327,8 @@ int main(int argc, char *argv[]) {
                 free(arg_set);
                 return EXIT_STATUS_FAILURE;
         }
+        /* A read in flight stops when another path has failed the boot. */
+        http_set_cancel_hook(path_cancelled);
 
         r = run();
 
