@@ -9,19 +9,19 @@
 #include "log.h"
 #include "notify.h"
 
-/* Conflicts in shared mode resolve one winner per round: with N nodes
- * booting at once the last one gets through after at most N rounds. Twenty
- * covers any cluster that boots its nodes together, and bounds the calls a
- * set that keeps changing for another reason can cost. */
-
-/* The wait after a refused or lost batch is "full jitter" (uniformly random
- * below a ceiling that doubles): nodes that collided once spread out at
- * once instead of colliding again in lockstep. Starting at 100 ms keeps a
- * single collision cheap; the 3 s cap keeps twenty attempts well inside a
- * boot deadline. Route 53 allows five requests a second per account, and
- * the aws layer backs off further when it is throttled. */
+/* The wait after a refused, throttled or unanswered batch is "full jitter"
+ * (uniformly random below a ceiling that doubles): nodes that collided once
+ * spread out at once instead of colliding again in lockstep. Starting at
+ * 100 ms keeps a single collision cheap. The cap is high on purpose: a
+ * fleet booting at once into one shared set (Route 53 allows five requests
+ * a second per account) spreads itself out until what it asks for fits
+ * that rate; below it, a read and the change built on it rarely have
+ * another node's change between them, while at a lower cap the fleet keeps
+ * the rate saturated, every change waits through throttling and is stale
+ * by the time it lands. There is no count of attempts: the deadline
+ * decides. */
 #define DNS_BACKOFF_FIRST_USEC (100 * USEC_PER_MSEC)
-#define DNS_BACKOFF_MAX_USEC (3 * USEC_PER_SEC)
+#define DNS_BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
 
 /* Route 53 takes tens of seconds to reach INSYNC; polling starts quickly
  * for the fake and small zones, and slows to one GetChange in 5 s. */
@@ -359,24 +359,26 @@ static ChangeFailure change_failure_classify(int r, const AwsError *e) {
         return CHANGE_UNKNOWN;
 }
 
-/* Sends the batch, and sends the same batch again for as long as Route 53
- * answers that it throttled it (also after the aws layer's own attempts):
- * a throttled batch was not applied, so reading the set again would only
- * spend one more of the account's five requests a second - and a fleet
- * booting at once is exactly when they are scarce. Should an earlier,
- * unanswered attempt have applied, a compare-and-swap resent is refused
- * and the caller's read finds that out; an UPSERT resent is harmless.
- * Returns what the last attempt returned, or -ECANCELED; -ETIME when the
- * deadline leaves no time for the next attempt. */
-static int send_change(const DnsPublish *p, const Route53Change *changes, size_t n_changes, const char *comment,
-                       usec_t *ceiling, usec_t backoff_max, AwsError *e, Route53ChangeInfo *ret_info) {
+/* Sends the batch; an UPSERT (node, multivalue) goes again as it is for as
+ * long as Route 53 answers that it throttled it (also after the aws layer's
+ * own attempts): a throttled batch was not applied, and an UPSERT does not
+ * depend on what the set held, so reading it again would only spend one
+ * more of the account's five requests a second - exactly when a fleet
+ * booting at once makes them scarce. A compare-and-swap (shared) is not
+ * resent: after seconds of throttling the set it was built on has most
+ * likely changed, and a refusal would cost a request more than the read
+ * the caller does instead. Returns what the last attempt returned, or
+ * -ECANCELED. */
+static int send_change(const DnsPublish *p, DnsAction action, const Route53Change *changes, size_t n_changes,
+                       const char *comment, usec_t *ceiling, usec_t backoff_max, AwsError *e,
+                       Route53ChangeInfo *ret_info) {
         for (;;) {
                 usec_t wait;
                 int r;
 
                 r = route53_change_resource_record_sets(p->aws, p->config->hosted_zone_id, changes, n_changes,
                                                         comment, p->deadline, e, ret_info);
-                if (r >= 0 || r != -EREMOTEIO || !error_is_throttling(e))
+                if (r >= 0 || r != -EREMOTEIO || !error_is_throttling(e) || action != DNS_ACTION_UPSERT)
                         return r;
 
                 wait = random_u64() % (*ceiling + 1);
@@ -428,6 +430,83 @@ static int wait_in_sync(const DnsPublish *p, const char *change_id) {
         }
 }
 
+static void log_read_transition(const DnsPublish *p, const char *identifier) {
+        path_transition(p->path, "read", "Reading %s A%s%s%s in zone %s (Mode=%s).", p->config->name,
+                        identifier ? " (SetIdentifier " : "", strempty(identifier), identifier ? ")" : "",
+                        p->config->hosted_zone_id, dns_mode_to_string(p->config->mode));
+}
+
+/* Reads the node's record set: 1 and ret filled, or 0 when there is none
+ * (a missing hosted zone is -ENOENT). Throttling (a fleet booting at once shares one account's five
+ * requests a second) and network failures that outlast the aws layer's own
+ * attempts are tried again after a jittered wait: the deadline, not a
+ * count, decides when to stop. Other failures are logged (path_fail). */
+static int read_record_set(const DnsPublish *p, const char *identifier, usec_t *ceiling, usec_t backoff_max,
+                           Route53RecordSet *ret) {
+        const char *name = p->config->name;
+
+        for (;;) {
+                _cleanup_(aws_error_done) AwsError e = {};
+                usec_t wait;
+                int r;
+
+                r = route53_find_record_set(p->aws, p->config->hosted_zone_id, name, "A", identifier, p->deadline,
+                                            &e, ret);
+                if (r >= 0)
+                        return 1;
+                if (r == -ENOENT && e.code)
+                        return path_fail(p->path, r, "Hosted zone %s: %s: %s", p->config->hosted_zone_id, e.code,
+                                         strna(e.message));
+                if (r == -ENOENT)
+                        return 0;
+                if (r == -ECANCELED)
+                        return path_fail(p->path, r, "Cancelled.");
+                if (r == -ETIME || change_failure_classify(r, &e) != CHANGE_UNKNOWN)
+                        return path_fail(p->path, r, "Failed to read %s A in zone %s: %s%s%m", name,
+                                         p->config->hosted_zone_id, strempty(e.code), e.code ? ": " : "");
+
+                wait = random_u64() % (*ceiling + 1);
+                *ceiling = MIN(*ceiling * 2, backoff_max);
+                if (usec_left(p->deadline) <= wait)
+                        return path_fail(p->path, -ETIME, "The deadline passes while reading %s A (%s%s%m).",
+                                         name, strempty(e.code), e.code ? ": " : "");
+                log_debug_errno(r, "dns: reading %s A failed (%s%s%m), trying again in %s.", name,
+                                strempty(e.code), e.code ? ": " : "", FORMAT_DURATION(wait));
+                sleep_usec(wait);
+                if (path_cancelled())
+                        return path_fail(p->path, -ECANCELED, "Cancelled.");
+        }
+}
+
+void dns_read_done(DnsRead *r) {
+        if (!r)
+                return;
+        route53_record_set_done(&r->set);
+        *r = (DnsRead) {};
+}
+
+int dns_read_ahead(const DnsPublish *p, DnsRead *ret) {
+        usec_t ceiling, backoff_max;
+        const char *identifier;
+        int r;
+
+        if (!p || !p->path || !p->aws || !p->config || isempty(p->config->hosted_zone_id) ||
+            isempty(p->config->name) || !ret)
+                return -EINVAL;
+
+        identifier = identifier_of(p);
+        ceiling = p->backoff_first ?: DNS_BACKOFF_FIRST_USEC;
+        backoff_max = p->backoff_max ?: DNS_BACKOFF_MAX_USEC;
+        log_read_transition(p, identifier);
+        dns_read_done(ret);
+        r = read_record_set(p, identifier, &ceiling, backoff_max, &ret->set);
+        if (r < 0)
+                return r;
+        ret->found = r > 0;
+        ret->done = true;
+        return 0;
+}
+
 /* Read, decide, submit; on a refused or lost batch read again and decide
  * again, so each attempt is built on the set as it is. Shared by publish
  * and unpublish. */
@@ -437,7 +516,7 @@ static int dns_converge(const DnsPublish *p, bool publish, DnsResult *ret) {
         _cleanup_free_ char *refusal = NULL, *comment = NULL;
         const char *identifier, *name;
         unsigned attempts_max, unchanged = 0;
-        bool refused = false, refused_on_set = false, unanswered = false;
+        bool refused = false, refused_on_set = false, unanswered = false, read_ahead;
         DnsAction sent = DNS_ACTION_NONE;
         usec_t ceiling, backoff_max;
         int r;
@@ -469,9 +548,9 @@ static int dns_converge(const DnsPublish *p, bool publish, DnsResult *ret) {
                 return log_oom();
         }
 
-        path_transition(p->path, "read", "Reading %s A%s%s%s in zone %s (Mode=%s).", name,
-                        identifier ? " (SetIdentifier " : "", strempty(identifier), identifier ? ")" : "",
-                        p->config->hosted_zone_id, dns_mode_to_string(p->config->mode));
+        read_ahead = publish && p->read_ahead && p->read_ahead->done;
+        if (!read_ahead)
+                log_read_transition(p, identifier);
 
         for (;;) {
                 _cleanup_(route53_record_set_done) Route53RecordSet current = {};
@@ -484,32 +563,19 @@ static int dns_converge(const DnsPublish *p, bool publish, DnsResult *ret) {
                 bool have_current;
                 usec_t wait;
 
-                r = route53_find_record_set(p->aws, p->config->hosted_zone_id, name, "A", identifier, p->deadline,
-                                            &e, &current);
-                if (r == -ENOENT && e.code)
-                        return path_fail(p->path, r, "Hosted zone %s: %s: %s", p->config->hosted_zone_id, e.code,
-                                         strna(e.message));
-                if (r < 0 && r != -ENOENT && r != -ETIME && change_failure_classify(r, &e) == CHANGE_UNKNOWN) {
-                        /* Throttled (a fleet booting at once shares one
-                         * account's five requests a second) or the network
-                         * failed after the aws layer's own attempts: the
-                         * deadline, not a count, decides when to stop. */
-                        wait = random_u64() % (ceiling + 1);
-                        ceiling = MIN(ceiling * 2, backoff_max);
-                        if (usec_left(p->deadline) <= wait)
-                                return path_fail(p->path, -ETIME, "The deadline passes while reading %s A (%s%s%m).",
-                                                 name, strempty(e.code), e.code ? ": " : "");
-                        log_debug_errno(r, "dns: reading %s A failed (%s%s%m), trying again in %s.", name,
-                                        strempty(e.code), e.code ? ": " : "", FORMAT_DURATION(wait));
-                        sleep_usec(wait);
-                        if (path_cancelled())
-                                return path_fail(p->path, -ECANCELED, "Cancelled.");
-                        continue;
+                if (read_ahead) {
+                        /* The first read was made ahead (the volume still
+                         * attaching): start from it. */
+                        read_ahead = false;
+                        r = p->read_ahead->found;
+                        current = p->read_ahead->set;
+                        p->read_ahead->set = (Route53RecordSet) {};
+                } else {
+                        r = read_record_set(p, identifier, &ceiling, backoff_max, &current);
+                        if (r < 0)
+                                return r;
                 }
-                if (r < 0 && r != -ENOENT)
-                        return path_fail(p->path, r, "Failed to read %s A in zone %s: %s%s%m", name,
-                                         p->config->hosted_zone_id, strempty(e.code), e.code ? ": " : "");
-                have_current = r >= 0;
+                have_current = r > 0;
 
                 r = dns_plan(p->config, p->node_name, p->ip, publish, have_current ? &current : NULL, &plan);
                 if (r == -EOPNOTSUPP)
@@ -585,7 +651,7 @@ static int dns_converge(const DnsPublish *p, bool publish, DnsResult *ret) {
 
                 result.n_changes++;
                 sent = plan.action;
-                r = send_change(p, changes, n_changes, comment, &ceiling, backoff_max, &e, &info);
+                r = send_change(p, plan.action, changes, n_changes, comment, &ceiling, backoff_max, &e, &info);
                 if (r == -ECANCELED)
                         return path_fail(p->path, r, "Cancelled.");
                 if (r >= 0) {

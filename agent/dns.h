@@ -73,6 +73,15 @@ int dns_plan(const ConfigDns *config, const char *node_name, const char *ip, boo
 /* The changes of a plan, pointing into plan and current: 0, 1 or 2 of them. */
 size_t dns_plan_changes(const DnsPlan *plan, const Route53RecordSet *current, Route53Change ret[static 2]);
 
+/* The node's record set, read ahead of the publish (dns_read_ahead()). */
+typedef struct DnsRead {
+        bool done;                      /* the read was made */
+        bool found;                     /* the set exists; then set holds it */
+        Route53RecordSet set;
+} DnsRead;
+
+void dns_read_done(DnsRead *r);
+
 typedef struct DnsPublish {
         Path *path;                     /* the story: read, change, insync, done */
         AwsClient *aws;
@@ -81,10 +90,15 @@ typedef struct DnsPublish {
         const char *ip;
         usec_t deadline;
 
+        /* A read made ahead (may be NULL): dns_publish() starts from it
+         * instead of reading, and takes its set. A compare-and-swap built
+         * on it is refused if the set changed since; then it reads again. */
+        DnsRead *read_ahead;
+
         /* What the tests make short; 0 keeps the defaults. */
         unsigned attempts_max;          /* change batches sent at most (0: no count, the deadline decides) */
         usec_t backoff_first;           /* ceiling of the first jittered wait after a conflict (100 ms) */
-        usec_t backoff_max;             /* the cap of that ceiling (3 s) */
+        usec_t backoff_max;             /* the cap of that ceiling (30 s) */
         usec_t poll_first;              /* first GetChange poll (500 ms) */
         usec_t poll_max;                /* the cap of the poll interval (5 s) */
 } DnsPublish;
@@ -113,6 +127,12 @@ void dns_result_done(DnsResult *r);
  *   -ECANCELED   another path failed (path_cancelled()) during a wait
  * and the errors of the route53 calls (-EACCES, ...). */
 int dns_publish(const DnsPublish *p, DnsResult *ret);
+
+/* The first step of dns_publish() alone, for a caller that has time to
+ * spare before it may publish (the volume is still attaching): the read is
+ * then off the critical path. Logged as the path's "read" step. Errors as
+ * dns_publish()'s reading. */
+int dns_read_ahead(const DnsPublish *p, DnsRead *ret);
 
 /* The reverse, on release: takes p->ip out of the shared set (deleting the
  * set when it was the last IP), or deletes the node's own set (node,

@@ -36,6 +36,7 @@ void node_done(Node *n) {
         fs_setup_result_done(&n->fs);
         ec2_network_interface_done(&n->eni);
         n->subnet_cidr = mfree(n->subnet_cidr);
+        dns_read_done(&n->dns_read);
 }
 
 static VolumeAttach volume_attach_of(Node *n) {
@@ -353,20 +354,41 @@ static void *path_thread(void *userdata) {
         return NULL;
 }
 
-static int run_dns_path(Node *n) {
-        _cleanup_(dns_result_done) DnsResult result = {};
-        DnsPublish p = {
+static DnsPublish dns_publish_of(Node *n) {
+        return (DnsPublish) {
                 .path = &n->dns_path,
                 .aws = n->interface_aws,
                 .config = &n->config->dns,
                 .node_name = n->name,
                 .ip = node_ip(n),
                 .deadline = n->deadline,
+                .read_ahead = &n->dns_read,
         };
+}
+
+static int run_dns_path(Node *n) {
+        _cleanup_(dns_result_done) DnsResult result = {};
+        DnsPublish p = dns_publish_of(n);
 
         if (isempty(p.ip))
                 return path_fail(&n->dns_path, -ENXIO, "There is no IP address to publish.");
         return dns_publish(&p, &result);
+}
+
+/* While the volume still attaches, the record set is read already: the
+ * publish then only sends the change once the volume is mounted. */
+static int read_dns_ahead(Node *n) {
+        DnsPublish p = dns_publish_of(n);
+        bool volume_done;
+
+        if (!n->config->has_volume)
+                return 0;
+        pthread_mutex_lock(&boot.lock);
+        volume_done = boot.volume_done;
+        pthread_mutex_unlock(&boot.lock);
+        if (volume_done)
+                return 0;
+        return dns_read_ahead(&p, &n->dns_read);
 }
 
 /* Publishing tells clients the node serves: not before its data is
@@ -403,6 +425,9 @@ static int network_path(Node *n) {
         if (!n->config->has_dns)
                 return 0;
 
+        r = read_dns_ahead(n);
+        if (r < 0)
+                return r;
         r = wait_for_volume_path(n);
         if (r < 0)
                 return r;

@@ -7,6 +7,7 @@
 
 #include "blockdev.h"
 #include "config.h"
+#include "dns.h"
 #include "ec2.h"
 #include "netif.h"
 #include "fs.h"
@@ -37,6 +38,7 @@ typedef struct Node {
         char *subnet_cidr;              /* read while the ENI attaches */
 
         Path dns_path;
+        DnsRead dns_read;               /* read while the volume attaches */
 
         /* The readiness signals; the main thread sends their heartbeats
          * while the paths run. NULL: none. */

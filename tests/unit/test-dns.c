@@ -765,14 +765,27 @@ static void test_throttled_read_is_tried_again(void) {
         test_aws_done(&t);
 }
 
-/* A change Route 53 throttled was not applied: the same batch goes again,
- * also once the aws layer's own attempts are used up, without spending a
- * request on reading the set again (a fleet shares five a second). */
-static void test_throttled_change_is_sent_again(void) {
+/* A change Route 53 throttled was not applied. An UPSERT goes again as it
+ * is, also once the aws layer's own attempts are used up, without a
+ * request spent on reading the set again (a fleet shares five a second);
+ * a compare-and-swap (shared) is built again on a fresh read instead, as
+ * the set has most likely changed meanwhile. */
+static void add_throttled_changes(TestAws *t, unsigned n) {
+        for (unsigned i = 0; i < n; i++)
+                fake_transport_add(t->fake, &(FakeReply) {
+                        .method = "POST", .status = 400,
+                        .body = "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"" XMLNS "\"><Error>"
+                                "<Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
+                                "</Error></ErrorResponse>" });
+}
+
+static void test_throttled_change(void) {
         _cleanup_(dns_result_done) DnsResult res = { .ttl = -1 };
-        ConfigDns configs[] = { config_of(DNS_MODE_SHARED), config_of(DNS_MODE_MULTIVALUE) };
+        ConfigDns configs[] = { config_of(DNS_MODE_MULTIVALUE), config_of(DNS_MODE_NODE),
+                                config_of(DNS_MODE_SHARED) };
 
         for (size_t c = 0; c < ELEMENTSOF(configs); c++) {
+                bool shared = configs[c].mode == DNS_MODE_SHARED;
                 Path path = PATH_INIT("dns");
                 DnsPublish p;
                 TestAws t;
@@ -780,28 +793,83 @@ static void test_throttled_change_is_sent_again(void) {
                 ASSERT_OK(setup(&t));
                 p = publish_args(&t, &path, &configs[c]);
                 list_reply(&t, LIST(RRSET(SHARED_NAME, 60, RR("10.0.1.5")) NEXT_SET));
-                for (unsigned i = 0; i < 10; i++)
-                        fake_transport_add(t.fake, &(FakeReply) {
-                                .method = "POST", .status = 400,
-                                .body = "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"" XMLNS "\"><Error>"
-                                        "<Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
-                                        "</Error></ErrorResponse>" });
+                /* The aws layer's own 8 attempts, and more for an UPSERT. */
+                add_throttled_changes(&t, shared ? 8 : 10);
+                if (shared)
+                        list_reply(&t, LIST(RRSET(SHARED_NAME, 60, RR("10.0.1.5") RR("10.0.1.7")) NEXT_SET));
                 change_reply(&t, 200, CHANGE_OK("PENDING"));
 
                 dns_result_done(&res);
                 ASSERT_OK(dns_publish(&p, &res));
-                ASSERT_EQ(t.fake->n_requests, 12);
+                ASSERT_EQ(fake_transport_pending(t.fake), 0);
                 ASSERT_STREQ(t.fake->requests[0].method, "GET");
-                for (size_t i = 1; i < 12; i++) {
-                        ASSERT_STREQ(t.fake->requests[i].method, "POST");
-                        ASSERT_STREQ(t.fake->requests[i].body, t.fake->requests[1].body);
+                if (shared) {
+                        /* GET, 8 POSTs (the aws layer's attempts), GET, POST. */
+                        ASSERT_EQ(t.fake->n_requests, 11);
+                        ASSERT_STREQ(t.fake->requests[9].method, "GET");
+                        ASSERT_NOT_NULL(strstr(t.fake->requests[10].body, RR("10.0.1.7") RR(IP)));
+                        ASSERT_EQ(res.n_changes, 2);
+                } else {
+                        ASSERT_EQ(t.fake->n_requests, 12);
+                        for (size_t i = 1; i < 12; i++) {
+                                ASSERT_STREQ(t.fake->requests[i].method, "POST");
+                                ASSERT_STREQ(t.fake->requests[i].body, t.fake->requests[1].body);
+                        }
+                        ASSERT_EQ(res.n_changes, 1);
                 }
-                ASSERT_EQ(res.n_changes, 1);
                 ASSERT_EQ(res.n_conflicts, 0);
                 ASSERT_STREQ(res.change_id, "C1");
-                ASSERT_EQ(fake_transport_pending(t.fake), 0);
                 test_aws_done(&t);
         }
+}
+
+/* The read made ahead (while the volume attaches) is where the publish
+ * starts: no second read. A compare-and-swap built on it that Route 53
+ * refuses (the set changed since) reads again. */
+static void test_read_ahead(void) {
+        ConfigDns multivalue = config_of(DNS_MODE_MULTIVALUE), shared = config_of(DNS_MODE_SHARED);
+        _cleanup_(dns_result_done) DnsResult res = { .ttl = -1 };
+        _cleanup_(dns_read_done) DnsRead ahead = {};
+        Path path = PATH_INIT("dns");
+        DnsPublish p;
+        TestAws t;
+
+        ASSERT_OK(setup(&t));
+        p = publish_args(&t, &path, &multivalue);
+        list_reply(&t, LIST(NEXT_SET));
+        ASSERT_OK(dns_read_ahead(&p, &ahead));
+        ASSERT_TRUE(ahead.done);
+        ASSERT_FALSE(ahead.found);
+        ASSERT_STREQ(path.step, "read");
+        change_reply(&t, 200, CHANGE_OK("PENDING"));
+        p.read_ahead = &ahead;
+        ASSERT_OK(dns_publish(&p, &res));
+        ASSERT_EQ(t.fake->n_requests, 2);
+        ASSERT_STREQ(t.fake->requests[1].method, "POST");
+        ASSERT_EQ(res.action, DNS_ACTION_UPSERT);
+        test_aws_done(&t);
+
+        dns_read_done(&ahead);
+        dns_result_done(&res);
+        ASSERT_OK(setup(&t));
+        p = publish_args(&t, &path, &shared);
+        list_reply(&t, LIST(RRSET(SHARED_NAME, 60, RR("10.0.1.5")) NEXT_SET));
+        ASSERT_OK(dns_read_ahead(&p, &ahead));
+        ASSERT_TRUE(ahead.found);
+        /* kafka-3 got in while the volume attached. */
+        change_reply(&t, 400, REFUSED);
+        list_reply(&t, LIST(RRSET(SHARED_NAME, 60, RR("10.0.1.5") RR("10.0.1.7")) NEXT_SET));
+        change_reply(&t, 200, CHANGE_OK("PENDING"));
+        p.read_ahead = &ahead;
+        ASSERT_OK(dns_publish(&p, &res));
+        ASSERT_EQ(t.fake->n_requests, 4);
+        ASSERT_STREQ(t.fake->requests[1].method, "POST");
+        ASSERT_STREQ(t.fake->requests[2].method, "GET");
+        ASSERT_NOT_NULL(strstr(t.fake->requests[3].body, RR("10.0.1.5") RR("10.0.1.7") RR(IP)));
+        ASSERT_EQ(res.n_conflicts, 1);
+        /* Taken: a second publish reads for itself. */
+        ASSERT_FALSE(ahead.found && ahead.set.values);
+        test_aws_done(&t);
 }
 
 static void test_fatal_errors(void) {
@@ -906,7 +974,8 @@ int main(int argc, char *argv[]) {
         RUN_TEST(test_lost_reply);
         RUN_TEST(test_wait_in_sync);
         RUN_TEST(test_throttled_read_is_tried_again);
-        RUN_TEST(test_throttled_change_is_sent_again);
+        RUN_TEST(test_throttled_change);
+        RUN_TEST(test_read_ahead);
         RUN_TEST(test_fatal_errors);
         RUN_TEST(test_unpublish);
         return tests_finish();
