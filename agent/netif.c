@@ -12,8 +12,10 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "netif.h"
@@ -1572,18 +1574,34 @@ static int watch_start(RtnlWatch *w, Rtnl *rtnl, uint16_t dump_type, size_t hdr_
 /* Waits up to timeout for the socket, then reads all there is. Lost events
  * (ENOBUFS) and interrupted dumps lead to a new dump. Returns 0 (also on
  * timeout) or negative errno. */
-static int watch_wait(RtnlWatch *w, usec_t timeout) {
-        struct pollfd p = { .fd = mnl_socket_get_fd(w->rtnl->nl), .events = POLLIN };
+/* Reads whatever is queued on a non-blocking fd (inotify): only the wake-up matters. */
+static void drain_fd(int fd) {
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+        while (read(fd, buf, sizeof(buf)) > 0)
+                ;
+}
+
+/* Waits for events of w, or of extra_fd (drained; -1: none), at most timeout. */
+static int watch_wait(RtnlWatch *w, int extra_fd, usec_t timeout) {
+        struct pollfd p[2] = {
+                { .fd = mnl_socket_get_fd(w->rtnl->nl), .events = POLLIN },
+                { .fd = extra_fd, .events = POLLIN },
+        };
         struct timespec ts = {
                 .tv_sec = (time_t) (timeout / USEC_PER_SEC),
                 .tv_nsec = (long) (timeout % USEC_PER_SEC) * 1000,
         };
         int r;
 
-        r = ppoll(&p, 1, timeout == USEC_INFINITY ? NULL : &ts, NULL);
+        r = ppoll(p, extra_fd >= 0 ? 2 : 1, timeout == USEC_INFINITY ? NULL : &ts, NULL);
         if (r < 0)
                 return errno == EINTR ? 0 : negative_errno();
         if (r == 0)
+                return 0;
+        if (extra_fd >= 0 && (p[1].revents & POLLIN))
+                drain_fd(extra_fd);
+        if (!(p[0].revents & POLLIN))
                 return 0;
 
         for (;;) {
@@ -1666,8 +1684,29 @@ static int link_udev_initialized(const char *udev_data_dir, int ifindex) {
         return errno == ENOENT ? 0 : negative_errno();
 }
 
+/* An inotify fd that wakes up when udev writes a database entry in dir
+ * (it writes a temporary file and renames it), or -1 when dir cannot be
+ * watched: then the wait looks again every UDEV_RECHECK_USEC. */
+static int udev_data_watch(const char *dir) {
+        int fd;
+
+        if (!dir)
+                return -1;
+        fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        if (inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+                log_debug_errno(errno, "Cannot watch %s, looking again every %s instead: %m", dir,
+                                FORMAT_DURATION(UDEV_RECHECK_USEC));
+                (void) close(fd);
+                return -1;
+        }
+        return fd;
+}
+
 int netif_wait_link_full(const NetifMac *mac, const char *udev_data_dir, usec_t deadline, NetifLink *ret) {
         _cleanup_(rtnl_freep) Rtnl *rtnl = NULL, *query = NULL;
+        _cleanup_close_ int udev_watch = -1;
         char m[NETIF_MAC_STRING_MAX];
         LinkWait w = {};
         RtnlWatch watch;
@@ -1676,6 +1715,8 @@ int netif_wait_link_full(const NetifMac *mac, const char *udev_data_dir, usec_t 
         if (!mac || !ret)
                 return -EINVAL;
         w.mac = *mac;
+        /* Before the first look at the database, so no entry slips between. */
+        udev_watch = udev_data_watch(udev_data_dir);
 
         r = rtnl_open(RTMGRP_LINK, true, &rtnl);
         if (r < 0)
@@ -1721,10 +1762,12 @@ int netif_wait_link_full(const NetifMac *mac, const char *udev_data_dir, usec_t 
                         return log_debug_errno(ETIME, "No link with MAC address %s%s before the deadline.", m,
                                                w.ifindex > 0 ? " initialised by udev" : "");
                 timeout = left > 0 ? left : DUMP_WAIT_USEC;
+                /* Watched, the entry's arrival wakes us; the recheck stays
+                 * as a safety net (a database on another filesystem). */
                 if (w.ifindex > 0)
-                        timeout = MIN(timeout, UDEV_RECHECK_USEC);
+                        timeout = MIN(timeout, udev_watch >= 0 ? 10 * UDEV_RECHECK_USEC : UDEV_RECHECK_USEC);
 
-                r = watch_wait(&watch, timeout);
+                r = watch_wait(&watch, udev_watch, timeout);
                 if (r < 0)
                         return log_debug_errno(r, "Failed to wait for link events: %m");
         }
@@ -1798,6 +1841,61 @@ static int udevd_in_our_netns(void) {
         }
 }
 
+/* <linux/if.h>'s; <net/if.h>, which the rest uses, lacks it. */
+#ifndef IFF_LOWER_UP
+#define IFF_LOWER_UP 0x10000
+#endif
+
+typedef struct CarrierWait {
+        int ifindex;
+        int state;                      /* 1: carrier, 0: not yet, -ENODEV: the link went away */
+} CarrierWait;
+
+static int carrier_wait_handler(const struct nlmsghdr *nlh, void *userdata) {
+        CarrierWait *w = userdata;
+        LinkInfo l;
+
+        if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
+                return 0;
+        if (link_parse(nlh, &l) < 0 || l.ifindex != w->ifindex)
+                return 0;
+        if (nlh->nlmsg_type == RTM_DELLINK)
+                w->state = -ENODEV;
+        else
+                w->state = (l.flags & IFF_LOWER_UP) ? 1 : 0;
+        return 0;
+}
+
+int netif_wait_carrier(int ifindex, usec_t deadline) {
+        _cleanup_(rtnl_freep) Rtnl *rtnl = NULL;
+        CarrierWait w = { .ifindex = ifindex };
+        RtnlWatch watch;
+        int r;
+
+        if (ifindex <= 0)
+                return -EINVAL;
+        r = rtnl_open(RTMGRP_LINK, true, &rtnl);
+        if (r < 0)
+                return log_debug_errno(r, "Failed to open rtnetlink socket: %m");
+        /* The dump tells the state now; events tell each change after. */
+        r = watch_start(&watch, rtnl, RTM_GETLINK, sizeof(struct ifinfomsg), AF_UNSPEC, carrier_wait_handler, &w);
+        if (r < 0)
+                return log_debug_errno(r, "Failed to dump links: %m");
+
+        for (;;) {
+                usec_t left;
+
+                if (!watch.dumping && w.state != 0)
+                        return w.state > 0 ? 0 : w.state;
+                left = usec_left(deadline);
+                if (left == 0 && !watch.dumping)
+                        return log_debug_errno(ETIME, "Link #%i has no carrier before the deadline.", ifindex);
+                r = watch_wait(&watch, -1, left > 0 ? left : DUMP_WAIT_USEC);
+                if (r < 0)
+                        return log_debug_errno(r, "Failed to wait for link events: %m");
+        }
+}
+
 int netif_wait_link(const NetifMac *mac, usec_t deadline, NetifLink *ret) {
         int r;
 
@@ -1856,7 +1954,7 @@ int netif_wait_rule(struct in_addr ip, usec_t deadline, uint32_t *ret_table) {
                 left = usec_left(deadline);
                 if (left == 0 && !watch.dumping)
                         return log_debug_errno(ETIME, "No rule from %s before the deadline.", s);
-                r = watch_wait(&watch, left > 0 ? left : DUMP_WAIT_USEC);
+                r = watch_wait(&watch, -1, left > 0 ? left : DUMP_WAIT_USEC);
                 if (r < 0)
                         return log_debug_errno(r, "Failed to wait for rule events: %m");
         }

@@ -242,12 +242,17 @@ typedef struct NetifLink {
  * deadline that has passed (0) still looks at the links there are, once. */
 int netif_wait_link(const NetifMac *mac, usec_t deadline, NetifLink *ret);
 
+/* Waits until link ifindex has a carrier (IFF_LOWER_UP): its addresses can
+ * carry traffic. -ETIME at the deadline, -ENODEV when the link goes away. */
+int netif_wait_carrier(int ifindex, usec_t deadline);
+
 /* The same with the udev decision made by the caller: udev_data_dir NULL
  * does not wait for udev; else the link counts as initialised once
  * "<udev_data_dir>/n<ifindex>" exists (udev's database file, written after
  * rules and renames ran). That file is checked on every link event and
- * every 100 ms while a link is found but not initialised: udev's own
- * monitor belongs to another module. For tests, and for callers that know
+ * whenever udev writes into its database directory (inotify; every 100 ms
+ * when the directory cannot be watched): udev's own monitor belongs to
+ * another module. For tests, and for callers that know
  * better. */
 int netif_wait_link_full(const NetifMac *mac, const char *udev_data_dir, usec_t deadline, NetifLink *ret);
 

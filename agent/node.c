@@ -194,10 +194,26 @@ static int read_subnet_cidr(Node *n, const Ec2NetworkInterface *eni) {
         return 0;
 }
 
-/* EniAttach's while_attaching: the subnet is read during the seconds EC2
- * takes to attach, not after the link is up. */
-static int read_subnet_while_attaching(const Ec2NetworkInterface *eni, void *userdata) {
-        return read_subnet_cidr(userdata, eni);
+static int read_dns_ahead(Node *n);
+
+/* EniAttach's while_attaching: what the rest of the network path needs
+ * besides the link (the subnet for the route, the record set for the
+ * publish) is read during the seconds EC2 takes to attach. */
+static int read_while_eni_attaches(const Ec2NetworkInterface *eni, void *userdata) {
+        Node *n = userdata;
+        int r;
+
+        if (routes_interface(n)) {
+                r = read_subnet_cidr(n, eni);
+                if (r < 0)
+                        return r;
+        }
+        if (n->config->has_dns) {
+                r = read_dns_ahead(n);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int route_interface(Node *n) {
@@ -224,6 +240,12 @@ static int route_interface(Node *n) {
         if (r < 0)
                 return path_fail(&n->interface_path, r, "Failed to configure %s: %m", n->link.name);
         log_info("interface: routing: %d change(s) made.", r);
+
+        /* Ready means the address carries traffic: a link set up a moment
+         * ago may not have its carrier yet (its routes say "linkdown"). */
+        r = netif_wait_carrier(n->link.ifindex, n->deadline);
+        if (r < 0)
+                return path_fail(&n->interface_path, r, "%s has no carrier: %m", n->link.name);
         return 0;
 }
 
@@ -232,10 +254,8 @@ static int run_interface_path(Node *n) {
         EniAttach a = eni_attach_of(n);
         int r;
 
-        if (routes_interface(n)) {
-                a.while_attaching = read_subnet_while_attaching;
-                a.userdata = n;
-        }
+        a.while_attaching = read_while_eni_attaches;
+        a.userdata = n;
 
         r = eni_attach(&a, &n->eni, &n->link);
         if (r < 0)
@@ -375,10 +395,18 @@ static int run_dns_path(Node *n) {
         return dns_publish(&p, &result);
 }
 
-/* While the volume still attaches, the record set is read already: the
- * publish then only sends the change once the volume is mounted. */
+/* The record set, read while there is time to spare (the ENI or the
+ * volume still attaching): the publish then only sends the change. */
 static int read_dns_ahead(Node *n) {
         DnsPublish p = dns_publish_of(n);
+
+        if (n->dns_read.done)
+                return 0;
+        return dns_read_ahead(&p, &n->dns_read);
+}
+
+/* Without an ENI to wait for, the volume's attach is the time to spare. */
+static int read_dns_while_volume_attaches(Node *n) {
         bool volume_done;
 
         if (!n->config->has_volume)
@@ -386,9 +414,7 @@ static int read_dns_ahead(Node *n) {
         pthread_mutex_lock(&boot.lock);
         volume_done = boot.volume_done;
         pthread_mutex_unlock(&boot.lock);
-        if (volume_done)
-                return 0;
-        return dns_read_ahead(&p, &n->dns_read);
+        return volume_done ? 0 : read_dns_ahead(n);
 }
 
 /* Publishing tells clients the node serves: not before its data is
@@ -425,7 +451,7 @@ static int network_path(Node *n) {
         if (!n->config->has_dns)
                 return 0;
 
-        r = read_dns_ahead(n);
+        r = read_dns_while_volume_attaches(n);
         if (r < 0)
                 return r;
         r = wait_for_volume_path(n);

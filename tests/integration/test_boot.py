@@ -263,7 +263,17 @@ class Machine:
     def assert_node_up(self, instance=INSTANCE):
         """Attached once, mounted, routed once, published, signalled once: on
         the fake, in the kernel and in the image."""
-        world = self.fake.state()
+        # The device and the link are the agent's proof of the attachments;
+        # EC2's own status may say "attaching" a moment longer (here the
+        # link comes 0.2 s after the attach, the status 0.3 s).
+        deadline = time.monotonic() + 2
+        while True:
+            world = self.fake.state()
+            statuses = [a["status"] for a in world["volumes"][VOLUME]["attachments"]]
+            statuses.append((world["network_interfaces"][ENI].get("attachment") or {}).get("status"))
+            if "attaching" not in statuses or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         vol = world["volumes"][VOLUME]
         assert [(a["instance_id"], a["status"]) for a in vol["attachments"]] == [(instance, "attached")]
         eni = world["network_interfaces"][ENI]["attachment"]

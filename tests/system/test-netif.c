@@ -282,6 +282,39 @@ static int later_finish(Later *l) {
 
 /* ---- tests ---- */
 
+/* A veth end is up but has no carrier until its peer is up too. */
+static void test_wait_carrier(void) {
+        Later later = {};
+        usec_t start;
+        int ifindex, r;
+
+        ASSERT_OK(run("ip link add car0 type veth peer name car0p"));
+        ASSERT_OK(run("ip link set car0 up"));
+        ifindex = (int) if_nametoindex("car0");
+        ASSERT_TRUE(ifindex > 0);
+
+        start = now(CLOCK_MONOTONIC);
+        ASSERT_EQ(netif_wait_carrier(ifindex, start + 200 * USEC_PER_MSEC), -ETIME);
+        ASSERT_TRUE(now(CLOCK_MONOTONIC) - start >= 200 * USEC_PER_MSEC);
+
+        /* The carrier comes with an event, not a poll. */
+        start = now(CLOCK_MONOTONIC);
+        ASSERT_OK(later_start_ip(&later, 200 * USEC_PER_MSEC, "link set car0p up"));
+        r = netif_wait_carrier(ifindex, start + 5 * USEC_PER_SEC);
+        ASSERT_OK(later_finish(&later));
+        ASSERT_OK(r);
+        ASSERT_TRUE(now(CLOCK_MONOTONIC) >= later.started);
+
+        /* There already: at once. */
+        start = now(CLOCK_MONOTONIC);
+        ASSERT_OK(netif_wait_carrier(ifindex, start + 5 * USEC_PER_SEC));
+        ASSERT_TRUE(now(CLOCK_MONOTONIC) - start < 100 * USEC_PER_MSEC);
+
+        ASSERT_OK(run("ip link del car0"));
+        ASSERT_EQ(netif_wait_carrier(ifindex, now(CLOCK_MONOTONIC) + 200 * USEC_PER_MSEC), -ETIME);
+        ASSERT_EQ(netif_wait_carrier(0, 0), -EINVAL);
+}
+
 static void test_wait_link_timeout(void) {
         NetifLink link = { .ifindex = -7 };
         NetifMac mac;
@@ -726,6 +759,7 @@ int main(void) {
         }
 
         RUN_TEST(test_wait_link_timeout);
+        RUN_TEST(test_wait_carrier);
         RUN_TEST(test_wait_link_event);
         r = eni_ifindex > 0 ? peer_configure(from_peer) : -ENODEV;
         close(from_peer);
