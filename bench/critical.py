@@ -3,21 +3,25 @@ transitions the run injected: the physical limit for time to READY.
 
 Each logged request carries "latency" (seconds the fake waited on purpose)
 and "time" (its end, epoch) and "ms" (its whole handling). The limit is the
-sum of the injected waits along the longest dependency chain:
+sum of the injected waits along the longest dependency chain the contract
+leaves:
 
   IMDS (token, identity, user data, role credentials: each request before
   the first API call)
    -> volume:    DescribeVolumes -> AttachVolume -> volume_attach (device appears)
    -> interface: DescribeNetworkInterfaces -> AttachNetworkInterface ->
-                 eni_attach (link appears) -> DescribeSubnets ->
-                 ListResourceRecordSets -> ChangeResourceRecordSets
-                 [-> INSYNC: route53_insync + the GetChange that saw it]
+                 eni_attach (link appears)
+   -> both: ChangeResourceRecordSets (the record is published only once the
+      IP is routed and the volume mounted)
+      [-> INSYNC: route53_insync + the GetChange that saw it]
 
-Local work (udev, e2fsck, mount, netlink) injects nothing: it is the
-measured overhead, with the agent's own reaction times, of time to READY
-over this limit. "tight" is the limit of an agent that reads the subnet
-and the record set while the ENI attaches (both depend only on the ENI
-description and the configuration), so only the change follows the link.
+The reads the change needs (DescribeSubnets for the route,
+ListResourceRecordSets for the record) depend only on the ENI's description
+and the configuration, so they fit inside the attach waits; nodeagent makes
+them there. Local work (udev, e2fsck, mount, netlink) injects nothing: it
+is the measured overhead, with the agent's own reaction times, of time to
+READY over this limit. "sequential" is the limit of an agent that makes
+those reads only once it needs them (after the link, after the mount).
 """
 
 VOLUME_CHAIN = [("ec2", "DescribeVolumes"), ("ec2", "AttachVolume")]
@@ -67,26 +71,34 @@ def compute(requests, transitions, volume=True, interface=True, wait_in_sync=Fal
     if volume:
         chains["volume"] = chain("volume", VOLUME_CHAIN + [["volume_attach", transitions["volume_attach"]]])
     if interface:
-        pre = chain("interface", INTERFACE_PRE + [["eni_attach", transitions["eni_attach"]]])
-        post_steps = len(out["steps"])
-        post = chain("interface", INTERFACE_POST)
-        change = out["steps"][-1]["injected"] if len(out["steps"]) > post_steps else 0.0
-        chains["interface"] = pre + post
-        chains["interface_tight"] = pre + change
+        chains["interface"] = chain("interface", INTERFACE_PRE + [["eni_attach", transitions["eni_attach"]]])
+        reads = {}
+        for part in INTERFACE_POST[:-1]:
+            r = first(reqs, *part)
+            reads[part] = r.get("latency", 0.0) if r else 0.0
+        change_req = first(reqs, *INTERFACE_POST[-1])
+        if change_req is None:
+            out["missing"].append("route53 ChangeResourceRecordSets")
+        change = change_req.get("latency", 0.0) if change_req else 0.0
+        out["steps"].append({"chain": "publish", "what": "route53 ChangeResourceRecordSets", "injected": change,
+                             **({"start": start_of(change_req), "end": change_req["time"]} if change_req else {})})
         if wait_in_sync:
             seen = [r for r in reqs if r["action"] == "GetChange" and r["status"] == 200]
             # The GetChange that saw INSYNC: the first one after the change was due.
-            change_req = first(reqs, "route53", "ChangeResourceRecordSets")
             due = (change_req["time"] if change_req else 0.0) + transitions["route53_insync"]
             saw = next((r for r in seen if start_of(r) >= due), None)
             extra = transitions["route53_insync"] + (saw.get("latency", 0.0) if saw else 0.0)
-            out["steps"].append({"chain": "interface", "what": "route53_insync + GetChange", "injected": extra})
-            chains["interface"] += extra
-            chains["interface_tight"] += extra
+            out["steps"].append({"chain": "publish", "what": "route53_insync + GetChange", "injected": extra})
+            change += extra
+        chains["publish"] = change
+        subnet = reads[("ec2", "DescribeSubnets")]
+        listing = reads[("route53", "ListResourceRecordSets")]
+        chains["sequential"] = max(chains.get("volume", 0.0), chains["interface"] + subnet) + listing + change
     out.update({k: v for k, v in chains.items()})
     paths = [chains[k] for k in ("volume", "interface") if k in chains]
-    tight = [chains[k] for k in ("volume", "interface_tight") if k in chains]
-    out["limit"] = out["imds"] + max(paths) if paths else out["imds"]
-    out["tight"] = out["imds"] + max(tight) if tight else out["imds"]
+    both = max(paths) if paths else 0.0
+    out["limit"] = out["imds"] + both + chains.get("publish", 0.0)
+    out["sequential"] = out["imds"] + chains.get("sequential", both)
+    out["tight"] = out["limit"]
     out["longest"] = max((k for k in ("volume", "interface") if k in chains), key=lambda k: chains[k]) if paths else None
     return out

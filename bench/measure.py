@@ -18,7 +18,9 @@ The figures:
              every few ms until it exits (KiB); rss_anon / rss_file: the
              largest anonymous and file-backed parts seen; tree_hwm: the
              largest VmHWM of the process or any descendant, sampled the same
-             way (tree_hwm_comm names it).
+             way (tree_hwm_comm names it); pss: the largest Pss of the
+             process (smaps_rollup), its shared library pages divided among
+             all the processes that map them.
 """
 
 import os
@@ -43,6 +45,17 @@ def _status_fields(pid):
     return out
 
 
+def _pss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _kib(value):
     return int(value.split()[0]) if value else 0
 
@@ -65,13 +78,14 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid = pid
         self.interval = interval
-        self.hwm = self.rss_anon = self.rss_file = 0
+        self.hwm = self.rss_anon = self.rss_file = self.pss = 0
         self.tree_hwm = 0
         self.tree_hwm_comm = None
         self.stop = threading.Event()
 
     def run(self):
         me = os.readlink("/proc/self/exe")
+        rounds = 0
         while not self.stop.is_set():
             try:
                 execed = os.readlink(f"/proc/{self.pid}/exe") != me
@@ -92,6 +106,11 @@ class Sampler(threading.Thread):
                 self.rss_file = max(self.rss_file, _kib(s.get("RssFile")))
                 if self.hwm > self.tree_hwm:
                     self.tree_hwm, self.tree_hwm_comm = self.hwm, "(itself)"
+                # Pss: the shared pages divided among the processes that map
+                # them; smaps_rollup walks the page tables, so less often.
+                if rounds % 10 == 0:
+                    self.pss = max(self.pss, _pss_kib(self.pid))
+                rounds += 1
             todo = _children(self.pid)
             while todo:
                 child = todo.pop()
@@ -114,7 +133,7 @@ class Result:
     def figures(self):
         return {k: getattr(self, k) for k in ("status", "wall", "t_start", "t_end", "cpu", "cpu_user", "cpu_sys",
                                               "cpu_own", "cpu_children", "maxrss_kib", "hwm_kib",
-                                              "rss_anon_kib", "rss_file_kib", "tree_hwm_kib", "tree_hwm_comm")}
+                                              "rss_anon_kib", "rss_file_kib", "pss_kib", "tree_hwm_kib", "tree_hwm_comm")}
 
     def text(self):
         return "".join(line for _, line in self.lines)
@@ -161,6 +180,7 @@ def run(argv, env, timeout, cwd=None):
                   cpu=ru.ru_utime + ru.ru_stime, cpu_user=ru.ru_utime, cpu_sys=ru.ru_stime,
                   cpu_own=utime + stime, cpu_children=cutime + cstime, maxrss_kib=ru.ru_maxrss,
                   hwm_kib=sampler.hwm, rss_anon_kib=sampler.rss_anon, rss_file_kib=sampler.rss_file,
+                  pss_kib=sampler.pss,
                   tree_hwm_kib=sampler.tree_hwm, tree_hwm_comm=sampler.tree_hwm_comm,
                   lines=lines, stdout="".join(out))
 
