@@ -359,6 +359,15 @@ static ChangeFailure change_failure_classify(int r, const AwsError *e) {
         return CHANGE_UNKNOWN;
 }
 
+/* The next wait: uniformly random below *ceiling, which then doubles up
+ * to backoff_max (see DNS_BACKOFF_MAX_USEC). */
+static usec_t next_backoff(usec_t *ceiling, usec_t backoff_max) {
+        usec_t wait = random_u64() % (*ceiling + 1);
+
+        *ceiling = MIN(*ceiling * 2, backoff_max);
+        return wait;
+}
+
 /* Sends the batch; an UPSERT (node, multivalue) goes again as it is for as
  * long as Route 53 answers that it throttled it (also after the aws layer's
  * own attempts): a throttled batch was not applied, and an UPSERT does not
@@ -378,11 +387,10 @@ static int send_change(const DnsPublish *p, DnsAction action, const Route53Chang
 
                 r = route53_change_resource_record_sets(p->aws, p->config->hosted_zone_id, changes, n_changes,
                                                         comment, p->deadline, e, ret_info);
-                if (r >= 0 || r != -EREMOTEIO || !error_is_throttling(e) || action != DNS_ACTION_UPSERT)
+                if (r != -EREMOTEIO || !error_is_throttling(e) || action != DNS_ACTION_UPSERT)
                         return r;
 
-                wait = random_u64() % (*ceiling + 1);
-                *ceiling = MIN(*ceiling * 2, backoff_max);
+                wait = next_backoff(ceiling, backoff_max);
                 if (usec_left(p->deadline) <= wait)
                         return r;
                 log_debug("dns: Route 53 throttled the change of %s (%s), sending it again in %s.",
@@ -437,8 +445,8 @@ static void log_read_transition(const DnsPublish *p, const char *identifier) {
 }
 
 /* Reads the node's record set: 1 and ret filled, or 0 when there is none
- * (a missing hosted zone is -ENOENT). Throttling (a fleet booting at once shares one account's five
- * requests a second) and network failures that outlast the aws layer's own
+ * (a missing hosted zone is -ENOENT). Throttling (a fleet booting at once
+ * shares one account's five requests a second) and network failures that outlast the aws layer's own
  * attempts are tried again after a jittered wait: the deadline, not a
  * count, decides when to stop. Other failures are logged (path_fail). */
 static int read_record_set(const DnsPublish *p, const char *identifier, usec_t *ceiling, usec_t backoff_max,
@@ -465,8 +473,7 @@ static int read_record_set(const DnsPublish *p, const char *identifier, usec_t *
                         return path_fail(p->path, r, "Failed to read %s A in zone %s: %s%s%m", name,
                                          p->config->hosted_zone_id, strempty(e.code), e.code ? ": " : "");
 
-                wait = random_u64() % (*ceiling + 1);
-                *ceiling = MIN(*ceiling * 2, backoff_max);
+                wait = next_backoff(ceiling, backoff_max);
                 if (usec_left(p->deadline) <= wait)
                         return path_fail(p->path, -ETIME, "The deadline passes while reading %s A (%s%s%m).",
                                          name, strempty(e.code), e.code ? ": " : "");
@@ -701,8 +708,7 @@ static int dns_converge(const DnsPublish *p, bool publish, DnsResult *ret) {
 
                 /* What time is left after -ETIME goes to finding out
                  * whether the batch applied, not to waiting. */
-                wait = r == -ETIME ? 0 : random_u64() % (ceiling + 1);
-                ceiling = MIN(ceiling * 2, backoff_max);
+                wait = r == -ETIME ? 0 : next_backoff(&ceiling, backoff_max);
                 if (usec_left(p->deadline) <= wait)
                         return path_fail(p->path, -ETIME, "The deadline %s while changing %s A.",
                                          r == -ETIME ? "passed" : "passes before the next attempt", name);

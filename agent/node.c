@@ -65,51 +65,42 @@ static bool is_filesystem_refusal(int r) {
         return r == -EMEDIUMTYPE || r == -ENOTEMPTY || r == -EUCLEAN;
 }
 
+/* Sets one of the volume's tags (volume.h) unless it carries it already. */
+static int tag_volume(Node *n, const char *step, const char *key, const char *value, const char *why) {
+        _cleanup_(aws_error_done) AwsError error = {};
+        const char *ids[] = { n->volume.id, NULL };
+        Ec2Tag tag = { .key = (char *) key, .value = (char *) value };
+        int r;
+
+        if (ec2_tags_get(n->volume.tags, n->volume.n_tags, key))
+                return 0;
+
+        path_transition(&n->volume_path, step, "Tagging %s %s=%s%s.", n->volume.id, key, value, why);
+        r = ec2_create_tags(n->volume_aws, ids, &tag, 1, false, n->deadline, &error);
+        if (r < 0)
+                return path_fail(&n->volume_path, r, "Failed to tag %s %s: %s%s%m", n->volume.id, key,
+                                 strempty(error.code), error.code ? ": " : "");
+        return 0;
+}
+
 /* Tags the volume as initialised when it carries a filesystem and no tag
  * yet: after our own mkfs, and also when an earlier run died between mkfs
  * and tagging. From then on a volume that shows no filesystem is refused,
  * never formatted. */
 static int tag_initialized(Node *n) {
-        _cleanup_(aws_error_done) AwsError error = {};
-        const char *ids[] = { n->volume.id, NULL };
-        Ec2Tag tag = { .key = (char *) VOLUME_TAG_INITIALIZED, .value = n->fs.uuid };
-        int r;
-
-        if (ec2_tags_get(n->volume.tags, n->volume.n_tags, VOLUME_TAG_INITIALIZED))
-                return 0;
         if (isempty(n->fs.uuid))
                 return 0;
-
-        path_transition(&n->volume_path, "tag", "Tagging %s %s=%s.", n->volume.id, VOLUME_TAG_INITIALIZED,
-                        n->fs.uuid);
-        r = ec2_create_tags(n->volume_aws, ids, &tag, 1, false, n->deadline, &error);
-        if (r < 0)
-                return path_fail(&n->volume_path, r, "Failed to tag %s %s: %s%s%m", n->volume.id,
-                                 VOLUME_TAG_INITIALIZED, strempty(error.code), error.code ? ": " : "");
-        return 0;
+        return tag_volume(n, "tag", VOLUME_TAG_INITIALIZED, n->fs.uuid, "");
 }
 
-/* The intent, recorded before mkfs writes its first block: should the
- * boot die inside mkfs, the next one knows the half-written blocks as ours
- * and formats again instead of refusing the volume for ever. */
+/* fs_setup()'s before_format: the intent, recorded before mkfs writes its
+ * first block. Should the boot die inside mkfs, the next one knows the
+ * half-written blocks as ours and formats again instead of refusing the
+ * volume for ever; if the tag cannot be written, nothing is formatted. */
 static int tag_format_started(void *userdata) {
-        _cleanup_(aws_error_done) AwsError error = {};
         Node *n = userdata;
-        const char *ids[] = { n->volume.id, NULL };
-        Ec2Tag tag = { .key = (char *) VOLUME_TAG_FORMAT_STARTED, .value = (char *) n->instance->instance_id };
-        int r;
 
-        if (ec2_tags_get(n->volume.tags, n->volume.n_tags, VOLUME_TAG_FORMAT_STARTED))
-                return 0;
-
-        path_transition(&n->volume_path, "format", "Tagging %s %s=%s before mkfs.", n->volume.id,
-                        VOLUME_TAG_FORMAT_STARTED, n->instance->instance_id);
-        r = ec2_create_tags(n->volume_aws, ids, &tag, 1, false, n->deadline, &error);
-        if (r < 0)
-                return path_fail(&n->volume_path, r, "Failed to tag %s %s, not formatting it: %s%s%m",
-                                 n->volume.id, VOLUME_TAG_FORMAT_STARTED, strempty(error.code),
-                                 error.code ? ": " : "");
-        return 0;
+        return tag_volume(n, "format", VOLUME_TAG_FORMAT_STARTED, n->instance->instance_id, " before mkfs");
 }
 
 static int run_volume_path(Node *n) {
