@@ -1400,6 +1400,8 @@ int fs_setup(const char *device, const ConfigVolume *config, const FsSetupOption
                                 if (r < 0)
                                         return r;
                         }
+                        /* The decision formats a volume that does not read
+                         * as zeros only when it holds our interrupted mkfs. */
                         r = fs_mkfs(device, config->file_system, options->label, !zeros, deadline, &result.uuid);
                         if (r < 0)
                                 return r;

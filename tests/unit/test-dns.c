@@ -741,6 +741,16 @@ static void test_wait_in_sync(void) {
 /* A fleet booting at once shares one account's five requests a second:
  * a read that stays throttled through the aws layer's attempts is tried
  * again under the deadline, not given up. */
+/* n replies of Route 53's throttling error to requests of this method. */
+static void add_throttled(TestAws *t, const char *method, unsigned n) {
+        for (unsigned i = 0; i < n; i++)
+                fake_transport_add(t->fake, &(FakeReply) {
+                        .method = method, .status = 400,
+                        .body = "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"" XMLNS "\"><Error>"
+                                "<Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
+                                "</Error></ErrorResponse>" });
+}
+
 static void test_throttled_read_is_tried_again(void) {
         _cleanup_(dns_result_done) DnsResult res = { .ttl = -1 };
         ConfigDns config = config_of(DNS_MODE_SHARED);
@@ -750,11 +760,7 @@ static void test_throttled_read_is_tried_again(void) {
 
         ASSERT_OK(setup(&t));
         p = publish_args(&t, &path, &config);
-        for (unsigned i = 0; i < 8; i++)
-                fake_transport_add(t.fake, &(FakeReply) {
-                        .method = "GET", .status = 400,
-                        .body = "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"" XMLNS "\"><Error><Type>Sender</Type>"
-                                "<Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>" });
+        add_throttled(&t, "GET", 8);
         list_reply(&t, LIST(RRSET(SHARED_NAME, 60, RR("10.0.1.5")) NEXT_SET));
         change_reply(&t, 200, CHANGE_OK("PENDING"));
 
@@ -770,15 +776,6 @@ static void test_throttled_read_is_tried_again(void) {
  * request spent on reading the set again (a fleet shares five a second);
  * a compare-and-swap (shared) is built again on a fresh read instead, as
  * the set has most likely changed meanwhile. */
-static void add_throttled_changes(TestAws *t, unsigned n) {
-        for (unsigned i = 0; i < n; i++)
-                fake_transport_add(t->fake, &(FakeReply) {
-                        .method = "POST", .status = 400,
-                        .body = "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"" XMLNS "\"><Error>"
-                                "<Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>"
-                                "</Error></ErrorResponse>" });
-}
-
 static void test_throttled_change(void) {
         _cleanup_(dns_result_done) DnsResult res = { .ttl = -1 };
         ConfigDns configs[] = { config_of(DNS_MODE_MULTIVALUE), config_of(DNS_MODE_NODE),
@@ -794,7 +791,7 @@ static void test_throttled_change(void) {
                 p = publish_args(&t, &path, &configs[c]);
                 list_reply(&t, LIST(RRSET(SHARED_NAME, 60, RR("10.0.1.5")) NEXT_SET));
                 /* The aws layer's own 8 attempts, and more for an UPSERT. */
-                add_throttled_changes(&t, shared ? 8 : 10);
+                add_throttled(&t, "POST", shared ? 8 : 10);
                 if (shared)
                         list_reply(&t, LIST(RRSET(SHARED_NAME, 60, RR("10.0.1.5") RR("10.0.1.7")) NEXT_SET));
                 change_reply(&t, 200, CHANGE_OK("PENDING"));
