@@ -3,7 +3,10 @@
 
 /* The filesystem on the node's volume: probe it, decide whether it may be
  * formatted, create it, check it, mount it, grow it (DESIGN.md, "Rules that
- * protect data"). The only module that includes libblkid and libmount.
+ * protect data"). One job per file: fs-probe.c (libblkid, the zeros check),
+ * fs-decide.c (the pure decision), fs-tools.c (mkfs, e2fsck and their exit
+ * statuses), fs-mount.c (libmount), fs-grow.c, and fs.c (fs_setup(), the
+ * whole step). Only fs-probe.c includes libblkid, only fs-mount.c libmount.
  *
  * Logging: the functions here log their steps at debug level. A refusal
  * (exit status 5) is logged here at error level, once, because only this

@@ -41,7 +41,7 @@ ITERATIONS = int(os.environ.get("NODEAGENT_CRASH_ITERATIONS", "10"))
 SEED = int(os.environ.get("NODEAGENT_CRASH_SEED") or int(time.time()) % 100000)
 
 # The log lines a kill follows: path_transition()'s "<path>: <step>:" and,
-# inside the filesystem step, the debug lines of fs.c (the agent runs with -v).
+# inside the filesystem step, the debug lines of fs-*.c (the agent runs with -v).
 FIRST_BOOT_POINTS = [
     "volume: find:",
     "volume: attach:",
