@@ -9,7 +9,7 @@ import pytest
 
 from conftest import TOP, need_tool, run
 
-CONFIG_C = os.path.join(TOP, "agent", "config.c")
+CONFIG_C = os.path.join(TOP, "agent", "config-keys.c")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def text_of(path):
 
 
 def config_keys():
-    """(Section, Key) of every entry in config.c's key table."""
+    """(Section, Key) of every entry in config-keys.c's key table."""
     with open(CONFIG_C) as f:
         src = f.read()
     keys = re.findall(r"KEY\((NODE|VOLUME|INTERFACE|DNS|SIGNAL),\s*\"(\w+)\"", src)
