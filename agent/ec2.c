@@ -1,396 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <limits.h>
+/* The EC2 calls: their parameters, the paging of Describe*, and the reply
+ * of each read by ec2-parse.c. */
 #include <stdio.h>
 
-#include "ec2.h"
+#include "ec2-internal.h"
 #include "log.h"
 
 /* A Describe* call that pages more often than this is answering with a
  * broken NextToken; the agent asks for a handful of resources at most. */
 #define EC2_PAGES_MAX 100U
 
-static void ec2_tags_free(Ec2Tag *tags, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                free(tags[i].key);
-                free(tags[i].value);
-        }
-        free(tags);
-}
-
-void ec2_volume_attachment_done(Ec2VolumeAttachment *a) {
-        if (!a)
-                return;
-        a->volume_id = mfree(a->volume_id);
-        a->instance_id = mfree(a->instance_id);
-        a->device = mfree(a->device);
-        a->state = mfree(a->state);
-}
-
-void ec2_volume_done(Ec2Volume *v) {
-        if (!v)
-                return;
-        for (size_t i = 0; i < v->n_attachments; i++)
-                ec2_volume_attachment_done(&v->attachments[i]);
-        free(v->attachments);
-        ec2_tags_free(v->tags, v->n_tags);
-        free(v->id);
-        free(v->az);
-        free(v->state);
-        *v = (Ec2Volume) {};
-}
-
-Ec2Volume *ec2_volumes_free(Ec2Volume *v, size_t n) {
-        if (!v)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                ec2_volume_done(&v[i]);
-        free(v);
-        return NULL;
-}
-
-void ec2_network_interface_done(Ec2NetworkInterface *n) {
-        if (!n)
-                return;
-        free(n->id);
-        free(n->subnet_id);
-        free(n->vpc_id);
-        free(n->az);
-        free(n->mac);
-        free(n->private_ip);
-        strv_free(n->secondary_ips);
-        free(n->status);
-        free(n->attachment.id);
-        free(n->attachment.instance_id);
-        free(n->attachment.status);
-        ec2_tags_free(n->tags, n->n_tags);
-        *n = (Ec2NetworkInterface) { .attachment.device_index = -1 };
-}
-
-Ec2NetworkInterface *ec2_network_interfaces_free(Ec2NetworkInterface *n, size_t k) {
-        if (!n)
-                return NULL;
-        for (size_t i = 0; i < k; i++)
-                ec2_network_interface_done(&n[i]);
-        free(n);
-        return NULL;
-}
-
-void ec2_subnet_done(Ec2Subnet *s) {
-        if (!s)
-                return;
-        free(s->id);
-        free(s->cidr);
-        free(s->az);
-        free(s->vpc_id);
-        *s = (Ec2Subnet) {};
-}
-
-Ec2Subnet *ec2_subnets_free(Ec2Subnet *s, size_t n) {
-        if (!s)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                ec2_subnet_done(&s[i]);
-        free(s);
-        return NULL;
-}
-
-void ec2_instance_done(Ec2Instance *i) {
-        if (!i)
-                return;
-        free(i->id);
-        free(i->state);
-        free(i->az);
-        free(i->private_ip);
-        free(i->subnet_id);
-        ec2_tags_free(i->tags, i->n_tags);
-        *i = (Ec2Instance) {};
-}
-
-Ec2Instance *ec2_instances_free(Ec2Instance *i, size_t n) {
-        if (!i)
-                return NULL;
-        for (size_t k = 0; k < n; k++)
-                ec2_instance_done(&i[k]);
-        free(i);
-        return NULL;
-}
-
-int ec2_tag_filter_from_string(const char *s, char **ret_name, char **ret_value) {
-        _cleanup_free_ char *name = NULL, *value = NULL;
-        const char *eq;
-
-        if (!s || !ret_name || !ret_value)
-                return -EINVAL;
-        eq = strchr(s, '=');
-        if (!eq || eq == s)
-                return -EINVAL;
-        if (asprintf(&name, "tag:%.*s", (int) (eq - s), s) < 0) {
-                name = NULL;
-                return -ENOMEM;
-        }
-        value = strdup(eq + 1);
-        if (!value)
-                return -ENOMEM;
-        *ret_name = TAKE_PTR(name);
-        *ret_value = TAKE_PTR(value);
-        return 0;
-}
-
-const char *ec2_tags_get(const Ec2Tag *tags, size_t n_tags, const char *key) {
-        for (size_t i = 0; i < n_tags; i++)
-                if (streq_ptr(tags[i].key, key))
-                        return tags[i].value;
-        return NULL;
-}
-
-/* Makes room for one more element of size bytes. */
-static int array_reserve(void **array, size_t *allocated, size_t n, size_t size) {
-        size_t want;
-        void *a;
-
-        if (n < *allocated)
-                return 0;
-        want = MAX(*allocated * 2, (size_t) 4);
-        a = reallocarray(*array, want, size);
-        if (!a)
-                return -ENOMEM;
-        /* New slots start zeroed, so a half-parsed element frees cleanly. */
-        memset((char *) a + *allocated * size, 0, (want - *allocated) * size);
-        *array = a;
-        *allocated = want;
-        return 0;
-}
-
-/* Copies the text at path below n, NULL when absent. */
-static int dup_text(const XmlNode *n, const char *path, char **ret) {
-        const char *t = xml_path_text(n, path);
-
-        if (!t) {
-                *ret = NULL;
-                return 0;
-        }
-        *ret = strdup(t);
-        return *ret ? 0 : -ENOMEM;
-}
-
-static int parse_tags(const XmlNode *n, Ec2Tag **ret_tags, size_t *ret_n) {
-        Ec2Tag *tags = NULL;
-        size_t k = 0, allocated = 0;
-        int r = 0;
-
-        XML_FOREACH(item, xml_child(n, "tagSet"), "item") {
-                r = array_reserve((void **) &tags, &allocated, k, sizeof(Ec2Tag));
-                if (r < 0)
-                        break;
-                r = dup_text(item, "key", &tags[k].key);
-                if (r >= 0)
-                        r = dup_text(item, "value", &tags[k].value);
-                if (r >= 0 && !tags[k].value) {
-                        /* EC2 leaves out a value that is empty. */
-                        tags[k].value = strdup("");
-                        if (!tags[k].value)
-                                r = -ENOMEM;
-                }
-                if (r >= 0 && !tags[k].key)
-                        r = -EBADMSG;
-                k++;
-                if (r < 0)
-                        break;
-        }
-        if (r < 0) {
-                ec2_tags_free(tags, k);
-                return r;
-        }
-        *ret_tags = tags;
-        *ret_n = k;
-        return 0;
-}
-
-static int parse_volume_attachment(const XmlNode *n, Ec2VolumeAttachment *a) {
-        int r;
-
-        r = dup_text(n, "volumeId", &a->volume_id);
-        if (r >= 0)
-                r = dup_text(n, "instanceId", &a->instance_id);
-        if (r >= 0)
-                r = dup_text(n, "device", &a->device);
-        if (r >= 0)
-                r = dup_text(n, "status", &a->state);
-        return r;
-}
-
-static int parse_volume(const XmlNode *n, Ec2Volume *v) {
-        size_t allocated = 0;
-        int r;
-
-        if (!xml_child(n, "volumeId"))
-                return log_debug_errno(EBADMSG, "DescribeVolumes reply has a volume without volumeId.");
-
-        r = dup_text(n, "volumeId", &v->id);
-        if (r >= 0)
-                r = dup_text(n, "availabilityZone", &v->az);
-        if (r >= 0)
-                r = dup_text(n, "status", &v->state);
-        if (r < 0)
-                return r;
-        if (xml_child(n, "size")) {
-                r = xml_text_uint64(xml_child(n, "size"), &v->size_gib);
-                if (r < 0)
-                        return log_debug_errno(EBADMSG, "DescribeVolumes reply has a bad size for %s.", v->id);
-        }
-
-        XML_FOREACH(item, xml_child(n, "attachmentSet"), "item") {
-                r = array_reserve((void **) &v->attachments, &allocated, v->n_attachments,
-                                  sizeof(Ec2VolumeAttachment));
-                if (r < 0)
-                        return r;
-                v->n_attachments++;
-                r = parse_volume_attachment(item, &v->attachments[v->n_attachments - 1]);
-                if (r < 0)
-                        return r;
-        }
-
-        return parse_tags(n, &v->tags, &v->n_tags);
-}
-
-static int parse_network_interface(const XmlNode *n, Ec2NetworkInterface *e) {
-        const XmlNode *a;
-        size_t n_secondary = 0;
-        int r;
-
-        if (!xml_child(n, "networkInterfaceId"))
-                return log_debug_errno(EBADMSG,
-                                       "DescribeNetworkInterfaces reply has an interface without networkInterfaceId.");
-
-        r = dup_text(n, "networkInterfaceId", &e->id);
-        if (r >= 0)
-                r = dup_text(n, "subnetId", &e->subnet_id);
-        if (r >= 0)
-                r = dup_text(n, "vpcId", &e->vpc_id);
-        if (r >= 0)
-                r = dup_text(n, "availabilityZone", &e->az);
-        if (r >= 0)
-                r = dup_text(n, "macAddress", &e->mac);
-        if (r >= 0)
-                r = dup_text(n, "privateIpAddress", &e->private_ip);
-        if (r >= 0)
-                r = dup_text(n, "status", &e->status);
-        if (r < 0)
-                return r;
-
-        e->secondary_ips = calloc(xml_count(xml_child(n, "privateIpAddressesSet"), "item") + 1, sizeof(char *));
-        if (!e->secondary_ips)
-                return -ENOMEM;
-        XML_FOREACH(item, xml_child(n, "privateIpAddressesSet"), "item") {
-                bool primary = false;
-
-                /* The primary address is listed here too; it is private_ip. */
-                if (xml_text_bool(xml_child(item, "primary"), &primary) >= 0 && primary)
-                        continue;
-                if (!xml_child(item, "privateIpAddress"))
-                        continue;
-                r = dup_text(item, "privateIpAddress", &e->secondary_ips[n_secondary]);
-                if (r < 0)
-                        return r;
-                n_secondary++;
-        }
-
-        e->attachment.device_index = -1;
-        a = xml_child(n, "attachment");
-        if (a) {
-                r = dup_text(a, "attachmentId", &e->attachment.id);
-                if (r >= 0)
-                        r = dup_text(a, "instanceId", &e->attachment.instance_id);
-                if (r >= 0)
-                        r = dup_text(a, "status", &e->attachment.status);
-                if (r < 0)
-                        return r;
-                if (xml_child(a, "deviceIndex")) {
-                        uint64_t idx;
-
-                        r = xml_text_uint64(xml_child(a, "deviceIndex"), &idx);
-                        if (r < 0 || idx > INT_MAX)
-                                return log_debug_errno(EBADMSG, "Bad deviceIndex for %s.", e->id);
-                        e->attachment.device_index = (int) idx;
-                }
-        }
-
-        return parse_tags(n, &e->tags, &e->n_tags);
-}
-
-static int parse_subnet(const XmlNode *n, Ec2Subnet *s) {
-        int r;
-
-        if (!xml_child(n, "subnetId"))
-                return log_debug_errno(EBADMSG, "DescribeSubnets reply has a subnet without subnetId.");
-
-        r = dup_text(n, "subnetId", &s->id);
-        if (r >= 0)
-                r = dup_text(n, "cidrBlock", &s->cidr);
-        if (r >= 0)
-                r = dup_text(n, "availabilityZone", &s->az);
-        if (r >= 0)
-                r = dup_text(n, "vpcId", &s->vpc_id);
-        return r;
-}
-
-static int parse_instance(const XmlNode *n, Ec2Instance *i) {
-        int r;
-
-        if (!xml_child(n, "instanceId"))
-                return log_debug_errno(EBADMSG, "DescribeInstances reply has an instance without instanceId.");
-
-        r = dup_text(n, "instanceId", &i->id);
-        if (r >= 0)
-                r = dup_text(n, "instanceState/name", &i->state);
-        if (r >= 0)
-                r = dup_text(n, "placement/availabilityZone", &i->az);
-        if (r >= 0)
-                r = dup_text(n, "privateIpAddress", &i->private_ip);
-        if (r >= 0)
-                r = dup_text(n, "subnetId", &i->subnet_id);
-        if (r < 0)
-                return r;
-        return parse_tags(n, &i->tags, &i->n_tags);
-}
-
-/* The collected items of a Describe* call, one array of elem_size each. */
-typedef struct Ec2Items Ec2Items;
-struct Ec2Items {
-        void *items;
-        size_t n;
-        size_t allocated;
-        size_t elem_size;
-        const char *list_name;  /* the reply's list: volumeSet, ... */
-        int (*parse)(const XmlNode *n, void *item);
-        void (*done)(void *item);
-        /* For replies whose items sit deeper than one list (instances in
-         * reservations); NULL: the items of list_name. */
-        int (*parse_page)(Ec2Items *items, const XmlNode *root);
-};
-
-static void ec2_items_done(Ec2Items *l) {
-        for (size_t i = 0; i < l->n; i++)
-                l->done((char *) l->items + i * l->elem_size);
-        l->items = mfree(l->items);
-        l->n = l->allocated = 0;
-}
-
-static int ec2_items_parse_list(Ec2Items *l, const XmlNode *list) {
-        int r;
-
-        XML_FOREACH(item, list, "item") {
-                r = array_reserve(&l->items, &l->allocated, l->n, l->elem_size);
-                if (r < 0)
-                        return r;
-                /* Counted before parsing, so a half-parsed element is freed. */
-                l->n++;
-                r = l->parse(item, (char *) l->items + (l->n - 1) * l->elem_size);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
+/* ---- parameters ---- */
 
 static int add_ids(AwsParams *p, const char *name, const char *const *ids) {
         size_t k = 0;
@@ -432,24 +52,13 @@ static void params_drop_last(AwsParams *p) {
         free(p->items[p->n].value);
 }
 
-/* A reply to action X is <XResponse>: anything else is not an answer to
- * this request (a misrouted endpoint, a proxy's page). */
-static int reply_check_root(const char *action, const XmlDoc *reply) {
-        const XmlNode *root = xml_doc_root(reply);
-        const char *rest;
-
-        rest = root ? startswith(root->name, action) : NULL;
-        if (!rest || !streq(rest, "Response"))
-                return log_debug_errno(EBADMSG, "%s reply is <%s>, not <%sResponse>.", action,
-                                       root ? root->name : "", action);
-        return 0;
-}
+/* ---- Describe* ---- */
 
 /* Runs a Describe* action page by page, each page's items parsed into
  * items. With dry_run, a DryRunOperation answer ends the call with no
  * items. */
-static int ec2_describe(AwsClient *c, const char *action, AwsParams *params, bool dry_run, usec_t deadline,
-                        AwsError *ret_error, Ec2Items *items) {
+static int describe_pages(AwsClient *c, const char *action, AwsParams *params, bool dry_run, usec_t deadline,
+                          AwsError *ret_error, Ec2Items *items) {
         _cleanup_free_ char *token = NULL;
         int r;
 
@@ -482,14 +91,11 @@ static int ec2_describe(AwsClient *c, const char *action, AwsParams *params, boo
                         /* DryRunOperation: allowed, nothing to list. */
                         return 0;
 
-                r = reply_check_root(action, reply);
+                r = ec2_reply_check_root(action, reply);
                 if (r < 0)
                         return r;
                 root = xml_doc_root(reply);
-                if (items->parse_page)
-                        r = items->parse_page(items, root);
-                else
-                        r = ec2_items_parse_list(items, xml_child(root, items->list_name));
+                r = ec2_items_parse_page(items, root);
                 if (r < 0)
                         return r;
 
@@ -505,182 +111,90 @@ static int ec2_describe(AwsClient *c, const char *action, AwsParams *params, boo
         }
 }
 
-static void volume_done_cb(void *p) {
-        ec2_volume_done(p);
-}
-static int volume_parse_cb(const XmlNode *n, void *p) {
-        return parse_volume(n, p);
+/* One Describe* call: ids as id_name.1, id_name.2, ..., then the filters,
+ * every page's items collected into items (of its type). */
+static int ec2_describe(AwsClient *c, const char *action, const char *id_name, const char *const *ids,
+                        const Ec2Filter *filters, size_t n_filters, bool dry_run, usec_t deadline,
+                        AwsError *ret_error, Ec2Items *items) {
+        _cleanup_(aws_params_done) AwsParams params = {};
+        int r;
+
+        if (!c || (n_filters > 0 && !filters))
+                return -EINVAL;
+
+        r = add_ids(&params, id_name, ids);
+        if (r >= 0)
+                r = add_filters(&params, filters, n_filters);
+        if (r < 0)
+                return r;
+
+        return describe_pages(c, action, &params, dry_run, deadline, ret_error, items);
 }
 
 int ec2_describe_volumes(AwsClient *c, const char *const *ids, const Ec2Filter *filters, size_t n_filters,
                          bool dry_run, usec_t deadline, AwsError *ret_error,
                          Ec2Volume **ret_volumes, size_t *ret_n) {
-        _cleanup_(aws_params_done) AwsParams params = {};
-        _cleanup_(ec2_items_done) Ec2Items items = {
-                .elem_size = sizeof(Ec2Volume),
-                .list_name = "volumeSet",
-                .parse = volume_parse_cb,
-                .done = volume_done_cb,
-        };
+        _cleanup_(ec2_items_done) Ec2Items items = { .type = &ec2_volume_items };
         int r;
 
-        if (!c || !ret_volumes || !ret_n || (n_filters > 0 && !filters))
+        if (!ret_volumes || !ret_n)
                 return -EINVAL;
-
-        r = add_ids(&params, "VolumeId", ids);
-        if (r >= 0)
-                r = add_filters(&params, filters, n_filters);
+        r = ec2_describe(c, "DescribeVolumes", "VolumeId", ids, filters, n_filters, dry_run, deadline, ret_error,
+                         &items);
         if (r < 0)
                 return r;
-
-        r = ec2_describe(c, "DescribeVolumes", &params, dry_run, deadline, ret_error, &items);
-        if (r < 0)
-                return r;
-
-        *ret_volumes = TAKE_PTR(items.items);
-        *ret_n = items.n;
-        items.n = 0;
+        *ret_volumes = ec2_items_steal(&items, ret_n);
         return 0;
-}
-
-static void network_interface_done_cb(void *p) {
-        ec2_network_interface_done(p);
-}
-static int network_interface_parse_cb(const XmlNode *n, void *p) {
-        return parse_network_interface(n, p);
 }
 
 int ec2_describe_network_interfaces(AwsClient *c, const char *const *ids, const Ec2Filter *filters,
                                     size_t n_filters, bool dry_run, usec_t deadline, AwsError *ret_error,
                                     Ec2NetworkInterface **ret_interfaces, size_t *ret_n) {
-        _cleanup_(aws_params_done) AwsParams params = {};
-        _cleanup_(ec2_items_done) Ec2Items items = {
-                .elem_size = sizeof(Ec2NetworkInterface),
-                .list_name = "networkInterfaceSet",
-                .parse = network_interface_parse_cb,
-                .done = network_interface_done_cb,
-        };
+        _cleanup_(ec2_items_done) Ec2Items items = { .type = &ec2_network_interface_items };
         int r;
 
-        if (!c || !ret_interfaces || !ret_n || (n_filters > 0 && !filters))
+        if (!ret_interfaces || !ret_n)
                 return -EINVAL;
-
-        r = add_ids(&params, "NetworkInterfaceId", ids);
-        if (r >= 0)
-                r = add_filters(&params, filters, n_filters);
+        r = ec2_describe(c, "DescribeNetworkInterfaces", "NetworkInterfaceId", ids, filters, n_filters, dry_run,
+                         deadline, ret_error, &items);
         if (r < 0)
                 return r;
-
-        r = ec2_describe(c, "DescribeNetworkInterfaces", &params, dry_run, deadline, ret_error, &items);
-        if (r < 0)
-                return r;
-
-        *ret_interfaces = TAKE_PTR(items.items);
-        *ret_n = items.n;
-        items.n = 0;
+        *ret_interfaces = ec2_items_steal(&items, ret_n);
         return 0;
-}
-
-static void subnet_done_cb(void *p) {
-        ec2_subnet_done(p);
-}
-static int subnet_parse_cb(const XmlNode *n, void *p) {
-        return parse_subnet(n, p);
 }
 
 int ec2_describe_subnets(AwsClient *c, const char *const *ids, bool dry_run, usec_t deadline,
                          AwsError *ret_error, Ec2Subnet **ret_subnets, size_t *ret_n) {
-        _cleanup_(aws_params_done) AwsParams params = {};
-        _cleanup_(ec2_items_done) Ec2Items items = {
-                .elem_size = sizeof(Ec2Subnet),
-                .list_name = "subnetSet",
-                .parse = subnet_parse_cb,
-                .done = subnet_done_cb,
-        };
+        _cleanup_(ec2_items_done) Ec2Items items = { .type = &ec2_subnet_items };
         int r;
 
-        if (!c || !ret_subnets || !ret_n)
+        if (!ret_subnets || !ret_n)
                 return -EINVAL;
-
-        r = add_ids(&params, "SubnetId", ids);
+        r = ec2_describe(c, "DescribeSubnets", "SubnetId", ids, NULL, 0, dry_run, deadline, ret_error, &items);
         if (r < 0)
                 return r;
-
-        r = ec2_describe(c, "DescribeSubnets", &params, dry_run, deadline, ret_error, &items);
-        if (r < 0)
-                return r;
-
-        *ret_subnets = TAKE_PTR(items.items);
-        *ret_n = items.n;
-        items.n = 0;
+        *ret_subnets = ec2_items_steal(&items, ret_n);
         return 0;
 }
 
-static void instance_done_cb(void *p) {
-        ec2_instance_done(p);
-}
-static int instance_parse_cb(const XmlNode *n, void *p) {
-        return parse_instance(n, p);
-}
-
-/* Reservations hold the instances: each reservation's instancesSet is
- * parsed as one list into the same array. */
-static int reservations_parse_page(Ec2Items *instances, const XmlNode *root) {
-        int r;
-
-        XML_FOREACH(reservation, xml_child(root, "reservationSet"), "item") {
-                r = ec2_items_parse_list(instances, xml_child(reservation, "instancesSet"));
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
+/* Flattens reservations into instances (ec2_instance_items). */
 int ec2_describe_instances(AwsClient *c, const char *const *ids, const Ec2Filter *filters, size_t n_filters,
                            bool dry_run, usec_t deadline, AwsError *ret_error,
                            Ec2Instance **ret_instances, size_t *ret_n) {
-        _cleanup_(aws_params_done) AwsParams params = {};
-        _cleanup_(ec2_items_done) Ec2Items items = {
-                .elem_size = sizeof(Ec2Instance),
-                .parse = instance_parse_cb,
-                .done = instance_done_cb,
-                .parse_page = reservations_parse_page,
-        };
+        _cleanup_(ec2_items_done) Ec2Items items = { .type = &ec2_instance_items };
         int r;
 
-        if (!c || !ret_instances || !ret_n || (n_filters > 0 && !filters))
+        if (!ret_instances || !ret_n)
                 return -EINVAL;
-
-        r = add_ids(&params, "InstanceId", ids);
-        if (r >= 0)
-                r = add_filters(&params, filters, n_filters);
+        r = ec2_describe(c, "DescribeInstances", "InstanceId", ids, filters, n_filters, dry_run, deadline,
+                         ret_error, &items);
         if (r < 0)
                 return r;
-
-        r = ec2_describe(c, "DescribeInstances", &params, dry_run, deadline, ret_error, &items);
-        if (r < 0)
-                return r;
-
-        *ret_instances = TAKE_PTR(items.items);
-        *ret_n = items.n;
-        items.n = 0;
+        *ret_instances = ec2_items_steal(&items, ret_n);
         return 0;
 }
 
-/* Checks the <return>true</return> of actions that answer only that. */
-static int check_return(const char *action, const XmlDoc *reply) {
-        const XmlNode *ret = xml_child(xml_doc_root(reply), "return");
-        bool ok;
-
-        /* Absent is fine: a fake might leave it out, and HTTP 200 says it. */
-        if (!ret)
-                return 0;
-        if (xml_text_bool(ret, &ok) < 0)
-                return log_debug_errno(EBADMSG, "%s reply has a bad <return>.", action);
-        if (!ok)
-                return log_debug_errno(EREMOTEIO, "%s returned false.", action);
-        return 0;
-}
+/* ---- the other calls ---- */
 
 int ec2_attach_volume(AwsClient *c, const char *volume_id, const char *instance_id, const char *device,
                       bool dry_run, usec_t deadline, AwsError *ret_error, Ec2VolumeAttachment *ret_attachment) {
@@ -706,9 +220,9 @@ int ec2_attach_volume(AwsClient *c, const char *volume_id, const char *instance_
         if (r < 0)
                 return r;
         if (reply) {
-                r = reply_check_root("AttachVolume", reply);
+                r = ec2_reply_check_root("AttachVolume", reply);
                 if (r >= 0)
-                        r = parse_volume_attachment(xml_doc_root(reply), &a);
+                        r = ec2_parse_volume_attachment(xml_doc_root(reply), &a);
                 if (r < 0)
                         return r;
         }
@@ -743,9 +257,9 @@ int ec2_detach_volume(AwsClient *c, const char *volume_id, const char *instance_
         if (r < 0)
                 return r;
         if (reply) {
-                r = reply_check_root("DetachVolume", reply);
+                r = ec2_reply_check_root("DetachVolume", reply);
                 if (r >= 0)
-                        r = parse_volume_attachment(xml_doc_root(reply), &a);
+                        r = ec2_parse_volume_attachment(xml_doc_root(reply), &a);
                 if (r < 0)
                         return r;
         }
@@ -783,12 +297,12 @@ int ec2_attach_network_interface(AwsClient *c, const char *eni_id, const char *i
         if (r < 0)
                 return r;
         if (reply) {
-                r = reply_check_root("AttachNetworkInterface", reply);
+                r = ec2_reply_check_root("AttachNetworkInterface", reply);
                 if (r < 0)
                         return r;
                 if (isempty(xml_path_text(xml_doc_root(reply), "attachmentId")))
                         return log_debug_errno(EBADMSG, "AttachNetworkInterface reply has no attachmentId.");
-                r = dup_text(xml_doc_root(reply), "attachmentId", &id);
+                r = ec2_dup_text(xml_doc_root(reply), "attachmentId", &id);
                 if (r < 0)
                         return r;
         }
@@ -819,10 +333,10 @@ int ec2_detach_network_interface(AwsClient *c, const char *attachment_id, bool f
                 return r;
         if (!reply)
                 return 0;
-        r = reply_check_root("DetachNetworkInterface", reply);
+        r = ec2_reply_check_root("DetachNetworkInterface", reply);
         if (r < 0)
                 return r;
-        return check_return("DetachNetworkInterface", reply);
+        return ec2_reply_check_return("DetachNetworkInterface", reply);
 }
 
 int ec2_create_tags(AwsClient *c, const char *const *resource_ids, const Ec2Tag *tags, size_t n_tags,
@@ -857,8 +371,8 @@ int ec2_create_tags(AwsClient *c, const char *const *resource_ids, const Ec2Tag 
                 return r;
         if (!reply)
                 return 0;
-        r = reply_check_root("CreateTags", reply);
+        r = ec2_reply_check_root("CreateTags", reply);
         if (r < 0)
                 return r;
-        return check_return("CreateTags", reply);
+        return ec2_reply_check_return("CreateTags", reply);
 }
