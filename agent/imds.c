@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The IMDSv2 client: the session token, requests with their retries and
+ * deadline, and the typed getters. Their JSON is read by imds-parse.c. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <limits.h>
 #include <netinet/ether.h>
 #include <stdio.h>
 #include <sys/random.h>
-#include <time.h>
-
-#include <json-c/json.h>
 
 #include "imds.h"
 #include "log.h"
@@ -330,6 +329,75 @@ static int imds_get_once(Imds *imds, const char *url, usec_t deadline, HttpRespo
         return 0;
 }
 
+/* What an attempt of imds_request() that did not fail for good came to,
+ * besides 0 (done). */
+enum {
+        ATTEMPT_RETRY = 1,      /* a transient failure: back off, then try again */
+        ATTEMPT_AGAIN,          /* a new token: try again at once */
+};
+
+/* A failure to get the token or the reply: final, or worth another attempt
+ * (*last is then its error). */
+static int attempt_failed(int r, int *last) {
+        if (r == -ETIME || !error_is_transient(r))
+                return r;
+        *last = r;
+        return ATTEMPT_RETRY;
+}
+
+/* What the status of a reply to path means. A 401 means the token expired
+ * or IMDS restarted: a new one, and the same request again, once. */
+static int attempt_status(Imds *imds, const char *path, long status, bool *renewed, int *last) {
+        switch (status) {
+        case 200:
+                return 0;
+        case 401:
+                if (*renewed)
+                        return log_debug_errno(EACCES, "imds: %s refused a fresh token (401).", path);
+                log_debug("imds: token refused (401) for %s, fetching a new one.", path);
+                imds_drop_token(imds);
+                *renewed = true;
+                return ATTEMPT_AGAIN;
+        case 403:
+                return log_debug_errno(EACCES, "imds: access to %s denied (403).", path);
+        case 404:
+                return log_debug_errno(ENOENT, "imds: %s does not exist (404).", path);
+        default:
+                if (status == 429 || status >= 500) {
+                        log_debug("imds: %s answered %ld, retrying.", path, status);
+                        *last = -EIO;
+                        return ATTEMPT_RETRY;
+                }
+                return log_debug_errno(EPROTO, "imds: unexpected status %ld for %s.", status, path);
+        }
+}
+
+/* One attempt: the token, the GET, its status and the check of its body.
+ * Returns 0 with the reply in *response, ATTEMPT_*, or a final error. */
+static int attempt(Imds *imds, const char *url, const char *path, usec_t deadline, ImdsCheck check,
+                   void *userdata, bool *renewed, int *last, HttpResponse *response) {
+        int r;
+
+        r = imds_ensure_token(imds, deadline);
+        if (r < 0)
+                return attempt_failed(r, last);
+        r = imds_get_once(imds, url, deadline, response);
+        if (r < 0)
+                return attempt_failed(r, last);
+
+        r = attempt_status(imds, path, response->status, renewed, last);
+        if (r != 0 || !check)
+                return r;
+
+        r = check(response->body, response->body_size, userdata);
+        if (r == -EBADMSG) {
+                log_debug("imds: malformed reply for %s, retrying.", path);
+                *last = r;
+                return ATTEMPT_RETRY;
+        }
+        return r < 0 ? r : 0;
+}
+
 /* GETs path under /latest/, with the token, retries and the deadline. */
 static int imds_request(Imds *imds, const char *path, usec_t deadline, ImdsCheck check, void *userdata,
                         char **ret, size_t *ret_size) {
@@ -362,66 +430,13 @@ static int imds_request(Imds *imds, const char *path, usec_t deadline, ImdsCheck
                 if (usec_left(deadline) == 0)
                         return log_debug_errno(ETIME, "imds: deadline reached for %s.", path);
 
-                r = imds_ensure_token(imds, deadline);
-                if (r == -ETIME)
-                        return r;
-                if (r < 0) {
-                        if (!error_is_transient(r))
-                                return r;
-                        last = r;
+                r = attempt(imds, url, path, deadline, check, userdata, &renewed, &last, &response);
+                if (r == ATTEMPT_RETRY)
                         failures++;
+                if (r == ATTEMPT_RETRY || r == ATTEMPT_AGAIN)
                         continue;
-                }
-
-                r = imds_get_once(imds, url, deadline, &response);
-                if (r == -ETIME)
+                if (r < 0)
                         return r;
-                if (r < 0) {
-                        if (!error_is_transient(r))
-                                return r;
-                        last = r;
-                        failures++;
-                        continue;
-                }
-
-                switch (response.status) {
-                case 200:
-                        break;
-                case 401:
-                        /* The token expired or IMDS restarted: a new one, and
-                         * the same request again, once. */
-                        if (renewed)
-                                return log_debug_errno(EACCES, "imds: %s refused a fresh token (401).", path);
-                        log_debug("imds: token refused (401) for %s, fetching a new one.", path);
-                        imds_drop_token(imds);
-                        renewed = true;
-                        continue;
-                case 403:
-                        return log_debug_errno(EACCES, "imds: access to %s denied (403).", path);
-                case 404:
-                        return log_debug_errno(ENOENT, "imds: %s does not exist (404).", path);
-                default:
-                        if (response.status == 429 || response.status >= 500) {
-                                log_debug("imds: %s answered %ld, retrying.", path, response.status);
-                                last = -EIO;
-                                failures++;
-                                continue;
-                        }
-                        return log_debug_errno(EPROTO, "imds: unexpected status %ld for %s.",
-                                               response.status, path);
-                }
-
-                if (check) {
-                        r = check(response.body, response.body_size, userdata);
-                        if (r == -EBADMSG) {
-                                log_debug("imds: malformed reply for %s, retrying.", path);
-                                last = r;
-                                failures++;
-                                continue;
-                        }
-                        if (r < 0)
-                                return r;
-                }
 
                 if (ret_size)
                         *ret_size = response.body_size;
@@ -488,198 +503,6 @@ int imds_get_local_ipv4(Imds *imds, usec_t deadline, char **ret) {
 
 int imds_get_user_data(Imds *imds, usec_t deadline, char **ret, size_t *ret_size) {
         return imds_request(imds, "user-data", deadline, NULL, NULL, ret, ret_size);
-}
-
-/* JSON */
-
-static void json_object_putp(struct json_object **o) {
-        if (*o)
-                json_object_put(*o);
-}
-
-/* Parses a whole reply as one JSON object: trailing bytes other than blanks
- * mean the reply is not what IMDS sends. */
-static int json_parse_object(const char *s, size_t size, struct json_object **ret) {
-        _cleanup_(json_object_putp) struct json_object *o = NULL;
-        struct json_tokener *tok;
-        enum json_tokener_error error;
-        size_t end;
-
-        if (!s || size > INT_MAX || strlen(s) != size)
-                return -EBADMSG;
-
-        tok = json_tokener_new();
-        if (!tok)
-                return -ENOMEM;
-        /* Strict: IMDS sends plain JSON, so anything json-c would merely
-         * tolerate is a reply that is not from IMDS. */
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-        o = json_tokener_parse_ex(tok, s, (int) size);
-        error = json_tokener_get_error(tok);
-        end = json_tokener_get_parse_end(tok);
-        json_tokener_free(tok);
-
-        if (!o || error != json_tokener_success)
-                return -EBADMSG;
-        for (; end < size; end++)
-                if (!isspace((unsigned char) s[end]))
-                        return -EBADMSG;
-        if (!json_object_is_type(o, json_type_object))
-                return -EBADMSG;
-
-        *ret = TAKE_PTR(o);
-        return 0;
-}
-
-/* A required, non-empty string member. */
-static int json_get_string(struct json_object *o, const char *key, const char **ret) {
-        struct json_object *v;
-        const char *s;
-
-        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-                return log_debug_errno(EBADMSG, "imds: \"%s\" is missing or not a string.", key);
-        s = json_object_get_string(v);
-        if (isempty(s) || strlen(s) != (size_t) json_object_get_string_len(v))
-                return log_debug_errno(EBADMSG, "imds: \"%s\" is empty or holds a NUL.", key);
-        *ret = s;
-        return 0;
-}
-
-int imds_parse_timestamp(const char *s, usec_t *ret) {
-        static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
-        struct tm tm = {}, parsed;
-        const char *end;
-        time_t t;
-
-        if (!s || !ret || strlen(s) != strlen(shape))
-                return -EBADMSG;
-        /* strptime() alone would take blanks, fewer digits and signs. */
-        for (size_t i = 0; shape[i]; i++)
-                if (shape[i] == 'd' ? !isdigit((unsigned char) s[i]) : s[i] != shape[i])
-                        return -EBADMSG;
-
-        end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        if (!end || *end != '\0')
-                return -EBADMSG;
-
-        parsed = tm;
-        t = timegm(&tm);
-        if (t == (time_t) -1 || t < 0)
-                return -EBADMSG;
-        /* timegm() turns February 30 into March 2; a date that does not
-         * survive the round trip was not a date. */
-        if (tm.tm_year != parsed.tm_year || tm.tm_mon != parsed.tm_mon || tm.tm_mday != parsed.tm_mday ||
-            tm.tm_hour != parsed.tm_hour || tm.tm_min != parsed.tm_min || tm.tm_sec != parsed.tm_sec)
-                return -EBADMSG;
-        if ((uint64_t) t > (USEC_INFINITY - 1) / USEC_PER_SEC)
-                return -EBADMSG;
-
-        *ret = (usec_t) t * USEC_PER_SEC;
-        return 0;
-}
-
-int imds_parse_credentials(const char *json, size_t size, AwsCredentials *ret) {
-        _cleanup_(json_object_putp) struct json_object *o = NULL;
-        _cleanup_(aws_credentials_done) AwsCredentials c = {};
-        const char *code, *key_id, *secret, *token, *expiration;
-        int r;
-
-        if (!ret)
-                return -EINVAL;
-
-        r = json_parse_object(json, size, &o);
-        if (r < 0)
-                return log_debug_errno(r, "imds: the role credentials are not a JSON object.");
-
-        r = json_get_string(o, "Code", &code);
-        if (r < 0)
-                return r;
-        if (!streq(code, "Success")) {
-                struct json_object *m;
-                const char *message = NULL;
-
-                if (json_object_object_get_ex(o, "Message", &m) && json_object_is_type(m, json_type_string))
-                        message = json_object_get_string(m);
-                return log_debug_errno(EACCES, "imds: the role credentials are not available: %s%s%s",
-                                       code, message ? ": " : "", strempty(message));
-        }
-
-        r = json_get_string(o, "AccessKeyId", &key_id);
-        if (r < 0)
-                return r;
-        r = json_get_string(o, "SecretAccessKey", &secret);
-        if (r < 0)
-                return r;
-        r = json_get_string(o, "Token", &token);
-        if (r < 0)
-                return r;
-        r = json_get_string(o, "Expiration", &expiration);
-        if (r < 0)
-                return r;
-
-        r = imds_parse_timestamp(expiration, &c.expiration);
-        if (r < 0)
-                return log_debug_errno(r, "imds: Expiration \"%s\" is not a UTC timestamp.", expiration);
-
-        c.access_key_id = strdup(key_id);
-        c.secret_access_key = strdup(secret);
-        c.session_token = strdup(token);
-        if (!c.access_key_id || !c.secret_access_key || !c.session_token)
-                return -ENOMEM;
-
-        *ret = c;
-        c = (AwsCredentials) {};
-        return 0;
-}
-
-void imds_identity_done(ImdsIdentity *identity) {
-        if (!identity)
-                return;
-        free(identity->account_id);
-        free(identity->instance_id);
-        free(identity->region);
-        free(identity->availability_zone);
-        free(identity->private_ip);
-        *identity = (ImdsIdentity) {};
-}
-
-int imds_parse_identity(const char *json, size_t size, ImdsIdentity *ret) {
-        _cleanup_(json_object_putp) struct json_object *o = NULL;
-        _cleanup_(imds_identity_done) ImdsIdentity id = {};
-        static const struct {
-                const char *key;
-                size_t offset;
-        } fields[] = {
-                { "accountId",        offsetof(ImdsIdentity, account_id) },
-                { "instanceId",       offsetof(ImdsIdentity, instance_id) },
-                { "region",           offsetof(ImdsIdentity, region) },
-                { "availabilityZone", offsetof(ImdsIdentity, availability_zone) },
-                { "privateIp",        offsetof(ImdsIdentity, private_ip) },
-        };
-        int r;
-
-        if (!ret)
-                return -EINVAL;
-
-        r = json_parse_object(json, size, &o);
-        if (r < 0)
-                return log_debug_errno(r, "imds: the identity document is not a JSON object.");
-
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                char **field = (char **) ((uint8_t *) &id + fields[i].offset);
-                const char *v;
-
-                r = json_get_string(o, fields[i].key, &v);
-                if (r < 0)
-                        return r;
-                *field = strdup(v);
-                if (!*field)
-                        return -ENOMEM;
-        }
-
-        *ret = id;
-        id = (ImdsIdentity) {};
-        return 0;
 }
 
 static int check_identity(const char *body, size_t size, void *userdata) {

@@ -80,9 +80,9 @@ int imds_get_role_name(Imds *imds, usec_t deadline, char **ret);
  * than "Success". */
 int imds_get_role_credentials(Imds *imds, usec_t deadline, AwsCredentials *ret);
 
-/* The pure parsers behind the helpers, exposed for tests. -EBADMSG on any
- * malformed input; imds_parse_credentials() returns -EACCES for a Code other
- * than "Success". They do not register secrets. */
+/* The pure parsers behind the helpers (imds-parse.c), exposed for tests.
+ * -EBADMSG on any malformed input; imds_parse_credentials() returns -EACCES
+ * for a Code other than "Success". They do not register secrets. */
 int imds_parse_credentials(const char *json, size_t size, AwsCredentials *ret);
 int imds_parse_identity(const char *json, size_t size, ImdsIdentity *ret);
 /* Exactly "YYYY-MM-DDTHH:MM:SSZ" -> CLOCK_REALTIME usec. */
