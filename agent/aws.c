@@ -1,27 +1,29 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The AWS client: endpoints, signing, and the attempts of one call. What
+ * an error reply means is aws-error.c's; the parameters are aws-params.c's. */
 #include <inttypes.h>
-#include <locale.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <strings.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "aws.h"
+#include "backoff.h"
+#include "clock.h"
 #include "log.h"
 #include "sigv4.h"
 
-/* Backoff between attempts, "full jitter" (a uniformly random wait between
- * zero and an exponentially growing ceiling): the ceiling starts at 200 ms,
- * short enough that a connection reset on a freshly raised interface costs
- * little, and doubles up to 5 s. Throttling starts at 500 ms instead, as the
- * AWS SDKs do, because retrying a throttled call quickly only drains the
- * account's token bucket further. Eight attempts take about 12 s at most
- * (about half that on average), well inside any boot deadline, and leave the
- * deadline to decide when the whole sequence gives up. */
-#define AWS_BACKOFF_BASE_USEC (200 * USEC_PER_MSEC)
-#define AWS_BACKOFF_THROTTLE_BASE_USEC (500 * USEC_PER_MSEC)
-#define AWS_BACKOFF_CAP_USEC (5 * USEC_PER_SEC)
+/* Backoff between attempts, "full jitter" (backoff.h): the ceiling starts at
+ * 200 ms, short enough that a connection reset on a freshly raised interface
+ * costs little, and doubles up to 5 s. Throttling starts at 500 ms instead
+ * (x2.5), as the AWS SDKs do, because retrying a throttled call quickly only
+ * drains the account's token bucket further. Eight attempts take about 12 s
+ * at most (about half that on average), well inside any boot deadline, and
+ * leave the deadline to decide when the whole sequence gives up. */
+static const BackoffPolicy aws_retry_policy = {
+        .initial = 200 * USEC_PER_MSEC,
+        .max = 5 * USEC_PER_SEC,
+        .growth_percent = 200,
+        .jitter = true,
+        .throttle_percent = 250,
+};
 #define AWS_ATTEMPTS_MAX 8U
 
 /* One attempt never waits longer than this for its reply; a hung
@@ -38,7 +40,6 @@ struct AwsClient {
         char *endpoints[_AWS_SERVICE_MAX];
         char *signing_regions[_AWS_SERVICE_MAX];
         int64_t clock_offset;
-        AwsClientHooks hooks;
 };
 
 static const struct {
@@ -72,168 +73,6 @@ const char *aws_service_to_string(AwsService s) {
         return services[s].name;
 }
 
-void aws_error_done(AwsError *e) {
-        if (!e)
-                return;
-        e->code = mfree(e->code);
-        e->message = mfree(e->message);
-        e->request_id = mfree(e->request_id);
-        e->http_status = 0;
-}
-
-void aws_params_done(AwsParams *p) {
-        if (!p)
-                return;
-        for (size_t i = 0; i < p->n; i++) {
-                free(p->items[i].name);
-                free(p->items[i].value);
-        }
-        p->items = mfree(p->items);
-        p->n = p->allocated = 0;
-}
-
-static int aws_params_add_owned(AwsParams *p, char *name, char *value) {
-        if (p->n >= p->allocated) {
-                size_t want = MAX(p->allocated * 2, (size_t) 8);
-                AwsParam *items;
-
-                items = reallocarray(p->items, want, sizeof(AwsParam));
-                if (!items)
-                        return -ENOMEM;
-                p->items = items;
-                p->allocated = want;
-        }
-        p->items[p->n++] = (AwsParam) { .name = name, .value = value };
-        return 0;
-}
-
-int aws_params_add(AwsParams *p, const char *name, const char *value) {
-        _cleanup_free_ char *n = NULL, *v = NULL;
-        int r;
-
-        if (!p || isempty(name) || !value)
-                return -EINVAL;
-        n = strdup(name);
-        v = strdup(value);
-        if (!n || !v)
-                return -ENOMEM;
-        r = aws_params_add_owned(p, n, v);
-        if (r < 0)
-                return r;
-        TAKE_PTR(n);
-        TAKE_PTR(v);
-        return 0;
-}
-
-int aws_params_addf(AwsParams *p, const char *value, const char *name_format, ...) {
-        _cleanup_free_ char *n = NULL, *v = NULL;
-        va_list ap;
-        int r;
-
-        if (!p || !name_format || !value)
-                return -EINVAL;
-        va_start(ap, name_format);
-        r = vasprintf(&n, name_format, ap);
-        va_end(ap);
-        if (r < 0) {
-                n = NULL;
-                return -ENOMEM;
-        }
-        v = strdup(value);
-        if (!v)
-                return -ENOMEM;
-        r = aws_params_add_owned(p, n, v);
-        if (r < 0)
-                return r;
-        TAKE_PTR(n);
-        TAKE_PTR(v);
-        return 0;
-}
-
-static bool char_is_unreserved(char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-               c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-int aws_uri_encode(const char *s, char **ret) {
-        static const char hex[] = "0123456789ABCDEF";
-        size_t len, k = 0;
-        char *e;
-
-        if (!s || !ret)
-                return -EINVAL;
-        len = strlen(s);
-        if (len > (SIZE_MAX - 1) / 3)
-                return -ENOMEM;
-        e = malloc(len * 3 + 1);
-        if (!e)
-                return -ENOMEM;
-        for (const char *p = s; *p != '\0'; p++) {
-                unsigned char c = (unsigned char) *p;
-
-                if (char_is_unreserved(*p))
-                        e[k++] = *p;
-                else {
-                        e[k++] = '%';
-                        e[k++] = hex[c >> 4];
-                        e[k++] = hex[c & 15];
-                }
-        }
-        e[k] = '\0';
-        *ret = e;
-        return 0;
-}
-
-/* Appends "&name=value" (no '&' at the start of the string). */
-static int append_encoded_pair(char **s, size_t *len, const char *name, const char *value) {
-        _cleanup_free_ char *n = NULL, *v = NULL;
-        size_t add;
-        char *b;
-        int r;
-
-        r = aws_uri_encode(name, &n);
-        if (r < 0)
-                return r;
-        r = aws_uri_encode(value, &v);
-        if (r < 0)
-                return r;
-
-        add = (*len > 0 ? 1 : 0) + strlen(n) + 1 + strlen(v);
-        b = realloc(*s, *len + add + 1);
-        if (!b)
-                return -ENOMEM;
-        *s = b;
-        if (*len > 0)
-                b[(*len)++] = '&';
-        memcpy(b + *len, n, strlen(n));
-        *len += strlen(n);
-        b[(*len)++] = '=';
-        memcpy(b + *len, v, strlen(v) + 1);
-        *len += strlen(v);
-        return 0;
-}
-
-int aws_params_encode(const AwsParams *p, char **ret) {
-        _cleanup_free_ char *s = NULL;
-        size_t len = 0;
-        int r;
-
-        if (!ret)
-                return -EINVAL;
-        s = strdup("");
-        if (!s)
-                return -ENOMEM;
-        for (size_t i = 0; p && i < p->n; i++) {
-                r = append_encoded_pair(&s, &len, p->items[i].name, p->items[i].value);
-                if (r < 0)
-                        return r;
-        }
-        *ret = TAKE_PTR(s);
-        return 0;
-}
-
-/* Accepts "http(s)://authority[/base]" and returns it without a trailing
- * slash. Queries, fragments and user names have no place in an endpoint. */
 static int endpoint_normalize(const char *url, char **ret) {
         const char *rest;
         size_t len;
@@ -336,10 +175,6 @@ AwsClient *aws_client_free(AwsClient *c) {
         return NULL;
 }
 
-void aws_client_set_hooks(AwsClient *c, const AwsClientHooks *hooks) {
-        c->hooks = hooks ? *hooks : (AwsClientHooks) {};
-}
-
 int aws_client_set_endpoint(AwsClient *c, AwsService service, const char *url) {
         char *n;
         int r;
@@ -378,218 +213,11 @@ void aws_client_set_clock_offset(AwsClient *c, int64_t offset_usec) {
         c->clock_offset = offset_usec;
 }
 
-static usec_t client_now(const AwsClient *c, clockid_t clock) {
-        if (c->hooks.now)
-                return c->hooks.now(clock, c->hooks.userdata);
-        return now(clock);
-}
-
-static void client_sleep(const AwsClient *c, usec_t usec) {
-        if (c->hooks.sleep)
-                c->hooks.sleep(usec, c->hooks.userdata);
-        else
-                sleep_usec(usec);
-}
-
-static uint64_t client_random(const AwsClient *c) {
-        uint64_t v;
-
-        if (c->hooks.random)
-                return c->hooks.random(c->hooks.userdata);
-        /* Jitter needs no cryptographic quality, only that two nodes that
-         * failed together do not retry together; the clock will do if the
-         * kernel has no randomness to spare. */
-        if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t) sizeof(v))
-                v = now(CLOCK_MONOTONIC) * 0x9E3779B97F4A7C15ULL;
-        return v;
-}
-
 /* The signature's time: the local wall clock corrected by what AWS said. */
 static time_t client_signing_time(const AwsClient *c) {
-        int64_t t = (int64_t) client_now(c, CLOCK_REALTIME) + c->clock_offset;
+        int64_t t = (int64_t) now(CLOCK_REALTIME) + c->clock_offset;
 
         return (time_t) (MAX(t, (int64_t) 0) / (int64_t) USEC_PER_SEC);
-}
-
-int aws_parse_http_date(const char *s, usec_t *ret) {
-        struct tm tm = {};
-        const char *end;
-        locale_t loc;
-        time_t t;
-
-        if (isempty(s) || !ret)
-                return -EINVAL;
-
-        /* Day and month names are English whatever the process's locale. */
-        loc = newlocale(LC_ALL_MASK, "C", (locale_t) 0);
-        if (loc == (locale_t) 0)
-                return -ENOMEM;
-        end = strptime_l(s, "%a, %d %b %Y %H:%M:%S GMT", &tm, loc);
-        freelocale(loc);
-        if (!end || *end != '\0')
-                return -EINVAL;
-
-        t = timegm(&tm);
-        if (t == (time_t) -1 || t < 0)
-                return -EINVAL;
-        *ret = (usec_t) t * USEC_PER_SEC;
-        return 0;
-}
-
-static int strdup_if(const char *s, char **ret) {
-        if (!s) {
-                *ret = NULL;
-                return 0;
-        }
-        *ret = strdup(s);
-        return *ret ? 0 : -ENOMEM;
-}
-
-int aws_error_parse(long http_status, const char *body, size_t body_size, AwsError *ret) {
-        _cleanup_(xml_doc_freep) XmlDoc *doc = NULL;
-        _cleanup_free_ char *code = NULL, *message = NULL, *request_id = NULL;
-        const XmlNode *root, *error = NULL;
-        int r;
-
-        if (!ret)
-                return -EINVAL;
-
-        r = xml_parse(body, body_size, &doc);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return -EBADMSG;
-
-        root = xml_doc_root(doc);
-        if (xml_name_is(root, "Response"))
-                /* EC2: <Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response> */
-                error = xml_path(root, "Errors/Error");
-        else if (xml_name_is(root, "ErrorResponse"))
-                /* Query and REST-XML services: <ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/> */
-                error = xml_child(root, "Error");
-        else if (xml_name_is(root, "Error"))
-                /* S3's style, which some fakes imitate. */
-                error = root;
-
-        if (error) {
-                r = strdup_if(xml_path_text(error, "Code"), &code);
-                if (r >= 0)
-                        r = strdup_if(xml_path_text(error, "Message"), &message);
-                if (r < 0)
-                        return r;
-        } else if (xml_child(root, "Messages")) {
-                /* Route 53's InvalidChangeBatch: the root names the error and
-                 * each problem of the batch is one <Message>. */
-                size_t len = 0;
-
-                code = strdup(root->name);
-                if (!code)
-                        return -ENOMEM;
-                XML_FOREACH(m, xml_child(root, "Messages"), "Message") {
-                        size_t l = strlen(xml_text(m));
-                        char *b;
-
-                        b = realloc(message, len + (len > 0 ? 2 : 0) + l + 1);
-                        if (!b)
-                                return -ENOMEM;
-                        message = b;
-                        if (len > 0) {
-                                memcpy(message + len, "; ", 2);
-                                len += 2;
-                        }
-                        memcpy(message + len, xml_text(m), l + 1);
-                        len += l;
-                }
-        }
-
-        r = strdup_if(xml_path_text(root, "RequestID") ?: xml_path_text(root, "RequestId")
-                              ?: xml_path_text(error, "RequestId"),
-                      &request_id);
-        if (r < 0)
-                return r;
-
-        aws_error_done(ret);
-        ret->http_status = http_status;
-        ret->code = TAKE_PTR(code);
-        ret->message = TAKE_PTR(message);
-        ret->request_id = TAKE_PTR(request_id);
-        return 0;
-}
-
-static bool code_in(const char *code, const char *const *list) {
-        if (!code)
-                return false;
-        for (const char *const *i = list; *i; i++)
-                if (streq(code, *i))
-                        return true;
-        return false;
-}
-
-static bool code_is_throttling(const char *code) {
-        /* The union botocore's standard retry mode knows, less the ones of
-         * services this agent never calls. */
-        static const char *const list[] = {
-                "RequestLimitExceeded", "Throttling", "ThrottlingException", "ThrottledException",
-                "RequestThrottled", "RequestThrottledException", "TooManyRequestsException",
-                "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException", "BandwidthLimitExceeded",
-                NULL,
-        };
-        return code_in(code, list);
-}
-
-static bool code_is_transient(const char *code) {
-        static const char *const list[] = {
-                "InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable",
-                "RequestTimeout", "RequestTimeoutException",
-                NULL,
-        };
-        return code_in(code, list);
-}
-
-static bool error_is_clock_skew(const AwsError *e) {
-        static const char *const list[] = {
-                "RequestExpired", "RequestTimeTooSkewed", "RequestInTheFuture",
-                NULL,
-        };
-
-        if (code_in(e->code, list))
-                return true;
-        /* Signature errors are about the clock only when the message says
-         * so (Route 53 reports a skewed clock as SignatureDoesNotMatch with
-         * "Signature expired: ..."); otherwise they are auth failures. */
-        if (streq_ptr(e->code, "InvalidSignatureException") || streq_ptr(e->code, "SignatureDoesNotMatch"))
-                return e->message && (strstr(e->message, "Signature expired") ||
-                                      strstr(e->message, "Signature not yet current"));
-        return false;
-}
-
-static bool error_is_expired_token(const AwsError *e, bool session_token) {
-        if (streq_ptr(e->code, "ExpiredToken") || streq_ptr(e->code, "ExpiredTokenException"))
-                return true;
-        /* A rotated-away role session token reads as an unknown key id. */
-        return session_token && streq_ptr(e->code, "InvalidClientTokenId");
-}
-
-static bool code_is_auth(const char *code) {
-        static const char *const list[] = {
-                "AuthFailure", "UnauthorizedOperation", "SignatureDoesNotMatch", "InvalidClientTokenId",
-                "AccessDenied", "AccessDeniedException", "OptInRequired", "Blocked",
-                "IncompleteSignature", "MissingAuthenticationToken", "InvalidAccessKeyId",
-                "UnrecognizedClientException", "ExpiredToken", "ExpiredTokenException",
-                NULL,
-        };
-        return code_in(code, list);
-}
-
-static bool code_is_not_found(const char *code) {
-        size_t l;
-
-        if (!code)
-                return false;
-        if (streq(code, "NoSuchHostedZone") || streq(code, "NoSuchChange"))
-                return true;
-        l = strlen(code);
-        return l >= strlen(".NotFound") && streq(code + l - strlen(".NotFound"), ".NotFound");
 }
 
 static bool errno_is_network(int r) {
@@ -597,15 +225,6 @@ static bool errno_is_network(int r) {
          * network is still coming up at boot. */
         return r == -ECONNRESET || r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EPROTO ||
                r == -EHOSTUNREACH;
-}
-
-static usec_t backoff_usec(const AwsClient *c, unsigned attempt, bool throttled) {
-        usec_t ceiling = throttled ? AWS_BACKOFF_THROTTLE_BASE_USEC : AWS_BACKOFF_BASE_USEC;
-
-        for (unsigned i = 0; i < attempt && ceiling < AWS_BACKOFF_CAP_USEC; i++)
-                ceiling *= 2;
-        ceiling = MIN(ceiling, AWS_BACKOFF_CAP_USEC);
-        return client_random(c) % (ceiling + 1);
 }
 
 /* Everything of a call that stays the same across attempts. */
@@ -712,7 +331,7 @@ static int aws_attempt(AwsClient *c, const AwsCall *call, bool force_refresh, us
                 http_headers[i] = (HttpHeader) { (char *) sig_headers[i].name, (char *) sig_headers[i].value };
         http_headers[n] = (HttpHeader) { (char *) "Authorization", authorization };
 
-        left = deadline == USEC_INFINITY ? USEC_INFINITY : deadline - MIN(deadline, client_now(c, CLOCK_MONOTONIC));
+        left = deadline == USEC_INFINITY ? USEC_INFINITY : deadline - MIN(deadline, now(CLOCK_MONOTONIC));
         if (left == 0)
                 return -ETIME;
 
@@ -744,134 +363,168 @@ static void error_set_request_id_from_headers(AwsError *e, const HttpResponse *r
                 e->request_id = strdup(id);
 }
 
+/* Where the attempts of one call stand. */
+typedef struct Attempts {
+        bool skew_corrected;
+        bool refreshed;
+        bool force_refresh;             /* the next attempt asks for new credentials */
+        bool throttled;                 /* the last failure was "slow down" */
+        int failure;                    /* returned when the attempts end now */
+        char reason[48];                /* the last failure, for log lines */
+} Attempts;
+
+typedef enum Verdict {
+        VERDICT_DONE,                   /* the call is answered: return failure (0 or an error) */
+        VERDICT_AGAIN_NOW,              /* fixed something (clock, credentials): try at once */
+        VERDICT_AGAIN_LATER,            /* a failure worth another attempt after a backoff */
+} Verdict;
+
+static Verdict done(Attempts *a, int r) {
+        a->failure = r;
+        return VERDICT_DONE;
+}
+
+/* Judges an error reply by its class (aws-error.c). */
+static Verdict judge_error_reply(AwsClient *c, const AwsCall *call, const HttpResponse *response,
+                                 bool session_token, AwsError *error, Attempts *a) {
+        const char *service = services[call->service].name;
+        usec_t server;
+
+        switch (aws_error_classify(error, session_token)) {
+        case AWS_ERROR_CLASS_DRY_RUN:
+                return done(a, 0);
+        case AWS_ERROR_CLASS_CLOCK_SKEW:
+                if (!a->skew_corrected &&
+                    aws_parse_http_date(http_response_header(response, "date"), &server) >= 0) {
+                        c->clock_offset = (int64_t) server - (int64_t) now(CLOCK_REALTIME);
+                        a->skew_corrected = true;
+                        log_debug("%s %s: %s, correcting the clock by %+" PRId64 " s and retrying.", service,
+                                  call->label, error->code, c->clock_offset / (int64_t) USEC_PER_SEC);
+                        return VERDICT_AGAIN_NOW;
+                }
+                /* A clock that is right and a request that still expired:
+                 * the session token is stale. */
+                if (session_token && !a->refreshed && streq(error->code, "RequestExpired"))
+                        break;
+                return done(a, log_debug_errno(EACCES, "%s %s: %s: %s", service, call->label, error->code,
+                                               strna(error->message)));
+        case AWS_ERROR_CLASS_EXPIRED_TOKEN:
+                if (session_token && !a->refreshed)
+                        break;
+                return done(a, log_debug_errno(EACCES, "%s %s: %s: %s", service, call->label, error->code,
+                                               strna(error->message)));
+        case AWS_ERROR_CLASS_AUTH:
+                return done(a, log_debug_errno(EACCES, "%s %s: %s: %s", service, call->label, error->code,
+                                               strna(error->message)));
+        case AWS_ERROR_CLASS_NOT_FOUND:
+                return done(a, log_debug_errno(ENOENT, "%s %s: %s: %s", service, call->label, error->code,
+                                               strna(error->message)));
+        case AWS_ERROR_CLASS_PERMANENT:
+                return done(a, log_debug_errno(EREMOTEIO, "%s %s: HTTP %ld %s: %s", service, call->label,
+                                               response->status, strna(error->code), strna(error->message)));
+        case AWS_ERROR_CLASS_THROTTLING:
+        case AWS_ERROR_CLASS_TRANSIENT:
+        default:
+                a->throttled = aws_error_is_throttling(error);
+                a->failure = -EREMOTEIO;
+                if (error->code)
+                        (void) snprintf(a->reason, sizeof(a->reason), "%s", error->code);
+                else
+                        (void) snprintf(a->reason, sizeof(a->reason), "HTTP %ld", response->status);
+                return VERDICT_AGAIN_LATER;
+        }
+
+        /* Stale credentials: once, with new ones. */
+        a->refreshed = a->force_refresh = true;
+        log_debug("%s %s: %s, refreshing credentials and retrying.", service, call->label, error->code);
+        return VERDICT_AGAIN_NOW;
+}
+
+/* Judges one attempt: the transport's result r and, when there was a
+ * reply, the reply. A success parses the reply into *ret_reply. */
+static Verdict judge_attempt(AwsClient *c, const AwsCall *call, int r, const HttpResponse *response,
+                             bool session_token, AwsError *error, XmlDoc **ret_reply, Attempts *a) {
+        _cleanup_(xml_doc_freep) XmlDoc *reply = NULL;
+
+        a->throttled = false;
+        if (r < 0) {
+                aws_error_done(error);
+                if (!errno_is_network(r))
+                        return done(a, r);
+                (void) snprintf(a->reason, sizeof(a->reason), "%s", strerror(-r));
+                a->failure = r;
+                return VERDICT_AGAIN_LATER;
+        }
+
+        if (response->status >= 200 && response->status < 300) {
+                aws_error_done(error);
+                r = xml_parse(response->body, response->body_size, &reply);
+                if (r >= 0) {
+                        if (ret_reply)
+                                *ret_reply = TAKE_PTR(reply);
+                        return done(a, 0);
+                }
+                if (r == -ENOMEM)
+                        return done(a, r);
+                /* Read calls are safe to repeat, and mutating ones are made
+                 * idempotent by their callers, who look before they act. */
+                error->http_status = response->status;
+                (void) snprintf(a->reason, sizeof(a->reason), "malformed reply");
+                a->failure = -EBADMSG;
+                return VERDICT_AGAIN_LATER;
+        }
+
+        r = aws_error_parse(response->status, response->body, response->body_size, error);
+        if (r == -ENOMEM)
+                return done(a, r);
+        if (r < 0) {
+                aws_error_done(error);
+                error->http_status = response->status;
+        }
+        error_set_request_id_from_headers(error, response);
+        return judge_error_reply(c, call, response, session_token, error, a);
+}
+
 /* The attempts of one call. error describes the last error reply (or is
  * empty when the last attempt got none). */
 static int aws_call_attempts(AwsClient *c, const AwsCall *call, usec_t deadline, AwsError *error,
                              XmlDoc **ret_reply) {
-        bool skew_corrected = false, refreshed = false, force_refresh = false;
         const char *service = services[call->service].name;
-        int r;
+        Backoff backoff = BACKOFF_INIT(&aws_retry_policy);
+        Attempts a = {};
 
-        for (unsigned attempt = 0;; attempt++) {
+        for (unsigned attempt = 1;; attempt++) {
                 _cleanup_(http_response_done) HttpResponse response = {};
-                _cleanup_(xml_doc_freep) XmlDoc *reply = NULL;
-                bool session_token = false, throttled = false;
-                char status_reason[32];
-                const char *reason;
-                int failure;
-                usec_t wait, t;
+                bool session_token = false, force_refresh = a.force_refresh;
+                usec_t wait;
+                int r;
 
-                if (deadline != USEC_INFINITY && client_now(c, CLOCK_MONOTONIC) >= deadline)
+                if (deadline != USEC_INFINITY && now(CLOCK_MONOTONIC) >= deadline)
                         return log_debug_errno(ETIME, "%s %s: deadline passed.", service, call->label);
 
+                a.force_refresh = false;
                 r = aws_attempt(c, call, force_refresh, deadline, &response, &session_token);
-                force_refresh = false;
-
-                if (r < 0) {
-                        aws_error_done(error);
-                        if (!errno_is_network(r))
-                                return r;
-                        reason = strerror(-r);
-                        failure = r;
-                } else if (response.status >= 200 && response.status < 300) {
-                        aws_error_done(error);
-                        r = xml_parse(response.body, response.body_size, &reply);
-                        if (r >= 0) {
-                                if (ret_reply)
-                                        *ret_reply = TAKE_PTR(reply);
-                                return 0;
-                        }
-                        if (r == -ENOMEM)
-                                return r;
-                        /* Read calls are safe to repeat, and mutating ones are
-                         * made idempotent by their callers, who look before
-                         * they act. */
-                        error->http_status = response.status;
-                        reason = "malformed reply";
-                        failure = -EBADMSG;
-                } else {
-                        r = aws_error_parse(response.status, response.body, response.body_size, error);
-                        if (r == -ENOMEM)
-                                return r;
-                        if (r < 0) {
-                                aws_error_done(error);
-                                error->http_status = response.status;
-                        }
-                        error_set_request_id_from_headers(error, &response);
-
-                        if (streq_ptr(error->code, "DryRunOperation"))
-                                return 0;
-
-                        if (error_is_clock_skew(error)) {
-                                usec_t server, local = client_now(c, CLOCK_REALTIME);
-
-                                if (!skew_corrected &&
-                                    aws_parse_http_date(http_response_header(&response, "date"), &server) >= 0) {
-                                        c->clock_offset = (int64_t) server - (int64_t) local;
-                                        skew_corrected = true;
-                                        log_debug("%s %s: %s, correcting the clock by %+" PRId64 " s and retrying.",
-                                                  service, call->label, error->code,
-                                                  c->clock_offset / (int64_t) USEC_PER_SEC);
-                                        continue;
-                                }
-                                /* A clock that is right and a request that
-                                 * still expired: the session token is stale. */
-                                if (session_token && !refreshed && streq(error->code, "RequestExpired")) {
-                                        refreshed = force_refresh = true;
-                                        log_debug("%s %s: %s, refreshing credentials and retrying.",
-                                                  service, call->label, error->code);
-                                        continue;
-                                }
-                                return log_debug_errno(EACCES, "%s %s: %s: %s", service, call->label,
-                                                       error->code, strna(error->message));
-                        }
-
-                        if (error_is_expired_token(error, session_token)) {
-                                if (session_token && !refreshed) {
-                                        refreshed = force_refresh = true;
-                                        log_debug("%s %s: %s, refreshing credentials and retrying.",
-                                                  service, call->label, error->code);
-                                        continue;
-                                }
-                                return log_debug_errno(EACCES, "%s %s: %s: %s", service, call->label,
-                                                       error->code, strna(error->message));
-                        }
-
-                        if (code_is_auth(error->code))
-                                return log_debug_errno(EACCES, "%s %s: %s: %s", service, call->label,
-                                                       error->code, strna(error->message));
-
-                        throttled = code_is_throttling(error->code);
-                        if (!throttled && !code_is_transient(error->code) && response.status < 500) {
-                                if (code_is_not_found(error->code))
-                                        return log_debug_errno(ENOENT, "%s %s: %s: %s", service, call->label,
-                                                               error->code, strna(error->message));
-                                return log_debug_errno(EREMOTEIO, "%s %s: HTTP %ld %s: %s", service,
-                                                       call->label, response.status, strna(error->code),
-                                                       strna(error->message));
-                        }
-                        if (error->code)
-                                reason = error->code;
-                        else {
-                                (void) snprintf(status_reason, sizeof(status_reason), "HTTP %ld", response.status);
-                                reason = status_reason;
-                        }
-                        failure = -EREMOTEIO;
+                switch (judge_attempt(c, call, r, &response, session_token, error, ret_reply, &a)) {
+                case VERDICT_DONE:
+                        return a.failure;
+                case VERDICT_AGAIN_NOW:
+                        continue;
+                case VERDICT_AGAIN_LATER:
+                        break;
                 }
 
-                if (attempt + 1 >= AWS_ATTEMPTS_MAX)
-                        return log_debug_errno(failure, "%s %s: %s, giving up after %u attempts.", service,
-                                               call->label, reason, AWS_ATTEMPTS_MAX);
+                if (attempt >= AWS_ATTEMPTS_MAX)
+                        return log_debug_errno(a.failure, "%s %s: %s, giving up after %u attempts.", service,
+                                               call->label, a.reason, AWS_ATTEMPTS_MAX);
 
-                wait = backoff_usec(c, attempt, throttled);
-                t = client_now(c, CLOCK_MONOTONIC);
-                if (deadline != USEC_INFINITY && usec_add(t, wait) >= deadline)
+                r = backoff_wait(&backoff, a.throttled, deadline, &wait);
+                if (r == -ETIME)
                         return log_debug_errno(ETIME, "%s %s: %s, and the deadline passes before the next attempt.",
-                                               service, call->label, reason);
-
-                log_debug("%s %s: %s, retrying in %s (attempt %u of %u).", service, call->label, reason,
-                          FORMAT_DURATION(wait), attempt + 2, AWS_ATTEMPTS_MAX);
-                client_sleep(c, wait);
+                                               service, call->label, a.reason);
+                if (r < 0)
+                        return log_debug_errno(r, "%s %s: %s, not retried: %m", service, call->label, a.reason);
+                log_debug("%s %s: %s, retried after %s (attempt %u of %u).", service, call->label, a.reason,
+                          FORMAT_DURATION(wait), attempt + 1, AWS_ATTEMPTS_MAX);
         }
 }
 
@@ -902,14 +555,14 @@ int aws_query_call(AwsClient *c, AwsService service, const char *action, const A
         if (!c || service < 0 || service >= _AWS_SERVICE_MAX || !services[service].version || isempty(action))
                 return -EINVAL;
 
-        r = append_encoded_pair(&body, &len, "Action", action);
+        r = aws_append_encoded_pair(&body, &len, "Action", action);
         if (r < 0)
                 return r;
-        r = append_encoded_pair(&body, &len, "Version", services[service].version);
+        r = aws_append_encoded_pair(&body, &len, "Version", services[service].version);
         if (r < 0)
                 return r;
         for (size_t i = 0; params && i < params->n; i++) {
-                r = append_encoded_pair(&body, &len, params->items[i].name, params->items[i].value);
+                r = aws_append_encoded_pair(&body, &len, params->items[i].name, params->items[i].value);
                 if (r < 0)
                         return r;
         }

@@ -82,14 +82,9 @@ int aws_uri_encode(const char *s, char **ret);
 /* "name=value&name=value", each side encoded. */
 int aws_params_encode(const AwsParams *p, char **ret);
 
-/* What tests replace: the clocks, the sleep between attempts and the
- * randomness of the jitter. Each NULL member keeps the real one. */
-typedef struct AwsClientHooks {
-        usec_t (*now)(clockid_t clock, void *userdata);
-        void (*sleep)(usec_t usec, void *userdata);
-        uint64_t (*random)(void *userdata);
-        void *userdata;
-} AwsClientHooks;
+/* Appends "name=value" (each side encoded, "&" before it unless *s is
+ * empty) to the growing string *s of length *len: a form body. */
+int aws_append_encoded_pair(char **s, size_t *len, const char *name, const char *value);
 
 typedef struct AwsClient AwsClient;
 
@@ -103,8 +98,6 @@ int aws_client_new(const HttpTransport *transport, const CredentialsProvider *cr
                    const char *region, AwsClient **ret);
 AwsClient *aws_client_free(AwsClient *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(AwsClient *, aws_client_free);
-
-void aws_client_set_hooks(AwsClient *c, const AwsClientHooks *hooks);
 
 /* Replaces one service's endpoint ("http(s)://host[:port][/base]"). */
 int aws_client_set_endpoint(AwsClient *c, AwsService service, const char *url);
@@ -130,6 +123,28 @@ int aws_query_call(AwsClient *c, AwsService service, const char *action, const A
 int aws_rest_xml_call(AwsClient *c, AwsService service, const char *method, const char *path,
                       const AwsParams *query, const char *body, usec_t deadline,
                       AwsError *ret_error, XmlDoc **ret_reply);
+
+/* What an error reply means for another attempt (aws-error.c). */
+typedef enum AwsErrorClass {
+        AWS_ERROR_CLASS_PERMANENT,      /* it would be said again: give up */
+        AWS_ERROR_CLASS_NOT_FOUND,      /* *.NotFound, NoSuchHostedZone, NoSuchChange */
+        AWS_ERROR_CLASS_AUTH,           /* refused: authentication or permission */
+        AWS_ERROR_CLASS_CLOCK_SKEW,     /* the signature's time is off */
+        AWS_ERROR_CLASS_EXPIRED_TOKEN,  /* the session token expired or was rotated away */
+        AWS_ERROR_CLASS_THROTTLING,     /* slow down, then try again */
+        AWS_ERROR_CLASS_TRANSIENT,      /* 5xx, InternalError, ServiceUnavailable, ... */
+        AWS_ERROR_CLASS_DRY_RUN,        /* DryRunOperation: a DryRun that would succeed */
+        _AWS_ERROR_CLASS_MAX,
+} AwsErrorClass;
+
+/* session_token: whether the request carried one (an unknown key id is
+ * then a rotated token, not a bad key). */
+AwsErrorClass aws_error_classify(const AwsError *e, bool session_token);
+const char *aws_error_class_to_string(AwsErrorClass c);
+
+/* Whether the error says "slow down" (the codes botocore's standard retry
+ * mode knows as throttling). */
+bool aws_error_is_throttling(const AwsError *e);
 
 /* Reads an error reply of either format into ret (EC2's
  * <Response><Errors><Error>, the Query and REST services' <ErrorResponse>

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/timerfd.h>
 
 #include "blockdev.h"
+#include "wait.h"
 #include "log.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev *, udev_unref);
@@ -464,16 +464,38 @@ int blockdev_find(const char *volume_id, const char *xen_device_name, BlockDevic
         return 0;
 }
 
-int blockdev_wait(const char *volume_id, const char *xen_device_name, usec_t deadline, BlockDevice *ret) {
-        _cleanup_(matcher_done) Matcher m = {};
-        _cleanup_(udev_unrefp) struct udev *udev = NULL;
-        _cleanup_(udev_monitor_unrefp) struct udev_monitor *monitor = NULL;
-        _cleanup_close_ int timer_fd = -EBADF;
-        struct pollfd pfd[2];
-        nfds_t n_pfd = 1;
+struct BlockdevWatch {
+        char *volume_id;                /* the matcher's: the caller's string may not live as long */
+        Matcher matcher;
+        struct udev *udev;
+        struct udev_monitor *monitor;
+        bool scanned;
+        BlockDevice found;
+        bool have_found;
+};
+
+BlockdevWatch *blockdev_watch_free(BlockdevWatch *w) {
+        if (!w)
+                return NULL;
+        matcher_done(&w->matcher);
+        free(w->volume_id);
+        udev_monitor_unref(w->monitor);
+        udev_unref(w->udev);
+        block_device_done(&w->found);
+        return mfree(w);
+}
+
+int blockdev_watch_new(const char *volume_id, const char *xen_device_name, BlockdevWatch **ret) {
+        _cleanup_(blockdev_watch_freep) BlockdevWatch *w = NULL;
         int r;
 
-        r = matcher_init(&m, volume_id, xen_device_name);
+        w = calloc(1, sizeof(BlockdevWatch));
+        if (!w)
+                return -ENOMEM;
+        w->volume_id = strdup(strempty(volume_id));
+        if (!w->volume_id)
+                return -ENOMEM;
+        r = matcher_init(&w->matcher, w->volume_id, xen_device_name);
         if (r < 0)
                 return r;
 
@@ -482,78 +504,89 @@ int blockdev_wait(const char *volume_id, const char *xen_device_name, usec_t dea
         if (access("/run/udev/control", F_OK) < 0)
                 return log_debug_errno(ENXIO, "systemd-udevd is not running, no device would be announced.");
 
-        r = udev_new_checked(&udev);
+        r = udev_new_checked(&w->udev);
         if (r < 0)
                 return r;
-
-        monitor = udev_monitor_new_from_netlink(udev, "udev");
-        if (!monitor)
+        w->monitor = udev_monitor_new_from_netlink(w->udev, "udev");
+        if (!w->monitor)
                 return log_debug_errno(errno ?: ENOMEM, "Failed to create a udev monitor: %m");
-        r = udev_monitor_filter_add_match_subsystem_devtype(monitor, "block", "disk");
+        r = udev_monitor_filter_add_match_subsystem_devtype(w->monitor, "block", "disk");
         if (r < 0)
                 return log_debug_errno(r, "Failed to filter the udev monitor: %m");
         /* A larger buffer makes overflows (handled by a rescan) rarer. */
-        (void) udev_monitor_set_receive_buffer_size(monitor, 4 * 1024 * 1024);
+        (void) udev_monitor_set_receive_buffer_size(w->monitor, 4 * 1024 * 1024);
 
-        /* Listen first, then look: a disk that appears in between is then
-         * either seen by the scan or announced to the monitor, or both. */
-        r = udev_monitor_enable_receiving(monitor);
+        /* Listen first, then look (at the first wait): a disk that appears
+         * in between is then either seen by the scan or announced to the
+         * monitor, or both. */
+        r = udev_monitor_enable_receiving(w->monitor);
         if (r < 0)
                 return log_debug_errno(r, "Failed to start the udev monitor: %m");
 
-        r = scan(&m, udev, ret);
+        *ret = TAKE_PTR(w);
+        return 0;
+}
+
+/* 1 when the disk is known (w->found), 0 when not yet. */
+static int watch_check(BlockdevWatch *w) {
+        int r;
+
+        if (w->have_found)
+                return 1;
+        if (!w->scanned) {
+                w->scanned = true;
+                r = scan(&w->matcher, w->udev, &w->found);
+        } else
+                r = drain(&w->matcher, w->udev, w->monitor, &w->found);
         if (r < 0)
-                return log_debug_errno(r, "Failed to look at block devices: %m");
-        if (r > 0)
-                return 0;
+                return log_debug_errno(r, "Failed to look for the disk of %s: %m", w->matcher.volume_id);
+        w->have_found = r > 0;
+        return r;
+}
 
-        if (usec_left(deadline) == 0)
-                return log_debug_errno(ETIME, "Volume %s did not show up before the deadline.", volume_id);
+static int watch_take(BlockdevWatch *w, BlockDevice *ret) {
+        *ret = w->found;
+        w->found = (BlockDevice) {};
+        w->have_found = false;
+        return 1;
+}
 
-        pfd[0] = (struct pollfd) { .fd = udev_monitor_get_fd(monitor), .events = POLLIN };
-        if (deadline != USEC_INFINITY) {
-                struct itimerspec its = {
-                        .it_value.tv_sec = (time_t) (deadline / USEC_PER_SEC),
-                        .it_value.tv_nsec = (long) (deadline % USEC_PER_SEC) * 1000L,
-                };
-
-                timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-                if (timer_fd < 0)
-                        return log_debug_errno(errno, "Failed to create a timer: %m");
-                if (timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-                        return log_debug_errno(errno, "Failed to set the timer: %m");
-                pfd[1] = (struct pollfd) { .fd = timer_fd, .events = POLLIN };
-                n_pfd = 2;
-        }
-
-        log_debug("Waiting for the disk of volume %s (deadline in %s).", volume_id,
-                  FORMAT_DURATION(usec_left(deadline)));
+int blockdev_watch_wait(BlockdevWatch *w, usec_t until, BlockDevice *ret) {
+        int r;
 
         for (;;) {
-                if (poll(pfd, n_pfd, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return log_debug_errno(errno, "Failed to wait for udev events: %m");
-                }
+                struct pollfd p = { .fd = udev_monitor_get_fd(w->monitor), .events = POLLIN };
 
-                if (pfd[0].revents & (POLLHUP | POLLNVAL))
-                        return log_debug_errno(EIO, "The udev monitor closed.");
+                r = watch_check(w);
+                if (r != 0)
+                        return r < 0 ? r : watch_take(w, ret);
 
                 /* POLLERR is how a netlink socket reports an overflow; the
                  * receive in drain() picks it up as ENOBUFS. */
-                if (pfd[0].revents & (POLLIN | POLLERR)) {
-                        r = drain(&m, udev, monitor, ret);
-                        if (r < 0)
-                                return log_debug_errno(r, "Failed to receive udev events: %m");
-                        if (r > 0)
-                                return 0;
-                }
-
-                /* The timer fires once, at the deadline. */
-                if (n_pfd > 1 && (pfd[1].revents & POLLIN))
-                        return log_debug_errno(ETIME, "Volume %s did not show up before the deadline.",
-                                               volume_id);
+                p.events |= POLLERR;
+                r = wait_for_fds(&p, 1, until, WAIT_CANCELLABLE);
+                if (r < 0)
+                        return log_debug_errno(r, "Failed to wait for udev events: %m");
+                if (r == 0)
+                        return 0;
+                if (p.revents & (POLLHUP | POLLNVAL))
+                        return log_debug_errno(EIO, "The udev monitor closed.");
         }
+}
+
+int blockdev_wait(const char *volume_id, const char *xen_device_name, usec_t deadline, BlockDevice *ret) {
+        _cleanup_(blockdev_watch_freep) BlockdevWatch *w = NULL;
+        int r;
+
+        r = blockdev_watch_new(volume_id, xen_device_name, &w);
+        if (r < 0)
+                return r;
+        log_debug("Waiting for the disk of volume %s (deadline in %s).", volume_id,
+                  FORMAT_DURATION(usec_left(deadline)));
+        r = blockdev_watch_wait(w, deadline, ret);
+        if (r == 0)
+                return log_debug_errno(ETIME, "Volume %s did not show up before the deadline.", volume_id);
+        return r < 0 ? r : 0;
 }
 
 int blockdev_verify(const char *devnode, const char *volume_id, const char *xen_device_name) {

@@ -111,6 +111,20 @@ bool blockdev_ec2_nvme_rules_present(const char *root);
  * for disks without any serial; NULL disables that fallback. */
 int blockdev_wait(const char *volume_id, const char *xen_device_name, usec_t deadline, BlockDevice *ret);
 
+/* A watch for the disk of one volume that lives for a whole wait: the
+ * udev monitor is opened once, listening before the first look, so no
+ * event between two waits is lost (the attach lifecycle polls EC2 between
+ * them). blockdev_watch_wait() returns 1 and fills ret when the disk is
+ * there, 0 when `until` came first, -ECANCELED when the boot was cancelled
+ * (wait.h), or another negative errno. blockdev_watch_new() fails with
+ * -ENXIO when no udevd runs. */
+typedef struct BlockdevWatch BlockdevWatch;
+
+int blockdev_watch_new(const char *volume_id, const char *xen_device_name, BlockdevWatch **ret);
+BlockdevWatch *blockdev_watch_free(BlockdevWatch *w);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BlockdevWatch *, blockdev_watch_free);
+int blockdev_watch_wait(BlockdevWatch *w, usec_t until, BlockDevice *ret);
+
 /* Like blockdev_wait(), without waiting: looks only at the disks present
  * now (for --status and --attach-only). -ENOENT when none is the volume. */
 int blockdev_find(const char *volume_id, const char *xen_device_name, BlockDevice *ret);

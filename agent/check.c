@@ -14,7 +14,21 @@ typedef struct Check {
         usec_t deadline;
         unsigned n_denied;
         int unusable;           /* the first "resource unusable" error, or 0 */
+        FailureKind unusable_kind;
 } Check;
+
+/* A lookup's outcome: a denied permission is counted, anything else that
+ * failed is the plan's first finding. */
+static void note_lookup(Check *c, int r, const Path *path) {
+        if (r >= 0)
+                return;
+        if (path->failure == FAILURE_AWS_REFUSED)
+                c->n_denied++;
+        else if (!c->unusable) {
+                c->unusable = r;
+                c->unusable_kind = path->failure;
+        }
+}
 
 /* Reports one DryRun answer. DryRunOperation (r == 0) means allowed; an
  * authorization failure means denied; any other answer means EC2 looked
@@ -186,9 +200,10 @@ static void check_dns(Check *c, const char *ip) {
         printf("  route53:ChangeResourceRecordSets cannot be checked without changing the record\n");
 }
 
-int check_run(const Config *config, Instance *instance, usec_t deadline) {
-        _cleanup_(ec2_volume_done) Ec2Volume volume = {};
-        _cleanup_(ec2_network_interface_done) Ec2NetworkInterface eni = {};
+int check_run(const Config *config, Instance *instance, usec_t deadline, FailureKind *ret_failure) {
+        _cleanup_(volume_done) Volume volume = {};
+        _cleanup_(eni_done) Eni eni = {};
+        Path volume_path = PATH_INIT("volume"), interface_path = PATH_INIT("interface");
         Check c = {
                 .config = config,
                 .instance = instance,
@@ -197,6 +212,8 @@ int check_run(const Config *config, Instance *instance, usec_t deadline) {
         bool have_volume = false, have_eni = false;
         int r;
 
+        *ret_failure = FAILURE_NONE;
+
         printf("Node %s: instance %s in %s (%s), account %s\n",
                config->node.name ?: instance->instance_id, instance->instance_id,
                instance->availability_zone, instance->region, strna(instance->account_id));
@@ -204,43 +221,41 @@ int check_run(const Config *config, Instance *instance, usec_t deadline) {
                aws_client_endpoint(instance->aws, AWS_SERVICE_ROUTE53));
 
         if (config->has_volume) {
-                r = volume_find(instance->aws, &config->volume, instance->availability_zone, deadline, &volume);
-                if (r == -EACCES)
-                        c.n_denied++;
-                else if (r < 0 && !c.unusable)
-                        c.unusable = r;
+                volume_init(&volume, &config->volume, &volume_path, instance->aws, instance->instance_id,
+                            instance->availability_zone, deadline);
+                r = volume_find(&volume);
+                note_lookup(&c, r, &volume_path);
                 have_volume = r >= 0;
                 if (have_volume)
-                        describe_volume(&c, &volume);
+                        describe_volume(&c, &volume.ec2);
                 else
                         printf("Volume: not usable (see the log above)\n");
         } else
                 printf("Volume: no [Volume] section, skipped\n");
 
         if (config->has_interface) {
-                r = eni_find(instance->aws, &config->interface, instance->availability_zone, deadline, &eni);
-                if (r == -EACCES)
-                        c.n_denied++;
-                else if (r < 0 && !c.unusable)
-                        c.unusable = r;
+                eni_init(&eni, &config->interface, &interface_path, instance->aws, instance->instance_id,
+                         instance->availability_zone, deadline);
+                r = eni_find(&eni);
+                note_lookup(&c, r, &interface_path);
                 have_eni = r >= 0;
                 if (have_eni)
-                        describe_interface(&c, &eni);
+                        describe_interface(&c, &eni.ec2);
                 else
                         printf("Interface: not usable (see the log above)\n");
         } else
                 printf("Interface: no [Interface] section, skipped\n");
 
         if (config->has_dns)
-                check_dns(&c, have_eni ? eni.private_ip : instance->private_ip);
+                check_dns(&c, have_eni ? eni.ec2.private_ip : instance->private_ip);
         else
                 printf("DNS: no [DNS] section, skipped\n");
 
         printf("\nPermissions (EC2 DryRun):\n");
         if (config->has_volume)
-                check_volume_permissions(&c, have_volume ? volume.id : NULL);
+                check_volume_permissions(&c, have_volume ? volume.ec2.id : NULL);
         if (config->has_interface)
-                check_interface_permissions(&c, have_eni ? &eni : NULL);
+                check_interface_permissions(&c, have_eni ? &eni.ec2 : NULL);
 
         if (config->has_signal) {
                 /* Neither service has DryRun: name what the role needs. */
@@ -259,13 +274,19 @@ int check_run(const Config *config, Instance *instance, usec_t deadline) {
         printf("\nEffective configuration:\n");
         fflush(stdout);
         r = config_format_plan(config, stdout);
-        if (r < 0)
+        if (r < 0) {
+                *ret_failure = FAILURE_OTHER;
                 return log_error_errno(r, "Failed to print the configuration: %m");
+        }
 
-        if (c.n_denied > 0)
+        if (c.n_denied > 0) {
+                *ret_failure = FAILURE_AWS_REFUSED;
                 return log_error_errno(EACCES, "%u permission(s) missing: see the plan above.", c.n_denied);
-        if (c.unusable < 0)
+        }
+        if (c.unusable < 0) {
+                *ret_failure = c.unusable_kind;
                 return c.unusable;
+        }
         log_info("The plan is feasible.");
         return 0;
 }

@@ -53,6 +53,20 @@ void dns_plan_done(DnsPlan *p);
 int dns_values_with(char *const *values, const char *ip, char ***ret);
 int dns_values_without(char *const *values, const char *ip, char ***ret);
 
+/* The values sorted (as above), as a new list. */
+int dns_values_sorted(char *const *values, char ***ret);
+
+/* "10.0.1.5, 10.0.1.6" for log lines, sorted like the sets this module
+ * writes; "nothing" for no values. NULL on allocation failure. */
+char *dns_values_join(char *const *values);
+
+/* Whether ip is an IPv4 address in dotted form (what an A record holds). */
+bool dns_ip_is_valid(const char *ip);
+
+/* Route 53's limits on a SetIdentifier and on a batch comment. */
+#define DNS_SET_IDENTIFIER_MAX 128U
+#define DNS_COMMENT_MAX 256U
+
 /* Whether two value lists hold the same values, in any order. */
 bool dns_values_equal(char *const *a, char *const *b);
 
@@ -94,13 +108,6 @@ typedef struct DnsPublish {
          * instead of reading, and takes its set. A compare-and-swap built
          * on it is refused if the set changed since; then it reads again. */
         DnsRead *read_ahead;
-
-        /* What the tests make short; 0 keeps the defaults. */
-        unsigned attempts_max;          /* change batches sent at most (0: no count, the deadline decides) */
-        usec_t backoff_first;           /* ceiling of the first jittered wait after a conflict (100 ms) */
-        usec_t backoff_max;             /* the cap of that ceiling (30 s) */
-        usec_t poll_first;              /* first GetChange poll (500 ms) */
-        usec_t poll_max;                /* the cap of the poll interval (5 s) */
 } DnsPublish;
 
 typedef struct DnsResult {
@@ -116,11 +123,13 @@ typedef struct DnsResult {
 void dns_result_done(DnsResult *r);
 
 /* Makes the record hold p->ip as [DNS] Mode= says, then (WaitInSync=yes)
- * waits until Route 53 reports the change INSYNC. Each step is told through
- * path_transition(); a failure is logged once, here, with path_fail().
+ * waits until Route 53 reports the change INSYNC. Each state (read, change,
+ * insync, done) is told through path_transition(); a failure is logged
+ * once, here, with path_fail(). There is no count of attempts: in one
+ * shared set a fleet booting at once loses race after race until its turn,
+ * and the deadline decides.
  * ret may be NULL; it is untouched on failure.
  *   -EOPNOTSUPP  the set is an alias or has another routing policy
- *   -EAGAIN      the shared set kept changing for all attempts_max attempts
  *   -EREMOTEIO   Route 53 refused the change (its message is logged)
  *   -ETIME       the deadline passed
  *   -ENOENT      the hosted zone does not exist

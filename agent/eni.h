@@ -1,50 +1,54 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-/* The node's network interface (ENI) as EC2 and the kernel see it: find it,
- * take it over from a predecessor, attach it at DeviceIndex, wait for its
- * link, detach it. Addresses and routes are netif's. */
+/* What is particular to an ENI in the attach lifecycle (attach.h):
+ * DescribeNetworkInterfaces, AttachNetworkInterface at DeviceIndex,
+ * DetachNetworkInterface by attachment id, and the local side: the link
+ * whose MAC address is the ENI's. Addresses and routes are netif's. */
 
-#include "aws.h"
+#include "attach.h"
 #include "config.h"
 #include "ec2.h"
 #include "netif.h"
-#include "path.h"
 
-/* Finds the node's ENI: by [Interface] Id=, or as the one ENI carrying
- * [Interface] Tag= in the instance's own AZ. Errors as volume_find(). */
-int eni_find(AwsClient *aws, const ConfigInterface *config, const char *availability_zone,
-             usec_t deadline, Ec2NetworkInterface *ret);
-
-typedef struct EniAttach {
-        Path *path;
-        AwsClient *aws;
+typedef struct Eni {
+        Attach attach;                  /* the lifecycle; attach.kind points back here */
         const ConfigInterface *config;
-        const char *instance_id;
-        const char *availability_zone;
-        usec_t deadline;
 
-        usec_t poll_first;      /* 0: about a second */
-        usec_t poll_max;        /* 0: 5 s */
+        Ec2NetworkInterface ec2;        /* as EC2 last described it */
+        NetifLink link;                 /* once it showed up (eni_attach()) */
 
-        /* Called once EC2 has accepted the attachment (or found it made),
-         * before the wait for the link: work that needs the ENI but not the
-         * link (the subnet's CIDR) overlaps the seconds the attach takes.
-         * A negative return ends eni_attach() with it. May be NULL. */
-        int (*while_attaching)(const Ec2NetworkInterface *eni, void *userdata);
+        /* Called once EC2 has accepted the attachment, before the wait for
+         * the link: work that needs the ENI but not the link (the subnet's
+         * CIDR, the record set) overlaps the seconds the attach takes. A
+         * negative return ends eni_attach() with it. May be NULL. */
+        int (*while_attaching)(struct Eni *e, void *userdata);
         void *userdata;
-} EniAttach;
+
+        /* The lifecycle's working state. */
+        Ec2NetworkInterface *listed;
+        size_t n_listed;
+        NetifLinkWatch *watch;
+} Eni;
+
+void eni_init(Eni *e, const ConfigInterface *config, Path *path, AwsClient *aws, const char *instance_id,
+              const char *availability_zone, usec_t deadline);
+void eni_done(Eni *e);
 
 /* Find, take over, attach at DeviceIndex, then wait for the link whose MAC
- * is the ENI's while DescribeNetworkInterfaces notices a failed attach. The
- * link's arrival is the proof of the attachment. */
-int eni_attach(const EniAttach *a, Ec2NetworkInterface *ret_eni, NetifLink *ret_link);
+ * is the ENI's while EC2 is watched beside it. The link's arrival is the
+ * proof of the attachment. */
+int eni_attach(Eni *e);
 
-/* For --attach-only: find, take over, attach, and wait for EC2's "attached". */
-int eni_attach_only(const EniAttach *a, Ec2NetworkInterface *ret_eni);
+/* For --attach-only: the same, up to EC2's "attached". */
+int eni_attach_to_ec2(Eni *e);
 
-/* Detaches the ENI from this instance and waits until EC2 says it is free. */
-int eni_detach(const EniAttach *a, const Ec2NetworkInterface *eni);
+/* Finds the ENI (Id= or Tag=, own AZ) into e->ec2. */
+int eni_find(Eni *e);
+
+/* Detaches the found ENI from this instance and waits until EC2 says it is
+ * free. Nothing to do when it is not attached here. */
+int eni_detach(Eni *e);
 
 /* Whether EC2 reports the ENI attached (or attaching) to instance_id. */
 bool eni_is_attached_to(const Ec2NetworkInterface *eni, const char *instance_id);

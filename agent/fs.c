@@ -134,3 +134,7 @@ int fs_setup(const char *device, const ConfigVolume *config, const FsSetupOption
         result = (FsSetupResult) {};
         return 0;
 }
+
+bool fs_error_is_refusal(int r) {
+        return r == -EMEDIUMTYPE || r == -ENOTEMPTY || r == -EUCLEAN;
+}

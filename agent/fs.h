@@ -234,6 +234,11 @@ typedef struct FsSetupOptions {
 int fs_setup(const char *device, const ConfigVolume *config, const FsSetupOptions *options, usec_t deadline,
              FsSetupResult *ret);
 
+/* Whether an error of this module is a refusal to touch the filesystem
+ * (-EMEDIUMTYPE, -ENOTEMPTY, -EUCLEAN, above): the volume path's failure of
+ * kind "filesystem refused" (exit status 5). The message was logged here. */
+bool fs_error_is_refusal(int r);
+
 /* Changes of the mount table, for the supervisor after READY: poll the fd,
  * drain it, then ask fs_mount_state() again. */
 typedef struct FsMountMonitor FsMountMonitor;

@@ -7,8 +7,10 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "http.h"
 #include "log.h"
+#include "wait.h"
 
 #define HTTP_CONNECT_TIMEOUT_DEFAULT (2 * USEC_PER_SEC)
 #define HTTP_TIMEOUT_DEFAULT (30 * USEC_PER_SEC)
@@ -18,11 +20,16 @@
 #define HTTP_HEADERS_SIZE_MAX (64U * 1024U)
 
 /* A curl easy handle serves one transfer at a time: a transport belongs to
- * one thread (or its users take turns). */
+ * one thread (or its users take turns). The transfer runs in a multi handle
+ * of its own, whose poll also watches the boot's cancellation (wait.h): a
+ * read in flight is abandoned the moment another path fails, not at curl's
+ * next progress tick. The multi handle also keeps the connections alive
+ * between requests. */
 typedef struct CurlTransport {
         /* The table handed out; its userdata points back here. */
         HttpTransport transport;
         CURL *curl;
+        CURLM *multi;
         char *ca_bundle;
         char error[CURL_ERROR_SIZE];
 } CurlTransport;
@@ -267,24 +274,10 @@ static int build_header_list(const HttpRequest *request, bool has_body, struct c
         return 0;
 }
 
-static bool (*cancel_hook)(void);
-
-void http_set_cancel_hook(bool (*cancelled)(void)) {
-        cancel_hook = cancelled;
-}
-
-static int progress_callback(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                             curl_off_t ulnow) {
-        /* Non-zero aborts the transfer: CURLE_ABORTED_BY_CALLBACK. */
-        return cancel_hook && cancel_hook();
-}
-
 static int curl_error_to_errno(CURLcode code, const Transfer *t, long os_errno) {
         switch (code) {
         case CURLE_OK:
                 return 0;
-        case CURLE_ABORTED_BY_CALLBACK:
-                return -ECANCELED;
         case CURLE_COULDNT_CONNECT:
                 /* curl says why when the kernel did; refused is the common case. */
                 if (os_errno == EHOSTUNREACH || os_errno == ENETUNREACH)
@@ -391,11 +384,6 @@ static int setup_handle(CurlTransport *c, const HttpRequest *request, bool has_b
         SETOPT(curl, CURLOPT_HEADERDATA, t);
         SETOPT(curl, CURLOPT_HTTPHEADER, headers);
 
-        if (request->cancellable && cancel_hook) {
-                SETOPT(curl, CURLOPT_XFERINFOFUNCTION, progress_callback);
-                SETOPT(curl, CURLOPT_NOPROGRESS, 0L);
-        }
-
         if (has_body) {
                 SETOPT(curl, CURLOPT_POST, 1L);
                 SETOPT(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) request->body_size);
@@ -425,12 +413,67 @@ static void log_traffic(const HttpRequest *request, const HttpResponse *response
                 log_debug("http: < %s: %s", response->headers[i].name, response->headers[i].value);
 }
 
+/* Runs the transfer set up on c->curl to its end, or until the boot is
+ * cancelled when the request may be abandoned (-ECANCELED; removing the
+ * handle then closes its connection, so the server sees it go at once).
+ * Returns curl's result for the transfer in *ret_code. */
+static int run_transfer(CurlTransport *c, bool cancellable, CURLcode *ret_code) {
+        struct curl_waitfd cancel = { .fd = -EBADF, .events = CURL_WAIT_POLLIN };
+        CURLMcode mc;
+        CURLMsg *msg;
+        int running = 1, pending, r = 0;
+
+        if (cancellable) {
+                cancel.fd = wait_cancel_fd();
+                if (cancel.fd < 0)
+                        return cancel.fd;
+                if (wait_cancelled())
+                        return -ECANCELED;
+        }
+
+        mc = curl_multi_add_handle(c->multi, c->curl);
+        if (mc != CURLM_OK)
+                return log_debug_errno(mc == CURLM_OUT_OF_MEMORY ? ENOMEM : EIO, "http: curl_multi_add_handle(): %s",
+                                       curl_multi_strerror(mc));
+
+        for (;;) {
+                int numfds;
+
+                mc = curl_multi_perform(c->multi, &running);
+                if (mc != CURLM_OK || running == 0)
+                        break;
+
+                /* curl's own timeouts end the transfer; the poll only needs
+                 * to wake for them, which curl_multi_poll() arranges. */
+                cancel.revents = 0;
+                mc = curl_multi_poll(c->multi, cancellable ? &cancel : NULL, cancellable ? 1 : 0, 1000, &numfds);
+                if (mc != CURLM_OK)
+                        break;
+                if (cancellable && (cancel.revents & CURL_WAIT_POLLIN)) {
+                        r = -ECANCELED;
+                        break;
+                }
+        }
+
+        if (r == 0 && mc != CURLM_OK)
+                r = log_debug_errno(mc == CURLM_OUT_OF_MEMORY ? ENOMEM : EIO, "http: curl multi: %s",
+                                    curl_multi_strerror(mc));
+        if (r == 0) {
+                *ret_code = CURLE_GOT_NOTHING;
+                while ((msg = curl_multi_info_read(c->multi, &pending)))
+                        if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->curl)
+                                *ret_code = msg->data.result;
+        }
+        (void) curl_multi_remove_handle(c->multi, c->curl);
+        return r;
+}
+
 static int curl_perform(void *userdata, const HttpRequest *request, HttpResponse *ret) {
         CurlTransport *c = userdata;
         _cleanup_(transfer_done) Transfer t = {};
         _cleanup_(curl_slist_freep) struct curl_slist *headers = NULL;
         long status = 0, os_errno = 0;
-        CURLcode code;
+        CURLcode code = CURLE_OK;
         bool has_body;
         usec_t start, took;
         int r;
@@ -456,8 +499,13 @@ static int curl_perform(void *userdata, const HttpRequest *request, HttpResponse
                 return r;
 
         start = now(CLOCK_MONOTONIC);
-        code = curl_easy_perform(c->curl);
+        r = run_transfer(c, request->cancellable, &code);
         took = now(CLOCK_MONOTONIC) - start;
+        if (r < 0) {
+                log_traffic(request, NULL);
+                return log_debug_errno(r, "http: %s %s abandoned after %s: %m", request->method, request->url,
+                                       FORMAT_DURATION(took));
+        }
 
         (void) curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
         (void) curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
@@ -500,6 +548,8 @@ static CurlTransport *curl_transport_free(CurlTransport *c) {
                 return NULL;
         if (c->curl)
                 curl_easy_cleanup(c->curl);
+        if (c->multi)
+                curl_multi_cleanup(c->multi);
         free(c->ca_bundle);
         return mfree(c);
 }
@@ -519,6 +569,9 @@ int http_transport_curl_new(HttpTransport **ret) {
         c->curl = curl_easy_init();
         if (!c->curl)
                 return log_debug_errno(ENOMEM, "http: curl_easy_init() failed.");
+        c->multi = curl_multi_init();
+        if (!c->multi)
+                return log_debug_errno(ENOMEM, "http: curl_multi_init() failed.");
 
         ca = secure_getenv("AWS_CA_BUNDLE");
         if (!isempty(ca)) {
@@ -552,7 +605,7 @@ HttpTransport *http_transport_curl_free(HttpTransport *t) {
 }
 
 int http_global_init(void) {
-        CURLcode code;
+        CURLcode code = CURLE_OK;
 
         code = curl_global_init(CURL_GLOBAL_DEFAULT);
         if (code != CURLE_OK)

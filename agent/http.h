@@ -11,6 +11,9 @@
  *   -ETIMEDOUT     connect or total timeout
  *   -EMSGSIZE      reply larger than the cap (max_response_size)
  *   -EPROTO        reply cut short or not HTTP
+ *   -ECANCELED     a cancellable request abandoned: the boot was cancelled
+ *                  (wait.h); a write is never abandoned, its outcome would
+ *                  be unknown
  *   -EIO           anything else from the transport
  *   -ENOMEM        out of memory
  */
@@ -39,7 +42,7 @@ typedef struct HttpRequest {
         usec_t timeout;         /* total; 0: default (30 s) */
         size_t max_response_size; /* 0: HTTP_RESPONSE_SIZE_MAX */
         bool cancellable;       /* a read that may be abandoned half-way: -ECANCELED
-                                 * once the hook of http_set_cancel_hook() says so */
+                                 * the moment the boot is cancelled (wait.h) */
 } HttpRequest;
 
 typedef struct HttpResponse {
@@ -49,12 +52,6 @@ typedef struct HttpResponse {
         char *body;             /* always NUL-terminated (body[body_size] == 0) */
         size_t body_size;
 } HttpResponse;
-
-/* The question "is the work this request is for still wanted?", asked
- * about once a second while a cancellable request waits for its reply (the
- * boot: path_cancelled()). A write is never abandoned half-way: its outcome
- * would be unknown. NULL: none. */
-void http_set_cancel_hook(bool (*cancelled)(void));
 
 typedef struct HttpTransport {
         /* Performs the request; on success fills *ret (which the caller

@@ -6,14 +6,11 @@
 #include <limits.h>
 #include <netinet/ether.h>
 #include <stdio.h>
-#include <sys/random.h>
 
+#include "backoff.h"
 #include "imds.h"
 #include "log.h"
 
-#define IMDS_RETRY_BASE_DEFAULT (100 * USEC_PER_MSEC)
-#define IMDS_RETRY_CAP_DEFAULT (2 * USEC_PER_SEC)
-#define IMDS_ATTEMPTS_DEFAULT 10U
 
 /* IMDS answers from the local hypervisor: anything slower than this is a
  * lost packet or a network that is not up yet, and a fresh attempt is the
@@ -40,10 +37,6 @@ struct Imds {
         char *token;
         usec_t token_expiry;    /* CLOCK_MONOTONIC */
 
-        usec_t retry_base;
-        usec_t retry_cap;
-        unsigned attempts;
-        uint64_t random_state;
 };
 
 /* Checks (and may keep a parsed form of) a 200 reply's body. -EBADMSG means
@@ -107,57 +100,20 @@ int imds_new(HttpTransport *transport, const char *endpoint, Imds **ret) {
         }
 
         imds->transport = transport;
-        imds->retry_base = IMDS_RETRY_BASE_DEFAULT;
-        imds->retry_cap = IMDS_RETRY_CAP_DEFAULT;
-        imds->attempts = IMDS_ATTEMPTS_DEFAULT;
-
-        /* Jitter only needs to differ between nodes that retry at once; the
-         * clock is good enough when getrandom() has nothing yet. */
-        if (getrandom(&imds->random_state, sizeof(imds->random_state), GRND_NONBLOCK) !=
-            (ssize_t) sizeof(imds->random_state))
-                imds->random_state = now(CLOCK_MONOTONIC) ^ ((uint64_t) getpid() << 32);
-
         *ret = TAKE_PTR(imds);
         return 0;
 }
 
-void imds_set_retry(Imds *imds, usec_t base, usec_t cap, unsigned attempts) {
-        if (!imds)
-                return;
-        imds->retry_base = MAX(base, (usec_t) 1);
-        imds->retry_cap = MAX(cap, imds->retry_base);
-        imds->attempts = MAX(attempts, 1U);
-}
-
-/* splitmix64: a tiny generator, plenty for spreading retries. */
-static uint64_t imds_random(Imds *imds) {
-        uint64_t z;
-
-        imds->random_state += UINT64_C(0x9E3779B97F4A7C15);
-        z = imds->random_state;
-        z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-        return z ^ (z >> 31);
-}
-
-/* Sleeps before retry number `failures` (1 = the first retry): a uniformly
- * random time up to min(cap, base * 2^(failures-1)), "full jitter", so that
- * a fleet rebooting at once does not retry in lockstep. -ETIME when the
- * deadline would pass while sleeping: waiting for it achieves nothing. */
-static int imds_backoff(Imds *imds, unsigned failures, usec_t deadline) {
-        usec_t ceiling = imds->retry_base, delay;
-
-        for (unsigned i = 1; i < failures && ceiling < imds->retry_cap; i++)
-                ceiling = ceiling > imds->retry_cap / 2 ? imds->retry_cap : ceiling * 2;
-        ceiling = MIN(ceiling, imds->retry_cap);
-
-        delay = imds_random(imds) % (ceiling + 1);
-        if (deadline != USEC_INFINITY && delay >= usec_left(deadline))
-                return -ETIME;
-
-        sleep_usec(delay);
-        return 0;
-}
+/* Retries wait "full jitter" (backoff.h), from 100 ms up to 2 s, so that a
+ * fleet rebooting at once does not retry in lockstep; ten attempts in all,
+ * then the deadline or the caller decides. */
+static const BackoffPolicy imds_retry_policy = {
+        .initial = 100 * USEC_PER_MSEC,
+        .max = 2 * USEC_PER_SEC,
+        .growth_percent = 200,
+        .jitter = true,
+};
+#define IMDS_ATTEMPTS 10U
 
 static bool error_is_transient(int r) {
         switch (-r) {
@@ -402,6 +358,7 @@ static int attempt(Imds *imds, const char *url, const char *path, usec_t deadlin
 static int imds_request(Imds *imds, const char *path, usec_t deadline, ImdsCheck check, void *userdata,
                         char **ret, size_t *ret_size) {
         _cleanup_free_ char *url = NULL;
+        Backoff backoff = BACKOFF_INIT(&imds_retry_policy);
         bool renewed = false;
         unsigned failures = 0;
         int r, last = 0;
@@ -419,13 +376,15 @@ static int imds_request(Imds *imds, const char *path, usec_t deadline, ImdsCheck
                 _cleanup_(http_response_done) HttpResponse response = {};
 
                 if (failures > 0) {
-                        if (failures >= imds->attempts)
+                        if (failures >= IMDS_ATTEMPTS)
                                 return log_debug_errno(last, "imds: giving up on %s after %u attempts: %m",
                                                        path, failures);
-                        r = imds_backoff(imds, failures, deadline);
-                        if (r < 0)
+                        r = backoff_wait(&backoff, false, deadline, NULL);
+                        if (r == -ETIME)
                                 return log_debug_errno(r, "imds: deadline reached for %s after %u attempts "
                                                        "(last error: %s).", path, failures, strerror(-last));
+                        if (r < 0)
+                                return log_debug_errno(r, "imds: %s abandoned: %m", path);
                 }
                 if (usec_left(deadline) == 0)
                         return log_debug_errno(ETIME, "imds: deadline reached for %s.", path);

@@ -50,10 +50,6 @@ int imds_new(HttpTransport *transport, const char *endpoint, Imds **ret);
 Imds *imds_free(Imds *imds);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Imds *, imds_free);
 
-/* The retry policy: the first backoff, its cap, and the number of attempts
- * in all. Defaults: 100 ms, 2 s, 10. Tests make them short. */
-void imds_set_retry(Imds *imds, usec_t base, usec_t cap, unsigned attempts);
-
 /* Raw GET of path, relative to /latest/ (e.g. "meta-data/instance-id").
  * The body must be text (no NUL bytes). */
 int imds_get(Imds *imds, const char *path, usec_t deadline, char **ret);

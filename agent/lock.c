@@ -7,6 +7,7 @@
 
 #include "lock.h"
 #include "log.h"
+#include "wait.h"
 #include "macro.h"
 #include "notify.h"
 
@@ -54,7 +55,9 @@ int node_lock_acquire(const char *mode, usec_t wait_usec) {
                         return log_error_errno(EBUSY, "Another nodeagent is at work (%s); try again when it is "
                                                "done.", n > 0 ? buf : "its pid is unknown");
                 }
-                sleep_usec(200 * USEC_PER_MSEC);
+                /* Not cancellable: nothing else runs yet. */
+                (void) wait_for_fds(NULL, 0, usec_add(now(CLOCK_MONOTONIC), 200 * USEC_PER_MSEC),
+                                    WAIT_UNCANCELLABLE);
         }
 
         /* Who holds it, for the one who waits. */
@@ -63,7 +66,8 @@ int node_lock_acquire(const char *mode, usec_t wait_usec) {
                 int len = snprintf(line, sizeof(line), "pid %d, %s\n", (int) getpid(), mode);
 
                 if (len > 0)
-                        (void) pwrite(fd, line, (size_t) len, 0);
+                        /* Only a hint for messages: a failed write costs nothing. */
+                        (void) !pwrite(fd, line, (size_t) len, 0);
         }
         return TAKE_FD(fd);
 }

@@ -219,6 +219,15 @@ static int complete_config(Config *config, Instance *instance, usec_t deadline) 
 /* The boot sequence between the readiness signals: CloudFormation and the
  * lifecycle hook hear SUCCESS / CONTINUE when it is done, FAILURE / ABANDON
  * when it is not. */
+/* The failure of a node mode: a path's own kind, or the signals'. */
+static FailureKind boot_failure_kind(const Node *node, const Signal *signal, int r) {
+        FailureKind k = node_failure_kind(node, r);
+
+        if (k == FAILURE_OTHER && !IN_SET(signal->path.failure, FAILURE_NONE, FAILURE_CANCELLED))
+                return signal->path.failure;
+        return k;
+}
+
 static int boot_and_signal(Node *node, Signal *signal) {
         int r;
 
@@ -232,10 +241,20 @@ static int boot_and_signal(Node *node, Signal *signal) {
         return r;
 }
 
-static int run(void) {
+/* The kind of an identity or credentials failure, as instance.h and
+ * credentials.h document their errors: IMDS disabled or a request refused,
+ * or no credentials at all, is AWS refusing; the deadline is the deadline. */
+static FailureKind instance_failure_kind(int r) {
+        if (IN_SET(r, -EACCES, -EPERM, -ENOKEY))
+                return FAILURE_AWS_REFUSED;
+        return failure_kind_of_call(r);
+}
+
+static ExitStatus run(void) {
         _cleanup_(config_freep) Config *config = NULL;
         _cleanup_(instance_freep) Instance *instance = NULL;
         _cleanup_close_ int lock_fd = -EBADF;
+        FailureKind failure = FAILURE_NONE;
         Node node;
         Signal signal;
         usec_t deadline;
@@ -249,41 +268,47 @@ static int run(void) {
 
         r = instance_open(deadline, &instance);
         if (r < 0)
-                return exit_status_from_error(r);
+                return exit_status_from_failure(instance_failure_kind(r));
 
         r = complete_config(config, instance, deadline);
         if (r == -EINVAL)
                 return EXIT_STATUS_USAGE;
         if (r < 0)
-                return exit_status_from_error(r);
+                return exit_status_from_failure(instance_failure_kind(r));
 
         if (IN_SET(arg_mode, MODE_BOOT, MODE_ONCE, MODE_ATTACH_ONLY, MODE_DETACH)) {
                 /* A running daemon would take the detach for a loss and fight it. */
                 if (arg_mode == MODE_DETACH) {
                         r = supervise_stop_daemon(deadline);
                         if (r < 0)
-                                return exit_status_from_error(r);
+                                return exit_status_from_failure(failure_kind_of_call(r));
                 }
                 lock_fd = node_lock_acquire(mode_option[arg_mode], LOCK_WAIT_USEC);
                 if (lock_fd < 0)
                         return EXIT_STATUS_FAILURE;
         }
 
-        node_init(&node, config, instance, deadline);
+        r = node_init(&node, config, instance, deadline);
+        if (r < 0)
+                return EXIT_STATUS_FAILURE;
         signal_init(&signal, instance->aws, config->has_signal ? &config->signal : NULL, instance->instance_id);
         node.signal = &signal;
 
         switch (arg_mode) {
         case MODE_CHECK:
-                r = check_run(config, instance, deadline);
+                r = check_run(config, instance, deadline, &failure);
                 break;
         case MODE_ONCE:
                 r = boot_and_signal(&node, &signal);
                 break;
         case MODE_BOOT:
                 r = boot_and_signal(&node, &signal);
-                if (r >= 0)
+                if (r >= 0) {
                         r = supervise_run(&node);
+                        /* Lost after READY, or a release on SIGTERM failed. */
+                        if (r < 0)
+                                failure = node_failure_kind(&node, r);
+                }
                 break;
         case MODE_ATTACH_ONLY:
                 r = node_attach_only(&node);
@@ -298,12 +323,14 @@ static int run(void) {
                 r = -EINVAL;
                 break;
         }
+        if (r < 0 && failure == FAILURE_NONE)
+                failure = boot_failure_kind(&node, &signal, r);
         node_done(&node);
         signal_done(&signal);
 
         if (r < 0)
-                notify_status("failed: %s", exit_status_to_string(exit_status_from_error(r)));
-        return exit_status_from_error(r);
+                notify_status("failed: %s", exit_status_to_string(exit_status_from_failure(failure)));
+        return exit_status_from_failure(failure);
 }
 
 int main(int argc, char *argv[]) {
@@ -327,10 +354,7 @@ int main(int argc, char *argv[]) {
                 free(arg_set);
                 return EXIT_STATUS_FAILURE;
         }
-        /* A read in flight stops when another path has failed the boot. */
-        http_set_cancel_hook(path_cancelled);
-
-        r = run();
+        r = (int) run();
 
         http_global_cleanup();
         log_forget_secrets();

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "netif-internal.h"
 #include "netif-rtnl.h"
+#include "wait.h"
 
 /* A deadline that has passed still gets the first dump read (the kernel
  * answers at once), so that deadline 0 means "look once"; this bounds that
@@ -80,17 +81,12 @@ static int watch_wait(RtnlWatch *w, int extra_fd, usec_t timeout) {
                 { .fd = mnl_socket_get_fd(w->rtnl->nl), .events = POLLIN },
                 { .fd = extra_fd, .events = POLLIN },
         };
-        struct timespec ts = {
-                .tv_sec = (time_t) (timeout / USEC_PER_SEC),
-                .tv_nsec = (long) (timeout % USEC_PER_SEC) * 1000,
-        };
         int r;
 
-        r = ppoll(p, extra_fd >= 0 ? 2 : 1, timeout == USEC_INFINITY ? NULL : &ts, NULL);
-        if (r < 0)
-                return errno == EINTR ? 0 : negative_errno();
-        if (r == 0)
-                return 0;
+        /* The boot's one way to wait: a cancelled boot stops here at once. */
+        r = wait_for_fds(p, 2, usec_add(now(CLOCK_MONOTONIC), timeout), WAIT_CANCELLABLE);
+        if (r <= 0)
+                return r;
         if (extra_fd >= 0 && (p[1].revents & POLLIN))
                 drain_fd(extra_fd);
         if (!(p[0].revents & POLLIN))
@@ -196,73 +192,141 @@ static int udev_data_watch(const char *dir) {
         return fd;
 }
 
-int netif_wait_link_full(const NetifMac *mac, const char *udev_data_dir, usec_t deadline, NetifLink *ret) {
-        _cleanup_(rtnl_freep) Rtnl *rtnl = NULL, *query = NULL;
-        _cleanup_close_ int udev_watch = -1;
-        char m[NETIF_MAC_STRING_MAX];
-        LinkWait w = {};
+static int udevd_in_our_netns(void);
+
+struct NetifLinkWatch {
+        Rtnl *rtnl;                     /* in the link group, with the dump */
+        Rtnl *query;                    /* for one link's state now */
+        int udev_watch;                 /* inotify on udev's database, or -1 */
+        char *udev_data_dir;            /* NULL: do not wait for udev */
+        LinkWait w;
         RtnlWatch watch;
+        char mac_string[NETIF_MAC_STRING_MAX];
+};
+
+NetifLinkWatch *netif_link_watch_free(NetifLinkWatch *lw) {
+        if (!lw)
+                return NULL;
+        rtnl_free(lw->rtnl);
+        rtnl_free(lw->query);
+        safe_close(lw->udev_watch);
+        free(lw->udev_data_dir);
+        return mfree(lw);
+}
+
+int netif_link_watch_new_full(const NetifMac *mac, const char *udev_data_dir, NetifLinkWatch **ret) {
+        _cleanup_(netif_link_watch_freep) NetifLinkWatch *lw = NULL;
         int r;
 
         if (!mac || !ret)
                 return -EINVAL;
-        w.mac = *mac;
-        /* Before the first look at the database, so no entry slips between. */
-        udev_watch = udev_data_watch(udev_data_dir);
+        lw = calloc(1, sizeof(NetifLinkWatch));
+        if (!lw)
+                return -ENOMEM;
+        lw->udev_watch = -1;
+        lw->w.mac = *mac;
+        netif_mac_to_string(mac, lw->mac_string);
+        if (udev_data_dir) {
+                lw->udev_data_dir = strdup(udev_data_dir);
+                if (!lw->udev_data_dir)
+                        return -ENOMEM;
+        }
 
-        r = rtnl_open(RTMGRP_LINK, true, &rtnl);
+        /* Before the first look at the database, so no entry slips between. */
+        lw->udev_watch = udev_data_watch(udev_data_dir);
+
+        r = rtnl_open(RTMGRP_LINK, true, &lw->rtnl);
         if (r < 0)
                 return log_debug_errno(r, "Failed to open rtnetlink socket: %m");
-        r = rtnl_open(0, false, &query);
+        r = rtnl_open(0, false, &lw->query);
         if (r < 0)
                 return log_debug_errno(r, "Failed to open rtnetlink socket: %m");
-        r = watch_start(&watch, rtnl, RTM_GETLINK, sizeof(struct ifinfomsg), AF_UNSPEC, link_wait_handler, &w);
+        r = watch_start(&lw->watch, lw->rtnl, RTM_GETLINK, sizeof(struct ifinfomsg), AF_UNSPEC, link_wait_handler,
+                        &lw->w);
         if (r < 0)
                 return log_debug_errno(r, "Failed to dump links: %m");
 
-        netif_mac_to_string(mac, m);
-        log_debug("Waiting for the link with MAC address %s%s.", m,
+        log_debug("Waiting for the link with MAC address %s%s.", lw->mac_string,
                   udev_data_dir ? " and for udev to initialise it" : "");
+        *ret = TAKE_PTR(lw);
+        return 0;
+}
+
+int netif_link_watch_new(const NetifMac *mac, NetifLinkWatch **ret) {
+        int r;
+
+        r = udevd_in_our_netns();
+        if (r < 0)
+                log_debug_errno(r, "Cannot tell whether udevd sees this network namespace, not waiting for it: %m");
+        return netif_link_watch_new_full(mac, r > 0 ? "/run/udev/data" : NULL, ret);
+}
+
+/* 1 and ret filled when the link found is there and initialised by udev,
+ * 0 when not (yet). */
+static int link_watch_check(NetifLinkWatch *lw, NetifLink *ret) {
+        LinkWait *w = &lw->w;
+        LinkInfo l;
+        int r;
+
+        if (w->ifindex <= 0)
+                return 0;
+        r = link_udev_initialized(lw->udev_data_dir, w->ifindex);
+        if (r < 0)
+                return log_debug_errno(r, "Failed to look for udev's database entry of link #%i: %m", w->ifindex);
+        if (r == 0)
+                return 0;
+
+        /* Its name now, after any rename by udev; events about it may still
+         * be queued. */
+        r = rtnl_link_get(lw->query, w->ifindex, &l);
+        if (r >= 0 && l.has_mac && netif_mac_equal(&l.mac, &w->mac)) {
+                *ret = (NetifLink) { .ifindex = l.ifindex, .mac = l.mac };
+                memcpy(ret->name, l.name, sizeof(ret->name));
+                return 1;
+        }
+        if (r < 0 && r != -ENODEV)
+                return log_debug_errno(r, "Failed to look at link #%i: %m", w->ifindex);
+        w->ifindex = 0;  /* gone, or not the MAC any more */
+        return 0;
+}
+
+int netif_link_watch_wait(NetifLinkWatch *lw, usec_t until, NetifLink *ret) {
+        int r;
 
         for (;;) {
                 usec_t left, timeout;
 
-                if (w.ifindex > 0) {
-                        LinkInfo l;
+                r = link_watch_check(lw, ret);
+                if (r != 0)
+                        return r;
 
-                        r = link_udev_initialized(udev_data_dir, w.ifindex);
-                        if (r < 0)
-                                return log_debug_errno(r, "Failed to look for udev's database entry of link #%i: %m",
-                                                       w.ifindex);
-                        if (r > 0) {
-                                /* Its name now, after any rename by udev;
-                                 * events about it may still be queued. */
-                                r = rtnl_link_get(query, w.ifindex, &l);
-                                if (r >= 0 && l.has_mac && netif_mac_equal(&l.mac, mac)) {
-                                        *ret = (NetifLink) { .ifindex = l.ifindex, .mac = l.mac };
-                                        memcpy(ret->name, l.name, sizeof(ret->name));
-                                        return 0;
-                                }
-                                if (r < 0 && r != -ENODEV)
-                                        return log_debug_errno(r, "Failed to look at link #%i: %m", w.ifindex);
-                                w.ifindex = 0;  /* gone, or not the MAC any more */
-                        }
-                }
-
-                left = usec_left(deadline);
-                if (left == 0 && !watch.dumping)
-                        return log_debug_errno(ETIME, "No link with MAC address %s%s before the deadline.", m,
-                                               w.ifindex > 0 ? " initialised by udev" : "");
+                left = usec_left(until);
+                if (left == 0 && !lw->watch.dumping)
+                        return 0;
                 timeout = left > 0 ? left : DUMP_WAIT_USEC;
                 /* Watched, the entry's arrival wakes us; the recheck stays
                  * as a safety net (a database on another filesystem). */
-                if (w.ifindex > 0)
-                        timeout = MIN(timeout, udev_watch >= 0 ? 10 * UDEV_RECHECK_USEC : UDEV_RECHECK_USEC);
+                if (lw->w.ifindex > 0)
+                        timeout = MIN(timeout, lw->udev_watch >= 0 ? 10 * UDEV_RECHECK_USEC : UDEV_RECHECK_USEC);
 
-                r = watch_wait(&watch, udev_watch, timeout);
+                r = watch_wait(&lw->watch, lw->udev_watch, timeout);
                 if (r < 0)
                         return log_debug_errno(r, "Failed to wait for link events: %m");
         }
+}
+
+int netif_wait_link_full(const NetifMac *mac, const char *udev_data_dir, usec_t deadline, NetifLink *ret) {
+        _cleanup_(netif_link_watch_freep) NetifLinkWatch *lw = NULL;
+        int r;
+
+        r = netif_link_watch_new_full(mac, udev_data_dir, &lw);
+        if (r < 0)
+                return r;
+        r = netif_link_watch_wait(lw, deadline, ret);
+        if (r == 0)
+                return log_debug_errno(ETIME, "No link with MAC address %s%s before the deadline.", lw->mac_string,
+                                       lw->w.ifindex > 0 ? " initialised by udev" : "");
+        return r < 0 ? r : 0;
 }
 
 static int read_comm(const char *pid, char *buf, size_t size) {
@@ -389,12 +453,17 @@ int netif_wait_carrier(int ifindex, usec_t deadline) {
 }
 
 int netif_wait_link(const NetifMac *mac, usec_t deadline, NetifLink *ret) {
+        _cleanup_(netif_link_watch_freep) NetifLinkWatch *lw = NULL;
         int r;
 
-        r = udevd_in_our_netns();
+        r = netif_link_watch_new(mac, &lw);
         if (r < 0)
-                log_debug_errno(r, "Cannot tell whether udevd sees this network namespace, not waiting for it: %m");
-        return netif_wait_link_full(mac, r > 0 ? "/run/udev/data" : NULL, deadline, ret);
+                return r;
+        r = netif_link_watch_wait(lw, deadline, ret);
+        if (r == 0)
+                return log_debug_errno(ETIME, "No link with MAC address %s%s before the deadline.", lw->mac_string,
+                                       lw->w.ifindex > 0 ? " initialised by udev" : "");
+        return r < 0 ? r : 0;
 }
 
 typedef struct RuleWait {

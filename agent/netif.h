@@ -45,6 +45,21 @@ typedef struct NetifLink {
  * deadline that has passed (0) still looks at the links there are, once. */
 int netif_wait_link(const NetifMac *mac, usec_t deadline, NetifLink *ret);
 
+/* The same wait as an object that lives across several waits (the attach
+ * lifecycle polls EC2 between them): the rtnetlink socket and the watch on
+ * udev's database stay open, so no event between two waits is lost.
+ * netif_link_watch_wait() returns 1 and fills ret when the link is there,
+ * 0 when `until` came first, -ECANCELED when the boot was cancelled
+ * (wait.h). netif_link_watch_new() decides about udev as netif_wait_link()
+ * does. */
+typedef struct NetifLinkWatch NetifLinkWatch;
+
+int netif_link_watch_new(const NetifMac *mac, NetifLinkWatch **ret);
+int netif_link_watch_new_full(const NetifMac *mac, const char *udev_data_dir, NetifLinkWatch **ret);
+NetifLinkWatch *netif_link_watch_free(NetifLinkWatch *lw);
+DEFINE_TRIVIAL_CLEANUP_FUNC(NetifLinkWatch *, netif_link_watch_free);
+int netif_link_watch_wait(NetifLinkWatch *lw, usec_t until, NetifLink *ret);
+
 /* Waits until link ifindex has a carrier (IFF_LOWER_UP): its addresses can
  * carry traffic. -ETIME at the deadline, -ENODEV when the link goes away. */
 int netif_wait_carrier(int ifindex, usec_t deadline);

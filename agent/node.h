@@ -1,51 +1,80 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-/* The boot sequence of one node: the volume path and the interface path
- * under one deadline, then readiness. And the manual modes that share its
- * steps: --attach-only, --detach, --status. */
+/* The boot sequence of one node: a list of paths (each volume, the
+ * interface, DNS), each a state machine in a thread of its own, all under
+ * one deadline (node.c). What each path does is in node-volume.c,
+ * node-interface.c and node-dns.c; the manual modes that share their steps
+ * (--attach-only, --detach, --status) are in node-manual.c.
+ *
+ * Paths wait for each other only where the node's meaning demands it: DNS
+ * publishes once the interface has its address and every volume is mounted
+ * (a node whose data is not there must not join a record). When one path
+ * fails, the others stop at their next wait (wait.h); a write already under
+ * way (mkfs, fsck, an Attach call, a Route 53 change) runs to its end. The
+ * boot's failure is the first one that was not such a cancellation. */
 
 #include "blockdev.h"
 #include "config.h"
 #include "dns.h"
-#include "ec2.h"
-#include "netif.h"
+#include "eni.h"
 #include "fs.h"
 #include "instance.h"
+#include "netif.h"
 #include "path.h"
 #include "signals.h"
+#include "volume.h"
 
-typedef struct Node {
+typedef struct Node Node;
+
+typedef struct NodeVolume {
+        Path path;
+        const ConfigVolume *config;
+        AwsClient *aws;                 /* the path's own client while it runs */
+        Volume volume;
+        FsSetupResult fs;
+        bool mounted;                   /* the path reached its end */
+        int done_fd;                    /* readable once the path has ended, well or not */
+} NodeVolume;
+
+typedef struct NodeInterface {
+        Path path;
+        AwsClient *aws;
+        Eni eni;
+        bool have_link;
+        char *subnet_cidr;              /* read while the ENI attaches */
+        int done_fd;
+} NodeInterface;
+
+typedef struct NodeDns {
+        Path path;
+        AwsClient *aws;
+        DnsRead read;                   /* read while the other paths attach */
+        usec_t read_at;
+        int done_fd;
+} NodeDns;
+
+struct Node {
         const Config *config;
         Instance *instance;
         usec_t deadline;
         const char *name;               /* [Node] Name=, else the instance id */
 
-        /* Each path runs in a thread of its own with an AWS client of its
-         * own; both are the instance's client when they run one by one. */
-        AwsClient *volume_aws;
-        AwsClient *interface_aws;
-
-        Path volume_path;
-        Ec2Volume volume;
-        BlockDevice device;
-        FsSetupResult fs;
-
-        Path interface_path;
-        Ec2NetworkInterface eni;
-        NetifLink link;
-        bool have_link;
-        char *subnet_cidr;              /* read while the ENI attaches */
-
-        Path dns_path;
-        DnsRead dns_read;               /* read while the volume attaches */
+        NodeVolume *volumes;            /* [Volume] ("volume") */
+        size_t n_volumes;
+        NodeInterface interface;        /* with [Interface] */
+        NodeDns dns;                    /* with [DNS] */
 
         /* The readiness signals; the main thread sends their heartbeats
          * while the paths run. NULL: none. */
         Signal *signal;
-} Node;
 
-void node_init(Node *n, const Config *config, Instance *instance, usec_t deadline);
+        /* The kind of the boot's first failure that was not a cancellation
+         * (FAILURE_NONE while all is well): the exit status follows. */
+        FailureKind failure;
+};
+
+int node_init(Node *n, const Config *config, Instance *instance, usec_t deadline);
 void node_done(Node *n);
 
 /* The boot sequence; on success the state file is written. */
@@ -55,8 +84,29 @@ int node_boot(Node *n);
  * where. */
 int node_attach_only(Node *n);
 
-/* Unmounts and detaches the volume. */
+/* Unmounts and detaches the volume (and the ENI with DetachOnStop=yes). */
 int node_detach(Node *n);
+
+/* Releases what DetachOnStop= asks for, on SIGTERM. */
+int node_release_on_stop(Node *n);
 
 /* Prints what is attached and mounted now. */
 int node_status(Node *n);
+
+/* The failure kind of a finished mode: the first path that failed for a
+ * reason of its own, else FAILURE_OTHER when r < 0. */
+FailureKind node_failure_kind(const Node *n, int r);
+
+/* The paths, for node.c: each returns 0 or a failure it has logged (with
+ * its kind, in its Path). */
+int node_run_volume(Node *n, NodeVolume *v);
+int node_run_interface(Node *n);
+int node_run_dns(Node *n);
+
+/* For node-dns.c: waits until the interface path and every volume path
+ * have ended; -ECANCELED when one of them failed. */
+int node_wait_for_others(Node *n);
+
+/* The address the node publishes: the ENI's, or without [Interface] the
+ * instance's primary private IP. */
+const char *node_ip(const Node *n);

@@ -65,9 +65,10 @@ static int signal_fail(Signal *s, int level, int error, const AwsError *aws_erro
                 message = NULL;
 
         if (level <= LOG_ERR)
-                return path_fail(&s->path, error, "%s%s", strna(message), strempty(detail));
-        return log_full_errno(level, error, "%s: %s: %s%s", s->path.name, strna(s->path.step), strna(message),
-                              strempty(detail));
+                return path_fail(&s->path, failure_kind_of_call(error), error, "%s%s", strna(message),
+                                 strempty(detail));
+        return log_full_errno(level, error, "%s: %s: %s%s", s->path.name, path_state_to_string(s->path.state),
+                              strna(message), strempty(detail));
 }
 
 /* The group is needed for every lifecycle call; found once. */
@@ -78,7 +79,7 @@ static int ensure_group(Signal *s, int level, usec_t deadline) {
         if (s->group)
                 return 0;
 
-        path_transition(&s->path, "group", "Looking up the Auto Scaling group of %s for lifecycle hook %s.",
+        path_transition(&s->path, PATH_STATE_GROUP, "Looking up the Auto Scaling group of %s for lifecycle hook %s.",
                         s->instance_id, s->config->lifecycle_hook);
         r = autoscaling_find_group(s->aws, s->instance_id, deadline, &error, &s->group);
         if (r == -ENXIO)
@@ -138,7 +139,7 @@ int signal_start(Signal *s, usec_t deadline) {
         r = ensure_group(s, LOG_ERR, deadline);
         if (r < 0)
                 return r;
-        path_transition(&s->path, "heartbeat", "Lifecycle hook %s of %s in %s: heartbeats until ready, then "
+        path_transition(&s->path, PATH_STATE_HEARTBEAT, "Lifecycle hook %s of %s in %s: heartbeats until ready, then "
                         "CONTINUE (ABANDON on failure).", s->config->lifecycle_hook, s->instance_id, s->group);
         (void) record_heartbeat(s, deadline, true);
         return 0;
@@ -175,7 +176,7 @@ static int complete_lifecycle(Signal *s, LifecycleActionResult result, int level
         if (r < 0)
                 return r;
 
-        path_transition(&s->path, "lifecycle", "Completing lifecycle hook %s of %s in %s with %s.",
+        path_transition(&s->path, PATH_STATE_LIFECYCLE, "Completing lifecycle hook %s of %s in %s with %s.",
                         s->config->lifecycle_hook, s->instance_id, s->group, what);
         r = autoscaling_complete_lifecycle_action(s->aws, s->group, s->config->lifecycle_hook, s->instance_id,
                                                   result, deadline, &error);
@@ -203,7 +204,7 @@ static int signal_cloudformation(Signal *s, bool success, int level, const char 
         stack = s->config->cloudformation_stack;
         resource = s->config->cloudformation_resource;
 
-        path_transition(&s->path, "cloudformation", "Signalling %s to %s in stack %s for %s.", what, resource,
+        path_transition(&s->path, PATH_STATE_CLOUDFORMATION, "Signalling %s to %s in stack %s for %s.", what, resource,
                         stack, s->instance_id);
         r = cloudformation_signal_resource(s->aws, stack, resource, s->instance_id, success, deadline, &error);
         if (r == -EALREADY)

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "spawn-util.h"
+#include "wait.h"
 
 /* A line longer than this is logged in pieces: a program that prints a
  * megabyte without a newline must not grow our memory. */
@@ -355,13 +356,14 @@ int spawn(char *const argv[], usec_t deadline, int log_level, char **ret_output)
                 else if (wait_ms < 0 || wait_ms > SPAWN_WAIT_FALLBACK_MSEC)
                         wait_ms = SPAWN_WAIT_FALLBACK_MSEC;
 
-                r = poll(p, n, wait_ms);
-                if (r < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
+                /* A program that writes (mkfs, fsck) runs to its end: the
+                 * wait is not cancelled with the boot, only the deadline
+                 * ends it. */
+                r = wait_for_fds(p, n, wait_ms < 0 ? USEC_INFINITY :
+                                                     usec_add(now(CLOCK_MONOTONIC), (usec_t) wait_ms * USEC_PER_MSEC),
+                                 WAIT_UNCANCELLABLE);
+                if (r < 0)
                         goto kill_and_fail;
-                }
 
                 if (r == 0 && (pidfd >= 0 || (until != USEC_INFINITY && usec_left(until) == 0))) {
                         /* The deadline, then the grace period, passed. */

@@ -13,6 +13,7 @@
 #include "notify.h"
 #include "supervise.h"
 #include "volume.h"
+#include "wait.h"
 
 /* How often EC2 is asked whether the attachments still hold: rarely, since
  * the kernel tells at once when the device or the link goes. */
@@ -46,12 +47,17 @@ static int check_mount(Supervisor *s) {
         Node *n = s->node;
         int r;
 
-        if (!n->config->has_volume || !n->device.devnode)
-                return 0;
-        r = fs_mount_state(n->device.devnode, n->config->volume.mount_point);
-        if (r <= 0)
-                return lost(s, "The volume's filesystem (%s) is no longer mounted at %s; exiting so that systemd "
-                            "brings it back.", n->device.devnode, n->config->volume.mount_point);
+        for (size_t i = 0; i < n->n_volumes; i++) {
+                const NodeVolume *v = &n->volumes[i];
+
+                if (!v->volume.device.devnode)
+                        continue;
+                r = fs_mount_state(v->volume.device.devnode, v->config->mount_point);
+                if (r <= 0)
+                        return lost(s, "The filesystem of %s (%s) is no longer mounted at %s; exiting so that "
+                                    "systemd brings it back.", v->path.name, v->volume.device.devnode,
+                                    v->config->mount_point);
+        }
         return 0;
 }
 
@@ -60,19 +66,22 @@ static int check_link(Supervisor *s) {
         Node *n = s->node;
         int r;
 
-        if (!n->have_link)
+        const NetifLink *link = &n->interface.eni.link;
+        const char *eni = n->interface.eni.ec2.id;
+
+        if (!n->interface.have_link)
                 return 0;
-        r = netif_read_state(n->link.ifindex, NETIF_TABLE_BASE + n->config->interface.device_index, &state);
+        r = netif_read_state(link->ifindex, NETIF_TABLE_BASE + n->config->interface.device_index, &state);
         if (r == -ENODEV)
                 return lost(s, "The interface %s of %s is gone; exiting so that systemd brings it back.",
-                            n->link.name, n->eni.id);
+                            link->name, eni);
         if (r < 0) {
-                log_warning_errno(r, "Failed to read the state of %s: %m", n->link.name);
+                log_warning_errno(r, "Failed to read the state of %s: %m", link->name);
                 return 0;
         }
         if (!state.up)
                 return lost(s, "The interface %s of %s is down; exiting so that systemd brings it back.",
-                            n->link.name, n->eni.id);
+                            link->name, eni);
         return 0;
 }
 
@@ -97,25 +106,23 @@ static int on_check_timer(sd_event_source *source, uint64_t usec, void *userdata
         Node *n = s->node;
         usec_t deadline = usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE);
 
-        if (n->config->has_volume && n->volume.id) {
-                _cleanup_(ec2_volume_done) Ec2Volume v = {};
-                ConfigVolume by_id = n->config->volume;
+        for (size_t i = 0; i < n->n_volumes; i++) {
+                Attach *a = &n->volumes[i].volume.attach;
 
-                by_id.id = n->volume.id;
-                if (volume_find(n->instance->aws, &by_id, n->instance->availability_zone, deadline, &v) >= 0 &&
-                    !volume_attachment_of(&v, n->instance->instance_id))
+                if (!a->id)
+                        continue;
+                a->deadline = deadline;
+                if (attach_refresh(a) >= 0 && attach_mine(a) == ATTACH_MINE_NONE)
                         return lost(s, "EC2 no longer lists volume %s as attached to this instance (%s); "
-                                    "exiting so that systemd brings it back.", v.id, n->instance->instance_id);
+                                    "exiting so that systemd brings it back.", a->id, n->instance->instance_id);
         }
-        if (n->config->has_interface && n->eni.id) {
-                _cleanup_(ec2_network_interface_done) Ec2NetworkInterface e = {};
-                ConfigInterface by_id = n->config->interface;
+        if (n->config->has_interface && n->interface.eni.attach.id) {
+                Attach *a = &n->interface.eni.attach;
 
-                by_id.id = n->eni.id;
-                if (eni_find(n->instance->aws, &by_id, n->instance->availability_zone, deadline, &e) >= 0 &&
-                    !eni_is_attached_to(&e, n->instance->instance_id))
+                a->deadline = deadline;
+                if (attach_refresh(a) >= 0 && attach_mine(a) == ATTACH_MINE_NONE)
                         return lost(s, "EC2 no longer lists network interface %s as attached to this instance "
-                                    "(%s); exiting so that systemd brings it back.", e.id, n->instance->instance_id);
+                                    "(%s); exiting so that systemd brings it back.", a->id, n->instance->instance_id);
         }
 
         (void) sd_event_source_set_time(source, usec + CHECK_INTERVAL_USEC);
@@ -125,45 +132,11 @@ static int on_check_timer(sd_event_source *source, uint64_t usec, void *userdata
 /* SIGTERM: the service stops. Releases what DetachOnStop= asks for. */
 static int on_sigterm(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
         Supervisor *s = userdata;
-        Node *n = s->node;
-        int r = 0;
+        int r;
 
         notify_stopping();
         log_info("Stopping (%s).", strsignal((int) si->ssi_signo));
-        n->deadline = usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE);
-
-        if (n->config->has_volume && n->config->volume.detach_on_stop) {
-                VolumeAttach a = {
-                        .path = &n->volume_path,
-                        .aws = n->instance->aws,
-                        .config = &n->config->volume,
-                        .instance_id = n->instance->instance_id,
-                        .availability_zone = n->instance->availability_zone,
-                        .deadline = n->deadline,
-                };
-
-                r = fs_unmount(n->config->volume.mount_point);
-                if (r < 0)
-                        log_error_errno(r, "Failed to unmount %s, leaving the volume attached: %m",
-                                        n->config->volume.mount_point);
-                else
-                        r = volume_detach(&a, &n->volume);
-        }
-        if (n->config->has_interface && n->config->interface.detach_on_stop) {
-                EniAttach a = {
-                        .path = &n->interface_path,
-                        .aws = n->instance->aws,
-                        .config = &n->config->interface,
-                        .instance_id = n->instance->instance_id,
-                        .availability_zone = n->instance->availability_zone,
-                        .deadline = n->deadline,
-                };
-                int k = eni_detach(&a, &n->eni);
-
-                if (k < 0 && r >= 0)
-                        r = k;
-        }
-
+        r = node_release_on_stop(s->node);
         return sd_event_exit(s->event, r < 0 ? r : 0);
 }
 
@@ -246,7 +219,9 @@ int supervise_stop_daemon(usec_t deadline) {
         while (process_runs(pid)) {
                 if (usec_left(deadline) == 0)
                         return log_error_errno(ETIME, "The running nodeagent (pid %d) did not stand down.", pid);
-                sleep_usec(100 * USEC_PER_MSEC);
+                r = wait_until(usec_add(now(CLOCK_MONOTONIC), 100 * USEC_PER_MSEC));
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -277,7 +252,7 @@ int supervise_run(Node *n) {
         /* WATCHDOG=1 as often as systemd's WatchdogSec= asks for it. */
         (void) sd_event_set_watchdog(event, true);
 
-        if (n->config->has_volume && n->device.devnode) {
+        if (n->n_volumes > 0 && n->volumes[0].volume.device.devnode) {
                 r = fs_mount_monitor_new(&mounts);
                 if (r < 0) {
                         log_error_errno(r, "Failed to watch the mount table: %m");
@@ -288,7 +263,7 @@ int supervise_run(Node *n) {
                 if (r < 0)
                         goto finish;
         }
-        if (n->have_link) {
+        if (n->interface.have_link) {
                 r = netif_link_monitor_new(&links);
                 if (r < 0) {
                         log_error_errno(r, "Failed to watch the links: %m");

@@ -5,15 +5,6 @@
 #include "macro.h"
 #include "time-util.h"
 
-usec_t now(clockid_t clock) {
-        struct timespec ts;
-
-        /* Only fails for an invalid clock id, which is a programming error. */
-        if (clock_gettime(clock, &ts) < 0)
-                abort();
-        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / 1000U;
-}
-
 usec_t usec_add(usec_t a, usec_t b) {
         if (a == USEC_INFINITY || b == USEC_INFINITY || a > USEC_INFINITY - b)
                 return USEC_INFINITY;
@@ -159,14 +150,4 @@ const char *format_duration(char *buf, size_t size, usec_t usec) {
                 usec -= n * units[i].usec;
         }
         return buf;
-}
-
-void sleep_usec(usec_t usec) {
-        struct timespec ts = {
-                .tv_sec = (time_t) (usec / USEC_PER_SEC),
-                .tv_nsec = (long) ((usec % USEC_PER_SEC) * 1000U),
-        };
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
 }

@@ -13,7 +13,8 @@ typedef uint64_t usec_t;
 #define USEC_PER_HOUR (60ULL * USEC_PER_MINUTE)
 
 /* Deadlines are absolute CLOCK_MONOTONIC times; wall-clock times (for
- * signatures and credential expiry) are CLOCK_REALTIME. */
+ * signatures and credential expiry) are CLOCK_REALTIME. The clock is
+ * clock.c's, which tests replace. */
 usec_t now(clockid_t clock);
 
 /* Adds without overflowing into a time in the past. */
@@ -31,7 +32,3 @@ int parse_duration(const char *s, usec_t *ret);
 const char *format_duration(char *buf, size_t size, usec_t usec);
 #define FORMAT_DURATION_MAX 64
 #define FORMAT_DURATION(u) format_duration((char[FORMAT_DURATION_MAX]){}, FORMAT_DURATION_MAX, (u))
-
-/* Sleeps until the given time passes or the deadline, whichever is first.
- * Used only between retries, where there is no event to wait on. */
-void sleep_usec(usec_t usec);

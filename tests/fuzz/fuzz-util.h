@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "aws.h"
+#include "clock.h"
 #include "http.h"
 #include "log.h"
 
@@ -112,6 +113,7 @@ typedef struct FuzzAws {
         FuzzTransport transport;
         FuzzCredentials credentials;
         FuzzClock clock;
+        ClockHooks hooks;
         AwsClient *client;
 } FuzzAws;
 
@@ -131,12 +133,13 @@ static inline void fuzz_aws_init(FuzzAws *a, const uint8_t *data, size_t size, l
         };
         if (aws_client_new(&a->transport.transport, &a->credentials.provider, "us-east-1", &a->client) < 0)
                 abort();
-        aws_client_set_hooks(a->client, &(AwsClientHooks) {
-                                                .now = fuzz_now,
-                                                .sleep = fuzz_sleep,
-                                                .random = fuzz_random,
-                                                .userdata = &a->clock,
-                                        });
+        a->hooks = (ClockHooks) {
+                .now = fuzz_now,
+                .sleep = fuzz_sleep,
+                .random = fuzz_random,
+                .userdata = &a->clock,
+        };
+        clock_set_hooks(&a->hooks);
 }
 
 /* A deadline that allows one attempt and no retry. */
@@ -145,6 +148,7 @@ static inline usec_t fuzz_aws_deadline(const FuzzAws *a) {
 }
 
 static inline void fuzz_aws_done(FuzzAws *a) {
+        clock_set_hooks(NULL);
         a->client = aws_client_free(a->client);
 }
 

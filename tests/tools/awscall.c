@@ -685,6 +685,24 @@ static int setup(Tool *t, bool needs_aws) {
         return aws_client_new(t->transport, t->credentials, region ?: env_region, &t->aws);
 }
 
+/* The tool's exit status: the kind of the call's failure, as the agent's
+ * callers would decide it for the calls it makes (a missing thing is the
+ * resource being unusable, a refusal is AWS's). */
+static ExitStatus status_of(int r) {
+        switch (r) {
+        case -ENOENT:
+        case -EXDEV:
+        case -EBUSY:
+        case -ENOTUNIQ:
+                return exit_status_from_failure(FAILURE_UNUSABLE);
+        case -ENOKEY:
+        case -EPERM:
+                return exit_status_from_failure(FAILURE_AWS_REFUSED);
+        default:
+                return exit_status_from_failure(failure_kind_of_call(r));
+        }
+}
+
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "dry-run",  no_argument,       NULL, 'n' },
@@ -754,5 +772,5 @@ done:
         free(t.filters);
         http_global_cleanup();
         log_forget_secrets();
-        return r == -EINVAL ? EXIT_STATUS_USAGE : exit_status_from_error(r);
+        return r == -EINVAL ? EXIT_STATUS_USAGE : status_of(r);
 }

@@ -9,12 +9,10 @@
 #include <stdio.h>
 
 #include "aws.h"
+#include "test-clock.h"
 #include "fake-transport.h"
 #include "macro.h"
 
-/* 2024-01-12T08:00:00Z: requests are signed with this date. */
-#define TEST_REALTIME ((usec_t) 1705046400ULL * USEC_PER_SEC)
-#define TEST_MONOTONIC_START ((usec_t) 1000 * USEC_PER_SEC)
 
 static const char *test_replies_dir = NULL;
 
@@ -100,70 +98,30 @@ static inline void test_credentials_done(TestCredentials *t) {
         t->current = (AwsCredentials) {};
 }
 
-#define TEST_SLEEPS_MAX 16
-
-typedef struct TestClock {
-        usec_t realtime;
-        usec_t monotonic;
-        uint64_t random;
-        usec_t sleeps[TEST_SLEEPS_MAX];
-        unsigned n_sleeps;
-} TestClock;
-
-static inline usec_t test_clock_now(clockid_t clock, void *userdata) {
-        TestClock *t = userdata;
-
-        return clock == CLOCK_REALTIME ? t->realtime : t->monotonic;
-}
-
-static inline void test_clock_sleep(usec_t usec, void *userdata) {
-        TestClock *t = userdata;
-
-        if (t->n_sleeps < TEST_SLEEPS_MAX)
-                t->sleeps[t->n_sleeps] = usec;
-        t->n_sleeps++;
-        t->monotonic += usec;
-        t->realtime += usec;
-}
-
-static inline uint64_t test_clock_random(void *userdata) {
-        TestClock *t = userdata;
-
-        return t->random;
-}
-
 /* Everything one AWS test needs, torn down by test_aws_done(). */
 typedef struct TestAws {
         FakeTransport *fake;
         TestCredentials creds;
         TestClock clock;
+        ClockHooks hooks;               /* the process's clock while the test runs */
         AwsClient *client;
 } TestAws;
 
 static inline int test_aws_init(TestAws *t, const char *session_token) {
         int r;
 
-        *t = (TestAws) {
-                .clock = {
-                        .realtime = TEST_REALTIME,
-                        .monotonic = TEST_MONOTONIC_START,
-                },
-        };
+        *t = (TestAws) {};
         t->fake = fake_transport_new();
         test_credentials_init(&t->creds, session_token);
         r = aws_client_new(&t->fake->transport, &t->creds.provider, "us-east-1", &t->client);
         if (r < 0)
                 return r;
-        aws_client_set_hooks(t->client, &(AwsClientHooks) {
-                                                .now = test_clock_now,
-                                                .sleep = test_clock_sleep,
-                                                .random = test_clock_random,
-                                                .userdata = &t->clock,
-                                        });
+        test_clock_install(&t->clock, &t->hooks);
         return 0;
 }
 
 static inline void test_aws_done(TestAws *t) {
+        test_clock_remove();
         t->client = aws_client_free(t->client);
         t->fake = fake_transport_free(t->fake);
         test_credentials_done(&t->creds);

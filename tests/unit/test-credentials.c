@@ -6,6 +6,7 @@
 #include "fake-transport.h"
 #include "imds.h"
 #include "log.h"
+#include "test-clock.h"
 #include "tests.h"
 
 #define TOKEN_REPLY (&(FakeReply) { .method = "PUT", .url = "/latest/api/token", .body = "T" })
@@ -47,7 +48,6 @@ static Imds *new_imds(FakeTransport *f) {
 
         if (imds_new(&f->transport, "http://imds.test", &imds) < 0)
                 return NULL;
-        imds_set_retry(imds, 1 * USEC_PER_MSEC, 2 * USEC_PER_MSEC, 3);
         return imds;
 }
 
@@ -216,6 +216,12 @@ static void test_provider_keeps_valid_on_failed_refresh(void) {
 }
 
 int main(void) {
+        static TestClock clock;
+        ClockHooks hooks;
+
+        /* Retries wait at once on the test clock. */
+        test_clock_install(&clock, &hooks);
+        clock.random = UINT64_C(0x9E3779B97F4A7C15);
         RUN_TEST(test_from_environment);
         RUN_TEST(test_provider_prefers_environment);
         RUN_TEST(test_provider_nothing);

@@ -103,11 +103,8 @@ static DnsPublish publish_args(TestAws *t, Path *path, const ConfigDns *config) 
                 .config = config,
                 .node_name = "kafka-1",
                 .ip = IP,
-                .deadline = USEC_INFINITY,
-                .backoff_first = 1,
-                .backoff_max = 2,
-                .poll_first = 1,
-                .poll_max = 2,
+                /* The test's clock (aws-test-util.h): waits pass at once. */
+                .deadline = test_aws_deadline(t, 10 * USEC_PER_MINUTE),
         };
 }
 
@@ -350,7 +347,7 @@ static void test_node_already_right(void) {
         ASSERT_NULL(res.change_id);
         ASSERT_STREQ(res.values[0], IP);
         ASSERT_EQ(res.ttl, 60);
-        ASSERT_STREQ(path.step, "done");
+        ASSERT_EQ(path.state, PATH_STATE_DONE);
         test_aws_done(&t);
 }
 
@@ -548,35 +545,35 @@ static int always_changing(FakeTransport *f, const HttpRequest *request, HttpRes
         return 0;
 }
 
-static void test_shared_retries_exhausted(void) {
+/* There is no count of attempts: a fleet in one shared set may lose many
+ * races before its turn comes; the deadline decides, and the waits between
+ * attempts grow (jittered) up to the cap. */
+static void test_shared_keeps_trying_until_the_deadline(void) {
         DnsResult res = { .ttl = 12345 };
         ConfigDns config = config_of(DNS_MODE_SHARED);
         Path path = PATH_INIT("dns");
         unsigned n_lists = 0;
+        usec_t longest = 0;
         DnsPublish p;
         TestAws t;
 
         ASSERT_OK(setup(&t));
+        t.clock.random = UINT64_C(0x9E3779B97F4A7C15);
         p = publish_args(&t, &path, &config);
-        p.attempts_max = 3;
+        p.deadline = test_aws_deadline(&t, 5 * USEC_PER_MINUTE);
         fake_transport_set_handler(t.fake, always_changing, &n_lists);
-        ASSERT_EQ(dns_publish(&p, &res), -EAGAIN);
-        /* read, change, read, change, read, change, read. */
-        ASSERT_EQ(t.fake->n_requests, 7);
-        ASSERT_EQ(n_lists, 4);
-        ASSERT_STREQ(path.step, "read");
+        ASSERT_EQ(dns_publish(&p, &res), -ETIME);
+        ASSERT_EQ(path.failure, FAILURE_DEADLINE);
+        /* Far more than a handful of rounds: read and change each time. */
+        ASSERT_TRUE(n_lists > 10);
+        ASSERT_TRUE(t.fake->n_requests >= 2 * n_lists - 1);
+        for (unsigned i = 0; i < MIN(t.clock.n_sleeps, (unsigned) TEST_SLEEPS_MAX); i++)
+                longest = MAX(longest, t.clock.sleeps[i]);
+        ASSERT_TRUE(longest > 1 * USEC_PER_SEC);
+        ASSERT_TRUE(longest <= 30 * USEC_PER_SEC);
         /* Untouched on failure. */
         ASSERT_EQ(res.ttl, 12345);
         ASSERT_NULL(res.values);
-
-        /* By default no count: the deadline decides (a fleet in one shared
-         * set may lose many races before its turn comes). */
-        p.attempts_max = 0;
-        p.deadline = usec_add(now(CLOCK_MONOTONIC), 300 * USEC_PER_MSEC);
-        p.backoff_first = p.backoff_max = 5 * USEC_PER_MSEC;
-        fake_transport_clear_requests(t.fake);
-        ASSERT_EQ(dns_publish(&p, &res), -ETIME);
-        ASSERT_TRUE(t.fake->n_requests > 2 * 20 + 1);
         test_aws_done(&t);
 }
 
@@ -719,7 +716,7 @@ static void test_wait_in_sync(void) {
         ASSERT_EQ(t.fake->n_requests, 4);
         ASSERT_EQ(t.fake->mismatches, 0);
         ASSERT_TRUE(res.in_sync);
-        ASSERT_STREQ(path.step, "done");
+        ASSERT_EQ(path.state, PATH_STATE_DONE);
 
         /* A change Route 53 forgot is an error, not a wait until the deadline. */
         dns_result_done(&res);
@@ -733,7 +730,7 @@ static void test_wait_in_sync(void) {
                                                    "</ErrorResponse>",
                                    });
         ASSERT_EQ(dns_publish(&p, &res), -ENOENT);
-        ASSERT_STREQ(path.step, "insync");
+        ASSERT_EQ(path.failed_in, PATH_STATE_INSYNC);
         ASSERT_EQ(fake_transport_pending(t.fake), 0);
         test_aws_done(&t);
 }
@@ -837,7 +834,7 @@ static void test_read_ahead(void) {
         ASSERT_OK(dns_read_ahead(&p, &ahead));
         ASSERT_TRUE(ahead.done);
         ASSERT_FALSE(ahead.found);
-        ASSERT_STREQ(path.step, "read");
+        ASSERT_EQ(path.state, PATH_STATE_READ);
         change_reply(&t, 200, CHANGE_OK("PENDING"));
         p.read_ahead = &ahead;
         ASSERT_OK(dns_publish(&p, &res));
@@ -879,13 +876,13 @@ static void test_fatal_errors(void) {
         p = publish_args(&t, &path, &config);
         test_add_reply(t.fake, 404, "route53-error-no-such-zone.xml", NULL);
         ASSERT_EQ(dns_publish(&p, NULL), -ENOENT);
-        ASSERT_STREQ(path.step, "read");
+        ASSERT_EQ(path.failed_in, PATH_STATE_READ);
 
         list_reply(&t, LIST(NEXT_SET));
         change_reply(&t, 403, "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"" XMLNS "\"><Error><Type>Sender</Type>"
                               "<Code>AccessDenied</Code><Message>not authorized</Message></Error></ErrorResponse>");
         ASSERT_EQ(dns_publish(&p, NULL), -EACCES);
-        ASSERT_STREQ(path.step, "change");
+        ASSERT_EQ(path.failed_in, PATH_STATE_CHANGE);
 
         list_reply(&t, LIST(NEXT_SET));
         change_reply(&t, 400, "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"" XMLNS "\"><Error><Type>Sender</Type>"
@@ -965,7 +962,7 @@ int main(int argc, char *argv[]) {
         RUN_TEST(test_shared_add);
         RUN_TEST(test_shared_already_present);
         RUN_TEST(test_shared_conflict_then_success);
-        RUN_TEST(test_shared_retries_exhausted);
+        RUN_TEST(test_shared_keeps_trying_until_the_deadline);
         RUN_TEST(test_refused_for_another_reason);
         RUN_TEST(test_alias_refused);
         RUN_TEST(test_lost_reply);

@@ -13,10 +13,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <poll.h>
+#include <pthread.h>
 
 #include "http.h"
 #include "log.h"
 #include "tests.h"
+#include "wait.h"
 
 static pid_t server_pid = -1;
 static unsigned server_port = 0;
@@ -511,7 +514,7 @@ static void test_https_verified(void) {
                 close(s);
                 if (c == 0)
                         break;
-                sleep_usec(50 * USEC_PER_MSEC);
+                (void) usleep(50 * 1000);
         }
 
         k1 = https_get(bogus, "127.0.0.1", port, &status);   /* signed by someone else */
@@ -528,6 +531,136 @@ static void test_https_verified(void) {
         ASSERT_TRUE(k3 < 0);
         ASSERT_OK(k4);
         ASSERT_EQ(status, 200);
+}
+
+/* A request in a thread of its own, against a listener of the test's that
+ * accepts and then answers only when the test says so. */
+typedef struct Pending {
+        HttpTransport *transport;
+        const char *method;
+        char *url;
+        bool cancellable;
+        pthread_t thread;
+        HttpResponse response;
+        int result;
+} Pending;
+
+static void *pending_run(void *userdata) {
+        Pending *p = userdata;
+        HttpRequest request = {
+                .method = p->method,
+                .url = p->url,
+                .body = streq(p->method, "POST") ? "Action=AttachVolume" : NULL,
+                .body_size = streq(p->method, "POST") ? strlen("Action=AttachVolume") : 0,
+                /* Far beyond the test's own bounds: only cancellation ends a read early. */
+                .timeout = 10 * USEC_PER_MINUTE,
+                .cancellable = p->cancellable,
+        };
+
+        p->result = http_perform(p->transport, &request, &p->response);
+        return NULL;
+}
+
+/* Accepts one connection and reads its request head; the fd, or -1. */
+static int accept_request(int listener) {
+        struct pollfd p = { .fd = listener, .events = POLLIN };
+        char buf[4096];
+        size_t got = 0;
+        int fd;
+
+        if (poll(&p, 1, 60 * 1000) <= 0)
+                return -1;
+        fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        while (got < sizeof(buf) - 1) {
+                ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+
+                if (n <= 0)
+                        break;
+                got += (size_t) n;
+                buf[got] = '\0';
+                if (strstr(buf, "\r\n\r\n"))
+                        return fd;
+        }
+        close(fd);
+        return -1;
+}
+
+/* Whether the peer closed fd (EOF) within a minute. */
+static bool peer_closed(int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        char c;
+
+        return poll(&p, 1, 60 * 1000) > 0 && read(fd, &c, 1) == 0;
+}
+
+/* A cancelled boot abandons a read in flight at once: the server sees the
+ * connection closed, not after the request's own ten-minute timeout, nor
+ * at a progress tick. */
+static void test_cancel_abandons_a_read_in_flight(void) {
+        _cleanup_(http_transport_curl_freep) HttpTransport *t = NULL;
+        unsigned port;
+        int listener, fd;
+        Pending p = { .method = "GET", .cancellable = true };
+
+        ASSERT_OK(http_transport_curl_new(&t));
+        listener = listen_ephemeral(&port);
+        ASSERT_TRUE(listener >= 0);
+        ASSERT_TRUE(asprintf(&p.url, "http://127.0.0.1:%u/never-answered", port) > 0);
+        p.transport = t;
+        wait_cancel_reset();
+        ASSERT_EQ(pthread_create(&p.thread, NULL, pending_run, &p), 0);
+
+        fd = accept_request(listener);
+        wait_cancel_all();
+        ASSERT_TRUE(fd >= 0 && peer_closed(fd));
+        (void) pthread_join(p.thread, NULL);
+        ASSERT_EQ(p.result, -ECANCELED);
+
+        close(fd);
+        close(listener);
+        free(p.url);
+        wait_cancel_reset();
+}
+
+/* A write is never abandoned: its outcome would be unknown. It runs to its
+ * reply even when the boot was cancelled while it waited. */
+static void test_cancel_lets_a_write_finish(void) {
+        _cleanup_(http_transport_curl_freep) HttpTransport *t = NULL;
+        static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        unsigned port;
+        int listener, fd;
+        Pending p = { .method = "POST", .cancellable = false };
+
+        ASSERT_OK(http_transport_curl_new(&t));
+        listener = listen_ephemeral(&port);
+        ASSERT_TRUE(listener >= 0);
+        ASSERT_TRUE(asprintf(&p.url, "http://127.0.0.1:%u/", port) > 0);
+        p.transport = t;
+        wait_cancel_reset();
+        ASSERT_EQ(pthread_create(&p.thread, NULL, pending_run, &p), 0);
+
+        fd = accept_request(listener);
+        ASSERT_TRUE(fd >= 0);
+        wait_cancel_all();
+        /* Still connected: the client waits for the reply. */
+        {
+                struct pollfd q = { .fd = fd, .events = POLLIN };
+
+                ASSERT_EQ(poll(&q, 1, 200), 0);
+        }
+        write_all(fd, reply, strlen(reply));
+        (void) pthread_join(p.thread, NULL);
+        ASSERT_OK(p.result);
+        ASSERT_EQ(p.response.status, 200);
+        ASSERT_STREQ(p.response.body, "ok");
+
+        http_response_done(&p.response);
+        close(fd);
+        close(listener);
+        free(p.url);
+        wait_cancel_reset();
 }
 
 int main(void) {
@@ -556,6 +689,8 @@ int main(void) {
         RUN_TEST(test_post_and_put);
         RUN_TEST(test_errors);
         RUN_TEST(test_https_verified);
+        RUN_TEST(test_cancel_abandons_a_read_in_flight);
+        RUN_TEST(test_cancel_lets_a_write_finish);
 
         server_stop();
         http_global_cleanup();

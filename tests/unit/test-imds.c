@@ -4,6 +4,7 @@
 #include "fake-transport.h"
 #include "imds.h"
 #include "log.h"
+#include "test-clock.h"
 #include "tests.h"
 
 #define ENDPOINT "http://imds.test"
@@ -41,13 +42,13 @@
         "  \"version\" : \"2017-09-30\"\n"                              \
         "}"
 
+static TestClock test_clock;
+
 static Imds *new_imds(FakeTransport *f, const char *endpoint) {
         Imds *imds = NULL;
 
         if (imds_new(&f->transport, endpoint, &imds) < 0)
                 return NULL;
-        /* Real backoff would make the suite slow; the policy is the same. */
-        imds_set_retry(imds, 1 * USEC_PER_MSEC, 4 * USEC_PER_MSEC, 10);
         return imds;
 }
 
@@ -239,14 +240,12 @@ static void test_retries_are_bounded(void) {
         _cleanup_(imds_freep) Imds *imds = new_imds(f, ENDPOINT);
         char *id = NULL;
 
-        imds_set_retry(imds, 1 * USEC_PER_MSEC, 2 * USEC_PER_MSEC, 4);
         fake_transport_set_fallback(f, &(FakeReply) { .error = -ECONNREFUSED });
         ASSERT_EQ(imds_get_instance_id(imds, USEC_INFINITY, &id), -ECONNREFUSED);
-        ASSERT_EQ(f->n_requests, 4);
+        ASSERT_EQ(f->n_requests, 10);
 
-        /* The default policy is bounded too, without a deadline. */
+        /* Bounded without a deadline, whatever the failure. */
         fake_transport_clear_requests(f);
-        imds_set_retry(imds, 1 * USEC_PER_MSEC, 2 * USEC_PER_MSEC, 10);
         fake_transport_set_fallback(f, &(FakeReply) { .status = 500 });
         ASSERT_EQ(imds_get_instance_id(imds, USEC_INFINITY, &id), -EIO);
         ASSERT_EQ(f->n_requests, 10);
@@ -256,19 +255,20 @@ static void test_retries_are_bounded(void) {
 static void test_retries_stop_at_deadline(void) {
         _cleanup_(fake_transport_freep) FakeTransport *f = fake_transport_new();
         _cleanup_(imds_freep) Imds *imds = new_imds(f, ENDPOINT);
-        usec_t start, deadline, took;
+        usec_t start, deadline;
         char *id = NULL;
 
-        imds_set_retry(imds, 10 * USEC_PER_MSEC, 20 * USEC_PER_MSEC, 100000);
         fake_transport_set_fallback(f, &(FakeReply) { .error = -ECONNREFUSED });
 
+        /* The waits are jittered below a ceiling of 100 ms, 200 ms, ...: a
+         * deadline of 150 ms allows a few attempts, not ten. */
         start = now(CLOCK_MONOTONIC);
         deadline = start + 150 * USEC_PER_MSEC;
         ASSERT_EQ(imds_get_instance_id(imds, deadline, &id), -ETIME);
-        took = now(CLOCK_MONOTONIC) - start;
         ASSERT_NULL(id);
         ASSERT_TRUE(f->n_requests > 1);
-        ASSERT_TRUE(took < 500 * USEC_PER_MSEC);
+        ASSERT_TRUE(f->n_requests < 10);
+        ASSERT_TRUE(now(CLOCK_MONOTONIC) <= deadline);
 
         /* No request may outlive the deadline. */
         for (size_t i = 0; i < f->n_requests; i++)
@@ -479,13 +479,13 @@ static void test_role_credentials_malformed(void) {
         _cleanup_(imds_freep) Imds *imds = new_imds(f, ENDPOINT);
         AwsCredentials c = {};
 
-        imds_set_retry(imds, 1 * USEC_PER_MSEC, 2 * USEC_PER_MSEC, 3);
         fake_transport_add(f, TOKEN("T"));
         fake_transport_add(f, GET("meta-data/iam/security-credentials/", "node-role"));
         fake_transport_set_fallback(f, GET("meta-data/iam/security-credentials/node-role", "{\"Code\":\"Success\""));
         ASSERT_EQ(imds_get_role_credentials(imds, in(10 * USEC_PER_SEC), &c), -EBADMSG);
         ASSERT_NULL(c.access_key_id);
-        ASSERT_EQ(f->n_requests, 5);
+        /* The token, the listing, then the credentials: all ten attempts. */
+        ASSERT_EQ(f->n_requests, 12);
         ASSERT_EQ(f->mismatches, 0);
 }
 
@@ -503,7 +503,7 @@ static void test_token_refreshed_before_expiry(void) {
         fake_transport_add(f, GET("meta-data/instance-id", "i-1"));
 
         ASSERT_OK(imds_get_instance_id(imds, USEC_INFINITY, &a));
-        sleep_usec(600 * USEC_PER_MSEC);
+        test_clock_advance(&test_clock, 600 * USEC_PER_MSEC);
         ASSERT_OK(imds_get_instance_id(imds, USEC_INFINITY, &b));
         ASSERT_EQ(f->n_requests, 4);
         ASSERT_STREQ(fake_request_header(&f->requests[3], "x-aws-ec2-metadata-token"), "LONG");
@@ -523,6 +523,11 @@ static void test_oversized_reply_not_retried(void) {
 }
 
 int main(void) {
+        ClockHooks hooks;
+
+        /* The whole program runs on the test clock: retries wait at once. */
+        test_clock_install(&test_clock, &hooks);
+        test_clock.random = UINT64_C(0x9E3779B97F4A7C15);
         RUN_TEST(test_token_fetched_once_and_reused);
         RUN_TEST(test_endpoint_forms);
         RUN_TEST(test_endpoint_from_environment);

@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "attach.h"
+#include "backoff.h"
+#include "log.h"
+#include "notify.h"
+#include "wait.h"
+
+/* EC2 is asked again about every second at first, then less often: an
+ * attach takes seconds, a predecessor's release up to minutes. */
+#define POLL_FIRST_USEC (1 * USEC_PER_SEC)
+#define POLL_MAX_USEC (5 * USEC_PER_SEC)
+#define TAKE_OVER_POLL_MAX_USEC (10 * USEC_PER_SEC)
+/* An attach still "attaching" after this is detached and tried once more:
+ * EBS's documented remedy for an attachment stuck in that state. */
+#define STUCK_AFTER_USEC (90 * USEC_PER_SEC)
+/* Attaches lost in a row to another instance before giving up. */
+#define TAKEN_AWAY_MAX 4U
+
+static AttachTiming timing;
+
+void attach_set_timing(const AttachTiming *t) {
+        timing = t ? *t : (AttachTiming) {};
+}
+
+/* One poll policy per kind of wait, built from the timing in effect. */
+static BackoffPolicy poll_policy(PathState state) {
+        return (BackoffPolicy) {
+                .initial = timing.poll_first ?: POLL_FIRST_USEC,
+                .max = timing.poll_max ?: (state == PATH_STATE_TAKE_OVER ? TAKE_OVER_POLL_MAX_USEC : POLL_MAX_USEC),
+                .growth_percent = 150,
+        };
+}
+
+static usec_t stuck_after(void) {
+        return timing.stuck_after ?: STUCK_AFTER_USEC;
+}
+
+bool attach_holder_is_dead(const char *state) {
+        return streq_ptr(state, "stopped") || streq_ptr(state, "terminated") ||
+               streq_ptr(state, "shutting-down");
+}
+
+/* Every change of state goes through here: the story line (path.h). */
+_printf_(3, 4) static void attach_transition(Attach *a, PathState next, const char *format, ...) {
+        _cleanup_free_ char *line = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&line, format, ap);
+        va_end(ap);
+        path_transition(a->path, next, "%s", r < 0 ? "(out of memory)" : line);
+}
+
+/* An AWS call's failure: its kind follows from its return value (aws.h). */
+static int fail_call(Attach *a, int r, const AwsError *e, const char *what) {
+        return path_fail(a->path, failure_kind_of_call(r), r, "%s %s: %s%s%s", what, a->id ?: "",
+                         strempty(e->code), e->code ? ": " : "", e->message ?: strerror(-r));
+}
+
+static void describe_wanted(const Attach *a, char *buf, size_t size) {
+        if (a->want_id)
+                (void) snprintf(buf, size, "Id=%s", a->want_id);
+        else
+                (void) snprintf(buf, size, "Tag=%s=%s", strna(a->want_tag ? a->want_tag->key : NULL),
+                                strna(a->want_tag ? a->want_tag->value : NULL));
+}
+
+static int find_by_id(Attach *a) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        ZoneCandidate c;
+        size_t n = 0;
+        int r;
+
+        r = a->ops->list(a, a->want_id, NULL, &e, &n);
+        if (r == -ENOENT || (r >= 0 && n == 0))
+                return path_fail(a->path, FAILURE_UNUSABLE, -ENOENT, "%s %s does not exist in this region.",
+                                 a->ops->what_title, a->want_id);
+        if (r < 0)
+                return path_fail(a->path, failure_kind_of_call(r), r, "Failed to describe %s %s: %s%s%m",
+                                 a->ops->what, a->want_id, strempty(e.code), e.code ? ": " : "");
+
+        a->ops->candidate(a, 0, &c);
+        if (!streq_ptr(c.availability_zone, a->availability_zone))
+                return path_fail(a->path, FAILURE_UNUSABLE, -EXDEV, "%s %s is in %s, this instance in %s: %s.",
+                                 a->ops->what_title, a->want_id, strna(c.availability_zone),
+                                 a->availability_zone, a->ops->zone_note);
+        a->ops->keep(a, 0);
+        return 0;
+}
+
+static int find_by_tag(Attach *a) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        _cleanup_free_ char *filter_name = NULL, *listed = NULL;
+        _cleanup_free_ ZoneCandidate *candidates = NULL;
+        const char *values[] = { a->want_tag->value, NULL };
+        size_t n = 0, index = 0;
+        int r;
+
+        if (asprintf(&filter_name, "tag:%s", a->want_tag->key) < 0)
+                return log_oom();
+
+        /* No AZ filter: a resource that exists only elsewhere deserves its
+         * own message. */
+        r = a->ops->list(a, NULL, &(Ec2Filter) { .name = filter_name, .values = values }, &e, &n);
+        if (r < 0)
+                return path_fail(a->path, failure_kind_of_call(r), r, "Failed to look for %ss tagged %s=%s: %s%s%m",
+                                 a->ops->what, a->want_tag->key, a->want_tag->value, strempty(e.code),
+                                 e.code ? ": " : "");
+
+        candidates = calloc(MAX(n, 1U), sizeof(ZoneCandidate));
+        if (!candidates)
+                return log_oom();
+        for (size_t i = 0; i < n; i++)
+                a->ops->candidate(a, i, &candidates[i]);
+        listed = zone_match_format(candidates, n);
+
+        r = zone_match_pick(candidates, n, a->availability_zone, &index);
+        if (r == -ENOENT)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "No %s is tagged %s=%s.", a->ops->what,
+                                 a->want_tag->key, a->want_tag->value);
+        if (r == -EXDEV)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "No %s tagged %s=%s is in %s, where this instance "
+                                 "runs; found: %s.", a->ops->what, a->want_tag->key, a->want_tag->value,
+                                 a->availability_zone, strna(listed));
+        if (r == -ENOTUNIQ)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "Several %ss in %s are tagged %s=%s, expected exactly "
+                                 "one: %s.", a->ops->what, a->availability_zone, a->want_tag->key,
+                                 a->want_tag->value, strna(listed));
+        if (r < 0)
+                return path_fail(a->path, FAILURE_OTHER, r, "Failed to choose among the %ss tagged %s=%s: %m",
+                                 a->ops->what, a->want_tag->key, a->want_tag->value);
+        a->ops->keep(a, index);
+        return 0;
+}
+
+int attach_find(Attach *a) {
+        char wanted[256];
+
+        describe_wanted(a, wanted, sizeof(wanted));
+        attach_transition(a, PATH_STATE_FIND, "Looking for the %s (%s).", a->ops->what, wanted);
+        return a->want_id ? find_by_id(a) : find_by_tag(a);
+}
+
+/* Describes the resource again by its id. */
+static int describe(Attach *a) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        size_t n = 0;
+        int r;
+
+        r = a->ops->list(a, a->id, NULL, &e, &n);
+        if (r == -ENOENT || (r >= 0 && n == 0))
+                return path_fail(a->path, FAILURE_UNUSABLE, -ENOENT, "%s %s disappeared.", a->ops->what_title, a->id);
+        if (r < 0)
+                return path_fail(a->path, failure_kind_of_call(r), r, "Failed to describe %s %s: %s%s%m",
+                                 a->ops->what, a->id, strempty(e.code), e.code ? ": " : "");
+        a->ops->keep(a, 0);
+        return 0;
+}
+
+int attach_refresh(Attach *a) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        size_t n = 0;
+        int r;
+
+        r = a->ops->list(a, a->id, NULL, &e, &n);
+        if (r < 0)
+                return log_debug_errno(r, "Failed to describe %s %s: %s%s%m", a->ops->what, a->id, strempty(e.code),
+                                       e.code ? ": " : "");
+        if (n == 0)
+                return -ENOENT;
+        a->ops->keep(a, 0);
+        return 0;
+}
+
+static AttachView view_of(const Attach *a) {
+        AttachView v = {};
+
+        a->ops->view(a, &v);
+        return v;
+}
+
+AttachMine attach_mine(const Attach *a) {
+        return view_of(a).mine;
+}
+
+/* The state a description calls for. goal: the state that ends the run
+ * (the kind's local wait, or wait-attached). */
+static PathState decide(const Attach *a, PathState goal) {
+        AttachView v = view_of(a);
+
+        switch (v.mine) {
+        case ATTACH_MINE_ATTACHING:
+        case ATTACH_MINE_ATTACHED:
+                return goal;
+        case ATTACH_MINE_DETACHING:
+                return PATH_STATE_WAIT_RELEASE;
+        case ATTACH_MINE_NONE:
+        default:
+                return v.holder || v.busy ? PATH_STATE_TAKE_OVER : PATH_STATE_ATTACH;
+        }
+}
+
+/* Waits for the next poll of EC2, telling systemd the wait is on purpose
+ * (a deliberate wait must not be killed by TimeoutStartSec=). */
+static int wait_poll(Attach *a, Backoff *poll, usec_t not_after) {
+        usec_t interval = backoff_next(poll);
+        usec_t until = MIN(usec_add(now(CLOCK_MONOTONIC), interval), not_after);
+        int r;
+
+        notify_extend_timeout(2 * interval + 30 * USEC_PER_SEC);
+        r = wait_until(MIN(until, a->deadline));
+        if (r < 0)
+                return r;
+        return usec_left(a->deadline) == 0 ? -ETIME : 0;
+}
+
+/* The holder's EC2 state; "terminated" when EC2 no longer knows it. */
+static int holder_state(Attach *a, const char *holder, char **ret) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        const char *ids[] = { holder, NULL };
+        Ec2Instance *instances = NULL;
+        size_t n = 0;
+        int r;
+
+        r = ec2_describe_instances(a->aws, ids, NULL, 0, false, a->deadline, &e, &instances, &n);
+        if (r == -ENOENT || (r >= 0 && n == 0)) {
+                ec2_instances_free(instances, n);
+                *ret = strdup("terminated");
+                return *ret ? 0 : log_oom();
+        }
+        if (r < 0)
+                return path_fail(a->path, failure_kind_of_call(r), r, "Failed to describe instance %s: %s%s%m", holder,
+                                 strempty(e.code), e.code ? ": " : "");
+        *ret = strdup(instances[0].state ?: "unknown");
+        ec2_instances_free(instances, n);
+        return *ret ? 0 : log_oom();
+}
+
+/* Force-detaches from a holder EC2 reports as dead. 1 when it did, 0 when
+ * the holder lives (never force-detached: it may still be writing). */
+static int force_detach_if_dead(Attach *a, const char *holder) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        _cleanup_free_ char *state = NULL;
+        int r;
+
+        r = holder_state(a, holder, &state);
+        if (r < 0)
+                return r;
+        if (!attach_holder_is_dead(state)) {
+                if (!a->holder_seen_alive)
+                        log_info("%s: take-over: %s holds %s and is %s: never force-detached from a live "
+                                 "instance; waiting.", a->path->name, holder, a->id, strna(state));
+                a->holder_seen_alive = true;
+                return 0;
+        }
+
+        attach_transition(a, PATH_STATE_FORCE_DETACH, "Force-detaching %s from %s, which is %s.", a->id, holder,
+                          state);
+        r = a->ops->detach(a, holder, true, &e);
+        /* IncorrectState: it is being detached already. */
+        if (r < 0 && !streq_ptr(e.code, "IncorrectState"))
+                return fail_call(a, r, &e, "Failed to force-detach");
+        a->force_detached = true;
+        return 1;
+}
+
+/* take-over: another instance holds the resource. Waits, with backoff,
+ * until it lets go, for at most TakeOverTimeout; force-detaches a dead
+ * holder under TakeOver=force-detach-dead. */
+static int step_take_over(Attach *a, PathState goal) {
+        BackoffPolicy policy = poll_policy(PATH_STATE_TAKE_OVER);
+        Backoff poll = BACKOFF_INIT(&policy);
+        usec_t give_up = usec_add(now(CLOCK_MONOTONIC), a->take_over_timeout);
+        int r;
+
+        for (;;) {
+                AttachView v = view_of(a);
+
+                if (v.mine != ATTACH_MINE_NONE || (!v.holder && !v.busy))
+                        return decide(a, goal);
+
+                if (v.holder && a->take_over == TAKE_OVER_FORCE_DETACH_DEAD && !a->force_detached) {
+                        r = force_detach_if_dead(a, v.holder);
+                        if (r < 0)
+                                return r;
+                        if (r > 0) {
+                                /* What EC2 says now, not before the detach. */
+                                r = describe(a);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                }
+
+                if (v.holder && now(CLOCK_MONOTONIC) >= give_up)
+                        return path_fail(a->path, FAILURE_UNUSABLE, -EBUSY, "The %s %s is still held by %s (%s) after "
+                                         "TakeOverTimeout=%s.", a->ops->what, a->id, v.holder,
+                                         strna(v.holder_state), FORMAT_DURATION(a->take_over_timeout));
+                if (v.holder)
+                        attach_transition(a, PATH_STATE_TAKE_OVER, "The %s %s is held by %s (%s); waiting for it "
+                                          "to be released (up to %s more).", a->ops->what, a->id, v.holder,
+                                          strna(v.holder_state), FORMAT_DURATION(usec_left(give_up)));
+                else
+                        attach_transition(a, PATH_STATE_TAKE_OVER, "The %s %s is being released.", a->ops->what,
+                                          a->id);
+
+                r = wait_poll(a, &poll, v.holder ? usec_add(give_up, USEC_PER_MSEC) : USEC_INFINITY);
+                if (r < 0)
+                        return path_fail(a->path, FAILURE_DEADLINE, r, "The deadline passed while the %s %s was %s.",
+                                         a->ops->what, a->id, v.holder ? "held by another instance" :
+                                         "being released");
+                r = describe(a);
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* wait-release: our own attachment is on its way out (an earlier detach,
+ * or the one retry of a stuck attach): it ends before we attach again. */
+static int step_wait_release(Attach *a, PathState goal) {
+        BackoffPolicy policy = poll_policy(PATH_STATE_WAIT_RELEASE);
+        Backoff poll = BACKOFF_INIT(&policy);
+        int r;
+
+        attach_transition(a, PATH_STATE_WAIT_RELEASE, "Our own attachment of %s is detaching; waiting for it to "
+                          "end before attaching again.", a->id);
+        while (view_of(a).mine == ATTACH_MINE_DETACHING) {
+                r = wait_poll(a, &poll, USEC_INFINITY);
+                if (r < 0)
+                        return path_fail(a->path, FAILURE_DEADLINE, r, "The deadline passed while %s was detaching "
+                                         "from this instance.", a->id);
+                r = describe(a);
+                if (r < 0)
+                        return r;
+        }
+        return decide(a, goal);
+}
+
+static bool code_means_in_use(const char *code) {
+        return streq_ptr(code, "VolumeInUse") || streq_ptr(code, "IncorrectState") ||
+               (code && startswith(code, "InvalidNetworkInterface.InUse"));
+}
+
+static bool code_means_unusable(const char *code) {
+        return streq_ptr(code, "InvalidVolume.ZoneMismatch") || streq_ptr(code, "InvalidParameterCombination");
+}
+
+/* attach: the Attach call. Its reply may have been lost after EC2 acted on
+ * it: the retry then meets "in use", and the resource turns out to be
+ * attached here already, which is success. */
+static int step_attach(Attach *a, PathState goal) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        int r;
+
+        attach_transition(a, PATH_STATE_ATTACH, "Attaching %s %s.", a->id, a->ops->where(a));
+        r = a->ops->attach(a, &e);
+        if (r >= 0) {
+                a->attached_at = now(CLOCK_MONOTONIC);
+                a->taken_away = 0;
+                /* Pick up the attachment EC2 now reports. */
+                r = describe(a);
+                return r < 0 ? r : (int) goal;
+        }
+
+        if (code_means_in_use(e.code)) {
+                r = describe(a);
+                if (r < 0)
+                        return r;
+                if (view_of(a).mine != ATTACH_MINE_NONE && view_of(a).mine != ATTACH_MINE_DETACHING) {
+                        log_info("%s: attach: %s is attached here already (an earlier attempt went through).",
+                                 a->path->name, a->id);
+                        a->attached_at = now(CLOCK_MONOTONIC);
+                        return goal;
+                }
+                /* Someone else got it, or it is still being released. */
+                if (++a->taken_away >= TAKEN_AWAY_MAX)
+                        return path_fail(a->path, FAILURE_UNUSABLE, -EBUSY, "%s %s keeps being taken by another "
+                                         "instance.", a->ops->what_title, a->id);
+                return decide(a, goal);
+        }
+        if (code_means_unusable(e.code))
+                return path_fail(a->path, FAILURE_UNUSABLE, -EXDEV, "%s %s cannot be attached here: %s",
+                                 a->ops->what_title, a->id, strna(e.message));
+        return fail_call(a, r, &e, "Failed to attach");
+}
+
+/* reattach: the one more try of an attach that EC2 dropped or that is
+ * stuck "attaching". */
+static int step_reattach(Attach *a, PathState goal, bool stuck) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        int r;
+
+        a->reattached = true;
+        if (!stuck) {
+                attach_transition(a, PATH_STATE_REATTACH, "EC2 no longer lists %s as attached here; attaching "
+                                  "again.", a->id);
+                return decide(a, goal);
+        }
+
+        attach_transition(a, PATH_STATE_REATTACH, "%s is stuck in \"attaching\" after %s; detaching and attaching "
+                          "once more.", a->id, FORMAT_DURATION(stuck_after()));
+        r = a->ops->detach(a, a->instance_id, false, &e);
+        if (r < 0 && !streq_ptr(e.code, "IncorrectState"))
+                return fail_call(a, r, &e, "Failed to detach the stuck");
+        r = describe(a);
+        return r < 0 ? r : (int) decide(a, goal);
+}
+
+/* wait-device / wait-link: waits for the resource to show up here, the
+ * kind's watch open all along, while EC2 is polled beside it to notice an
+ * attach that failed or is stuck. The arrival is the proof. */
+static int step_wait_local(Attach *a, PathState goal) {
+        BackoffPolicy policy = poll_policy(goal);
+        Backoff poll = BACKOFF_INIT(&policy);
+        _cleanup_free_ char *name = a->ops->local_name(a);
+        int r;
+
+        attach_transition(a, goal, "Waiting for %s.", strna(name));
+        if (a->ops->while_attaching && !a->while_attaching_done) {
+                a->while_attaching_done = true;
+                r = a->ops->while_attaching(a);
+                if (r < 0)
+                        return r;
+        }
+
+        for (;;) {
+                AttachView v;
+                usec_t until = MIN(usec_add(now(CLOCK_MONOTONIC), backoff_next(&poll)), a->deadline);
+
+                r = a->ops->wait_local(a, until);
+                if (r > 0)
+                        return PATH_STATE_DONE;
+                if (r == -ECANCELED)
+                        return path_fail(a->path, FAILURE_CANCELLED, r, "Cancelled.");
+                if (r < 0)
+                        return path_fail(a->path, FAILURE_OTHER, r, "Failed to watch for %s: %m", strna(name));
+                if (usec_left(a->deadline) == 0) {
+                        v = view_of(a);
+                        return path_fail(a->path, FAILURE_DEADLINE, -ETIME, "%s did not appear before the deadline "
+                                         "(EC2 says %s).", strna(name),
+                                         v.mine == ATTACH_MINE_NONE ? "not attached" :
+                                         v.mine == ATTACH_MINE_ATTACHING ? "attaching" :
+                                         v.mine == ATTACH_MINE_ATTACHED ? "attached" : "detaching");
+                }
+
+                r = describe(a);
+                if (r < 0)
+                        return r;
+                v = view_of(a);
+                if (v.mine == ATTACH_MINE_NONE || v.mine == ATTACH_MINE_DETACHING) {
+                        if (a->reattached)
+                                return path_fail(a->path, FAILURE_OTHER, -EIO, "The attachment of %s failed twice.",
+                                                 a->id);
+                        return step_reattach(a, goal, false);
+                }
+                if (v.mine == ATTACH_MINE_ATTACHING && !a->reattached &&
+                    now(CLOCK_MONOTONIC) - a->attached_at >= stuck_after())
+                        return step_reattach(a, goal, true);
+        }
+}
+
+/* wait-attached (--attach-only): EC2's word is the goal. */
+static int step_wait_attached(Attach *a) {
+        BackoffPolicy policy = poll_policy(PATH_STATE_WAIT_ATTACHED);
+        Backoff poll = BACKOFF_INIT(&policy);
+        int r;
+
+        attach_transition(a, PATH_STATE_WAIT_ATTACHED, "Waiting for EC2 to report %s attached.", a->id);
+        for (;;) {
+                AttachView v = view_of(a);
+
+                if (v.mine == ATTACH_MINE_ATTACHED)
+                        return PATH_STATE_DONE;
+                if (v.mine != ATTACH_MINE_ATTACHING)
+                        return path_fail(a->path, FAILURE_OTHER, -EIO, "EC2 no longer lists %s as attached here.",
+                                         a->id);
+                r = wait_poll(a, &poll, USEC_INFINITY);
+                if (r < 0)
+                        return path_fail(a->path, FAILURE_DEADLINE, r, "EC2 did not report %s attached before the "
+                                         "deadline.", a->id);
+                r = describe(a);
+                if (r < 0)
+                        return r;
+        }
+}
+
+static void log_attached_already(const Attach *a) {
+        log_info("%s: find: %s is attached here already %s.", a->path->name, a->id, a->ops->where(a));
+}
+
+/* The lifecycle: one state after the other until goal is reached. Each
+ * step returns the next state, or a failure it has logged. */
+static int run(Attach *a, PathState goal) {
+        PathState state;
+        int r;
+
+        r = attach_find(a);
+        if (r < 0)
+                return r;
+        state = decide(a, goal);
+        if (state == goal)
+                log_attached_already(a);
+
+        for (unsigned steps = 0;; steps++) {
+                switch (state) {
+                case PATH_STATE_TAKE_OVER:
+                        r = step_take_over(a, goal);
+                        break;
+                case PATH_STATE_WAIT_RELEASE:
+                        r = step_wait_release(a, goal);
+                        break;
+                case PATH_STATE_ATTACH:
+                        r = step_attach(a, goal);
+                        break;
+                case PATH_STATE_WAIT_ATTACHED:
+                        r = step_wait_attached(a);
+                        break;
+                case PATH_STATE_WAIT_DEVICE:
+                case PATH_STATE_WAIT_LINK:
+                        r = step_wait_local(a, goal);
+                        break;
+                case PATH_STATE_DONE:
+                        return 0;
+                default:
+                        return path_fail(a->path, FAILURE_OTHER, -EINVAL, "Unexpected state %s.",
+                                         path_state_to_string(state));
+                }
+                if (r < 0)
+                        return r;
+                state = (PathState) r;
+
+                /* Every step either waits or ends in a failure of its own;
+                 * this only guards against a loop without either. */
+                if (steps > 1000)
+                        return path_fail(a->path, FAILURE_OTHER, -ELOOP, "The %s %s does not settle.", a->ops->what,
+                                         a->id);
+        }
+}
+
+int attach_run(Attach *a) {
+        int r;
+
+        r = run(a, a->ops->wait_state);
+        if (a->ops->local_done)
+                a->ops->local_done(a);
+        return r;
+}
+
+int attach_run_to_ec2(Attach *a) {
+        return run(a, PATH_STATE_WAIT_ATTACHED);
+}
+
+int attach_release(Attach *a) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        BackoffPolicy policy = poll_policy(PATH_STATE_WAIT_DETACHED);
+        Backoff poll = BACKOFF_INIT(&policy);
+        int r;
+
+        if (view_of(a).mine == ATTACH_MINE_NONE) {
+                log_info("%s: detach: %s is not attached here; nothing to detach.", a->path->name, a->id);
+                return 0;
+        }
+
+        attach_transition(a, PATH_STATE_DETACH, "Detaching %s.", a->id);
+        r = a->ops->detach(a, a->instance_id, false, &e);
+        if (r < 0 && !streq_ptr(e.code, "IncorrectState"))
+                return fail_call(a, r, &e, "Failed to detach");
+
+        for (;;) {
+                r = describe(a);
+                if (r < 0)
+                        return r;
+                if (view_of(a).mine == ATTACH_MINE_NONE)
+                        break;
+                r = wait_poll(a, &poll, USEC_INFINITY);
+                if (r < 0)
+                        return path_fail(a->path, FAILURE_DEADLINE, r, "The %s %s was not free before the deadline.",
+                                         a->ops->what, a->id);
+        }
+        attach_transition(a, PATH_STATE_DONE, "%s is no longer attached here.", a->id);
+        return 0;
+}

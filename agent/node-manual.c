@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The modes an operator runs by hand, on the boot's own steps:
+ * --attach-only, --detach (and the release on SIGTERM), --status. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "node.h"
+#include "route53.h"
+
+/* How long --attach-only waits for the local device once EC2 says attached:
+ * it usually follows within a second or two; say where it is if it does,
+ * but do not make the operator wait long for it. */
+#define ATTACH_ONLY_LOCAL_WAIT_USEC (10 * USEC_PER_SEC)
+
+static usec_t local_wait_until(const Node *n) {
+        return MIN(usec_add(now(CLOCK_MONOTONIC), ATTACH_ONLY_LOCAL_WAIT_USEC), n->deadline);
+}
+
+static int attach_only_volume(Node *n, NodeVolume *v) {
+        const char *id;
+        int r;
+
+        r = volume_attach_to_ec2(&v->volume);
+        if (r < 0)
+                return r;
+        id = v->volume.ec2.id;
+
+        r = v->volume.attach.ops->wait_local(&v->volume.attach, local_wait_until(n));
+        if (r > 0)
+                printf("%s -> %s\n", id, v->volume.device.devnode);
+        else
+                printf("%s -> attached as %s, no local device yet\n", id, v->config->device);
+        v->volume.attach.ops->local_done(&v->volume.attach);
+        path_transition(&v->path, PATH_STATE_DONE, "%s is attached here.", id);
+        return 0;
+}
+
+static int attach_only_interface(Node *n) {
+        Eni *e = &n->interface.eni;
+        int r;
+
+        r = eni_attach_to_ec2(e);
+        if (r < 0)
+                return r;
+
+        r = e->attach.ops->wait_local(&e->attach, local_wait_until(n));
+        if (r > 0)
+                printf("%s -> %s (%s)\n", e->ec2.id, e->link.name, strna(e->ec2.private_ip));
+        else
+                printf("%s -> attached at device index %d, no local link yet (%s)\n", e->ec2.id,
+                       e->ec2.attachment.device_index, strna(e->ec2.private_ip));
+        e->attach.ops->local_done(&e->attach);
+        path_transition(&n->interface.path, PATH_STATE_DONE, "%s is attached here.", e->ec2.id);
+        return 0;
+}
+
+int node_attach_only(Node *n) {
+        int r;
+
+        if (n->n_volumes == 0 && !n->config->has_interface) {
+                log_info("Nothing to attach: neither [Volume] nor [Interface] is configured.");
+                return 0;
+        }
+        for (size_t i = 0; i < n->n_volumes; i++) {
+                r = attach_only_volume(n, &n->volumes[i]);
+                if (r < 0)
+                        return r;
+        }
+        if (n->config->has_interface)
+                return attach_only_interface(n);
+        return 0;
+}
+
+static int detach_interface(Node *n) {
+        int r;
+
+        r = eni_find(&n->interface.eni);
+        if (r < 0)
+                return r;
+        return eni_detach(&n->interface.eni);
+}
+
+/* Unmounts first: a detach under a mounted filesystem loses what the page
+ * cache still holds. */
+static int unmount_volume(NodeVolume *v) {
+        const char *mp = v->config->mount_point;
+        int r;
+
+        r = fs_unmount(mp);
+        if (r == -EBUSY)
+                return path_fail(&v->path, FAILURE_UNUSABLE, r, "%s is in use: stop what uses it first (fuser -vm %s "
+                                 "tells what).", mp, mp);
+        if (r < 0)
+                return path_fail(&v->path, FAILURE_OTHER, r, "Failed to unmount %s: %m", mp);
+        if (r > 0)
+                path_transition(&v->path, PATH_STATE_UNMOUNT, "Unmounted %s.", mp);
+        return 0;
+}
+
+static int detach_volume(NodeVolume *v) {
+        int r;
+
+        r = volume_find(&v->volume);
+        if (r < 0)
+                return r;
+        r = unmount_volume(v);
+        if (r < 0)
+                return r;
+        return volume_detach(&v->volume);
+}
+
+int node_detach(Node *n) {
+        int r;
+
+        if (n->n_volumes == 0)
+                log_info("No [Volume] section: no volume to detach.");
+        for (size_t i = 0; i < n->n_volumes; i++) {
+                r = detach_volume(&n->volumes[i]);
+                if (r < 0)
+                        return r;
+        }
+
+        /* The ENI carries the node's address: it goes only when asked to. */
+        if (n->config->has_interface && n->config->interface.detach_on_stop)
+                return detach_interface(n);
+        return 0;
+}
+
+int node_release_on_stop(Node *n) {
+        int r = 0, k;
+
+        n->deadline = usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE);
+        for (size_t i = 0; i < n->n_volumes; i++) {
+                NodeVolume *v = &n->volumes[i];
+
+                if (!v->config->detach_on_stop)
+                        continue;
+                v->volume.attach.deadline = n->deadline;
+                k = unmount_volume(v);
+                if (k >= 0)
+                        k = volume_detach(&v->volume);
+                else
+                        log_error("Leaving %s attached.", strna(v->volume.ec2.id));
+                if (k < 0 && r >= 0)
+                        r = k;
+        }
+        if (n->config->has_interface && n->config->interface.detach_on_stop) {
+                n->interface.eni.attach.deadline = n->deadline;
+                k = eni_detach(&n->interface.eni);
+                if (k < 0 && r >= 0)
+                        r = k;
+        }
+        return r;
+}
+
+static int status_dns(Node *n) {
+        _cleanup_(route53_record_set_done) Route53RecordSet set = {};
+        _cleanup_(aws_error_done) AwsError error = {};
+        const ConfigDns *cfg = &n->config->dns;
+        const char *identifier = cfg->mode == DNS_MODE_MULTIVALUE ? n->name : NULL;
+        int r;
+
+        r = route53_find_record_set(n->instance->aws, cfg->hosted_zone_id, cfg->name, "A", identifier, n->deadline,
+                                    &error, &set);
+        if (r == -ENOENT && !error.code) {
+                printf("DNS %s: no record\n", cfg->name);
+                return 0;
+        }
+        if (r < 0)
+                return path_fail(&n->dns.path, failure_kind_of_call(r), r, "Failed to read %s from zone %s: %s%s%m",
+                                 cfg->name, cfg->hosted_zone_id, strempty(error.code), error.code ? ": " : "");
+        printf("DNS %s (%s, TTL %" PRId64 "):", cfg->name, dns_mode_to_string(cfg->mode), set.ttl);
+        for (size_t i = 0; i < set.n_values; i++)
+                printf(" %s", set.values[i]);
+        printf("\n");
+        return 0;
+}
+
+static void status_link(const Node *n, const NetifLink *link) {
+        _cleanup_(netif_state_done) NetifState state = {};
+        char buf[NETIF_FORMAT_MAX];
+
+        printf("  link %s (ifindex %d)\n", link->name, link->ifindex);
+        if (netif_read_state(link->ifindex, NETIF_TABLE_BASE + n->config->interface.device_index, &state) < 0)
+                return;
+        for (size_t i = 0; i < state.n_addresses; i++)
+                printf("  address %s\n", netif_address_to_string(&state.addresses[i], buf));
+        for (size_t i = 0; i < state.n_routes; i++)
+                printf("  route %s\n", netif_route_to_string(&state.routes[i], buf));
+        for (size_t i = 0; i < state.n_rules; i++)
+                printf("  rule %s\n", netif_rule_to_string(&state.rules[i], buf));
+}
+
+static int status_interface(Node *n) {
+        const Ec2NetworkInterface *e = &n->interface.eni.ec2;
+        NetifLink link;
+        NetifMac mac;
+        int r;
+
+        r = eni_find(&n->interface.eni);
+        if (r < 0)
+                return r;
+        printf("Interface %s (%s): ", e->id, strna(e->private_ip));
+        if (eni_is_attached_to(e, n->instance->instance_id))
+                printf("attached here at device index %d (%s)\n", e->attachment.device_index,
+                       strna(e->attachment.status));
+        else if (e->attachment.instance_id)
+                printf("attached to %s\n", e->attachment.instance_id);
+        else
+                printf("%s\n", strna(e->status));
+
+        if (netif_mac_from_string(e->mac, &mac) >= 0 && netif_wait_link(&mac, 0, &link) >= 0)
+                status_link(n, &link);
+        else
+                printf("  no local link\n");
+        return 0;
+}
+
+static int status_volume(Node *n, NodeVolume *v) {
+        _cleanup_(block_device_done) BlockDevice d = {};
+        const Ec2Volume *e = &v->volume.ec2;
+        const Ec2VolumeAttachment *mine;
+        int r;
+
+        r = volume_find(&v->volume);
+        if (r < 0)
+                return r;
+        mine = volume_attachment_of(e, n->instance->instance_id);
+        printf("Volume %s: %s", e->id, strna(e->state));
+        if (mine)
+                printf(", attached here as %s (%s)", strna(mine->device), strna(mine->state));
+        else if (e->n_attachments > 0)
+                printf(", attached to %s", strna(e->attachments[0].instance_id));
+        printf("\n");
+
+        if (blockdev_find(e->id, v->config->device, &d) >= 0) {
+                printf("  device %s (serial %s)\n", d.devnode, strna(d.serial));
+                r = fs_mount_state(d.devnode, v->config->mount_point);
+                printf("  %s %s\n", r > 0 ? "mounted at" : "not mounted at", v->config->mount_point);
+        } else
+                printf("  no local device\n");
+        return 0;
+}
+
+int node_status(Node *n) {
+        int r;
+
+        printf("Instance %s in %s\n", n->instance->instance_id, n->instance->availability_zone);
+        if (n->config->has_dns) {
+                r = status_dns(n);
+                if (r < 0)
+                        return r;
+        }
+        if (n->config->has_interface) {
+                r = status_interface(n);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < n->n_volumes; i++) {
+                r = status_volume(n, &n->volumes[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
