@@ -89,11 +89,14 @@ int node_run_volume(Node *n, NodeVolume *v) {
         if (r < 0)
                 return path_fail(&v->path, FAILURE_OTHER, r, "Failed to set up the filesystem on %s: %m", devnode);
 
+        /* The node may serve from here: DNS publishes while the tag below
+         * is written (READY waits for both). */
+        node_volume_mounted(v);
+
         r = tag_initialized(v);
         if (r < 0)
                 return r;
 
-        v->mounted = true;
         path_transition(&v->path, PATH_STATE_DONE, "%s (%s) is mounted at %s%s%s.", e->id, devnode,
                         cfg->mount_point, v->fs.formatted ? ", newly formatted" : "", v->fs.grown ? ", grown" : "");
         return 0;

@@ -43,6 +43,7 @@ int node_init(Node *n, const Config *config, Instance *instance, usec_t deadline
                 n->volumes[0] = (NodeVolume) {
                         .path = PATH_INIT("volume"),
                         .config = &config->volume,
+                        .mounted_fd = -EBADF,
                         .done_fd = -EBADF,
                 };
         }
@@ -62,6 +63,7 @@ void node_done(Node *n) {
         for (size_t i = 0; i < n->n_volumes; i++) {
                 volume_done(&n->volumes[i].volume);
                 fs_setup_result_done(&n->volumes[i].fs);
+                n->volumes[i].mounted_fd = safe_close(n->volumes[i].mounted_fd);
                 n->volumes[i].done_fd = safe_close(n->volumes[i].done_fd);
         }
         n->volumes = mfree(n->volumes);
@@ -83,6 +85,7 @@ typedef struct NodeRun {
         Path *path;
         AwsClient **aws;                /* where the path's own client goes */
         int *done_fd;
+        int *also_fd;                   /* also written at the end, unless written before (NULL: none) */
         int (*run)(struct NodeRun *r);
         NodeVolume *volume;             /* for run_volume */
         AwsSession *session;
@@ -121,6 +124,8 @@ static void *path_thread(void *userdata) {
                 pthread_mutex_unlock(&failure_lock);
                 path_cancel_all();
         }
+        if (p->also_fd)
+                (void) !write(*p->also_fd, &one, sizeof(one));
         (void) !write(*p->done_fd, &one, sizeof(one));
         return NULL;
 }
@@ -147,6 +152,13 @@ static int wait_all_done(const int *fds, size_t n, WaitFlags flags, usec_t until
         return r < 0 ? r : 0;
 }
 
+void node_volume_mounted(NodeVolume *v) {
+        uint64_t one = 1;
+
+        atomic_store(&v->mounted, true);
+        (void) !write(v->mounted_fd, &one, sizeof(one));
+}
+
 int node_wait_for_others(Node *n) {
         _cleanup_free_ int *fds = calloc(n->n_volumes + 1, sizeof(int));
         size_t k = 0;
@@ -155,7 +167,7 @@ int node_wait_for_others(Node *n) {
         if (!fds)
                 return -ENOMEM;
         for (size_t i = 0; i < n->n_volumes; i++)
-                fds[k++] = n->volumes[i].done_fd;
+                fds[k++] = n->volumes[i].mounted_fd;
         if (n->config->has_interface)
                 fds[k++] = n->interface.done_fd;
 
@@ -165,8 +177,9 @@ int node_wait_for_others(Node *n) {
         if (r < 0)
                 return r;
 
+        /* A volume path that ended without mounting failed. */
         for (size_t i = 0; i < n->n_volumes; i++)
-                if (n->volumes[i].path.failure != FAILURE_NONE)
+                if (!atomic_load(&n->volumes[i].mounted))
                         return -ECANCELED;
         if (n->config->has_interface && n->interface.path.failure != FAILURE_NONE)
                 return -ECANCELED;
@@ -242,6 +255,7 @@ static size_t plan_runs(Node *n, NodeRun *runs) {
                         .path = &n->volumes[i].path,
                         .aws = &n->volumes[i].aws,
                         .done_fd = &n->volumes[i].done_fd,
+                        .also_fd = &n->volumes[i].mounted_fd,
                         .run = run_volume,
                         .volume = &n->volumes[i],
                 };
@@ -277,6 +291,12 @@ static int prepare_runs(Node *n, NodeRun *runs, size_t n_runs) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to make an eventfd: %m");
                 *runs[i].done_fd = r;
+                if (runs[i].also_fd) {
+                        r = make_done_fd();
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to make an eventfd: %m");
+                        *runs[i].also_fd = r;
+                }
         }
         for (size_t i = 0; i < n->n_volumes; i++)
                 n->volumes[i].volume.attach.aws = n->volumes[i].aws;

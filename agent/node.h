@@ -14,6 +14,8 @@
  * way (mkfs, fsck, an Attach call, a Route 53 change) runs to its end. The
  * boot's failure is the first one that was not such a cancellation. */
 
+#include <stdatomic.h>
+
 #include "blockdev.h"
 #include "config.h"
 #include "dns.h"
@@ -33,7 +35,8 @@ typedef struct NodeVolume {
         AwsClient *aws;                 /* the path's own client while it runs */
         Volume volume;
         FsSetupResult fs;
-        bool mounted;                   /* the path reached its end */
+        atomic_bool mounted;            /* its filesystem is mounted: the node may serve */
+        int mounted_fd;                 /* readable once mounted, or once the path has ended */
         int done_fd;                    /* readable once the path has ended, well or not */
 } NodeVolume;
 
@@ -103,9 +106,13 @@ int node_run_volume(Node *n, NodeVolume *v);
 int node_run_interface(Node *n);
 int node_run_dns(Node *n);
 
-/* For node-dns.c: waits until the interface path and every volume path
- * have ended; -ECANCELED when one of them failed. */
+/* For node-dns.c: waits until the interface path has ended and every
+ * volume is mounted (what remains of a volume path, its tags, runs beside
+ * the publish; READY waits for both); -ECANCELED when one of them failed. */
 int node_wait_for_others(Node *n);
+
+/* For node-volume.c: the volume's filesystem is mounted. */
+void node_volume_mounted(NodeVolume *v);
 
 /* The address the node publishes: the ENI's, or without [Interface] the
  * instance's primary private IP. */
