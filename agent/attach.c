@@ -40,9 +40,18 @@ static usec_t stuck_after(void) {
 }
 
 bool attach_holder_is_dead(const char *state) {
-        return streq_ptr(state, "stopped") || streq_ptr(state, "terminated") ||
-               streq_ptr(state, "shutting-down");
+        return streq_ptr(state, "stopped") || streq_ptr(state, "terminated");
 }
+
+/* A new instance is "pending" for its first seconds, and EC2 refuses to
+ * attach to it ("Instance 'i-...' is not 'running'."): a wait, not a race
+ * for the resource. */
+static const BackoffPolicy not_running_policy = {
+        .initial = 1 * USEC_PER_SEC,
+        .max = 10 * USEC_PER_SEC,
+        .growth_percent = 150,
+        .jitter = true,
+};
 
 /* Every change of state goes through here: the story line (path.h). */
 _printf_(3, 4) static void attach_transition(Attach *a, PathState next, const char *format, ...) {
@@ -62,12 +71,23 @@ static int fail_call(Attach *a, int r, const AwsError *e, const char *what) {
                          strempty(e->code), e->code ? ": " : "", e->message ?: strerror(-r));
 }
 
+/* A detach answered "not attached" (already detached, or detaching): the
+ * detach has nothing left to do, which is what it wanted. */
+static bool detach_already_done(const AwsError *e) {
+        return streq_ptr(e->code, "IncorrectState") || streq_ptr(e->code, "InvalidAttachment.NotFound") ||
+               streq_ptr(e->code, "InvalidAttachmentID.NotFound");
+}
+
 static void describe_wanted(const Attach *a, char *buf, size_t size) {
         if (a->want_id)
                 (void) snprintf(buf, size, "Id=%s", a->want_id);
         else
                 (void) snprintf(buf, size, "Tag=%s=%s", strna(a->want_tag ? a->want_tag->key : NULL),
                                 strna(a->want_tag ? a->want_tag->value : NULL));
+}
+
+static bool state_is_gone(const char *state) {
+        return streq_ptr(state, "deleting") || streq_ptr(state, "deleted") || streq_ptr(state, "error");
 }
 
 static int find_by_id(Attach *a) {
@@ -97,8 +117,9 @@ static int find_by_tag(Attach *a) {
         _cleanup_(aws_error_done) AwsError e = {};
         _cleanup_free_ char *filter_name = NULL, *listed = NULL;
         _cleanup_free_ ZoneCandidate *candidates = NULL;
+        _cleanup_free_ size_t *indexes = NULL;
         const char *values[] = { a->want_tag->value, NULL };
-        size_t n = 0, index = 0;
+        size_t n = 0, k = 0, index = 0;
         int r;
 
         if (asprintf(&filter_name, "tag:%s", a->want_tag->key) < 0)
@@ -113,13 +134,25 @@ static int find_by_tag(Attach *a) {
                                  e.code ? ": " : "");
 
         candidates = calloc(MAX(n, 1U), sizeof(ZoneCandidate));
-        if (!candidates)
+        indexes = calloc(MAX(n, 1U), sizeof(size_t));
+        if (!candidates || !indexes)
                 return log_oom();
-        for (size_t i = 0; i < n; i++)
-                a->ops->candidate(a, i, &candidates[i]);
-        listed = zone_match_format(candidates, n);
+        for (size_t i = 0; i < n; i++) {
+                ZoneCandidate c;
 
-        r = zone_match_pick(candidates, n, a->availability_zone, &index);
+                a->ops->candidate(a, i, &c);
+                /* A volume on its way out (or broken) still carries its
+                 * tags: it is not a second match, nor a match at all. */
+                if (state_is_gone(c.state)) {
+                        log_debug("%s: find: skipping %s, which is %s.", a->path->name, c.id, c.state);
+                        continue;
+                }
+                indexes[k] = i;
+                candidates[k++] = c;
+        }
+        listed = zone_match_format(candidates, k);
+
+        r = zone_match_pick(candidates, k, a->availability_zone, &index);
         if (r == -ENOENT)
                 return path_fail(a->path, FAILURE_UNUSABLE, r, "No %s is tagged %s=%s.", a->ops->what,
                                  a->want_tag->key, a->want_tag->value);
@@ -134,7 +167,7 @@ static int find_by_tag(Attach *a) {
         if (r < 0)
                 return path_fail(a->path, FAILURE_OTHER, r, "Failed to choose among the %ss tagged %s=%s: %m",
                                  a->ops->what, a->want_tag->key, a->want_tag->value);
-        a->ops->keep(a, index);
+        a->ops->keep(a, indexes[index]);
         return 0;
 }
 
@@ -262,8 +295,7 @@ static int force_detach_if_dead(Attach *a, const char *holder) {
         attach_transition(a, PATH_STATE_FORCE_DETACH, "Force-detaching %s from %s, which is %s.", a->id, holder,
                           state);
         r = a->ops->detach(a, holder, true, &e);
-        /* IncorrectState: it is being detached already. */
-        if (r < 0 && !streq_ptr(e.code, "IncorrectState"))
+        if (r < 0 && !detach_already_done(&e))
                 return fail_call(a, r, &e, "Failed to force-detach");
         a->force_detached = true;
         return 1;
@@ -350,9 +382,81 @@ static bool code_means_unusable(const char *code) {
         return streq_ptr(code, "InvalidVolume.ZoneMismatch") || streq_ptr(code, "InvalidParameterCombination");
 }
 
-/* attach: the Attach call. Its reply may have been lost after EC2 acted on
- * it: the retry then meets "in use", and the resource turns out to be
- * attached here already, which is success. */
+/* What an attach's refusal means. EC2 uses IncorrectState both for "this
+ * instance is not running yet" and for "the resource is busy", and
+ * InvalidParameterValue both for a device name in use and for a device
+ * index in use: the message tells them apart. */
+typedef enum AttachRefusal {
+        REFUSAL_IN_USE,                 /* someone (maybe us: a lost reply) holds it: look again */
+        REFUSAL_NOT_RUNNING,            /* this instance is still pending: wait, attach again */
+        REFUSAL_NAME_TAKEN,             /* the device name is in use here */
+        REFUSAL_INDEX_TAKEN,            /* the ENI's device index is in use here */
+        REFUSAL_LIMIT,                  /* the instance's attachment limit is reached */
+        REFUSAL_UNUSABLE,               /* another zone, or not attachable to this instance */
+        REFUSAL_OTHER,
+} AttachRefusal;
+
+static AttachRefusal refusal_of(const AwsError *e) {
+        const char *m = strempty(e->message);
+
+        if ((streq_ptr(e->code, "IncorrectState") || streq_ptr(e->code, "IncorrectInstanceState")) &&
+            strstr(m, "is not 'running'"))
+                return REFUSAL_NOT_RUNNING;
+        if (streq_ptr(e->code, "InvalidParameterValue") && strstr(m, "already in use"))
+                return REFUSAL_NAME_TAKEN;
+        if (streq_ptr(e->code, "InvalidParameterValue") && strstr(m, "already has an interface attached"))
+                return REFUSAL_INDEX_TAKEN;
+        if (streq_ptr(e->code, "AttachmentLimitExceeded"))
+                return REFUSAL_LIMIT;
+        if (code_means_in_use(e->code))
+                return REFUSAL_IN_USE;
+        if (code_means_unusable(e->code))
+                return REFUSAL_UNUSABLE;
+        return REFUSAL_OTHER;
+}
+
+/* "in use": the resource turns out to be attached here already (a retry
+ * after a lost reply), or someone else got it first. */
+static int attach_found_in_use(Attach *a, PathState goal) {
+        AttachMine mine;
+        int r;
+
+        r = describe(a);
+        if (r < 0)
+                return r;
+        mine = view_of(a).mine;
+        if (mine == ATTACH_MINE_ATTACHING || mine == ATTACH_MINE_ATTACHED) {
+                log_info("%s: attach: %s is attached here already (an earlier attempt went through).", a->path->name,
+                         a->id);
+                a->attached_at = now(CLOCK_MONOTONIC);
+                return goal;
+        }
+        if (++a->taken_away >= TAKEN_AWAY_MAX)
+                return path_fail(a->path, FAILURE_UNUSABLE, -EBUSY, "%s %s keeps being taken by another instance.",
+                                 a->ops->what_title, a->id);
+        return decide(a, goal);
+}
+
+/* This instance is not "running" yet: attach again after a wait, until the
+ * deadline. */
+static int attach_when_running(Attach *a, const AwsError *e) {
+        usec_t wait;
+        int r;
+
+        if (!a->not_running.policy)
+                a->not_running = BACKOFF_INIT(&not_running_policy);
+        r = backoff_wait(&a->not_running, false, a->deadline, &wait);
+        if (r == -ETIME)
+                return path_fail(a->path, FAILURE_DEADLINE, r, "This instance was still not running at the deadline "
+                                 "(EC2: %s).", strna(e->message));
+        if (r < 0)
+                return path_fail(a->path, FAILURE_CANCELLED, r, "Cancelled.");
+        log_info("%s: attach: this instance is not running yet (EC2: %s); attached again after %s.", a->path->name,
+                 strna(e->message), FORMAT_DURATION(wait));
+        return PATH_STATE_ATTACH;
+}
+
+/* attach: the Attach call, and what its refusal means. */
 static int step_attach(Attach *a, PathState goal) {
         _cleanup_(aws_error_done) AwsError e = {};
         int r;
@@ -366,26 +470,36 @@ static int step_attach(Attach *a, PathState goal) {
                 r = describe(a);
                 return r < 0 ? r : (int) goal;
         }
+        if (a->path->state == PATH_STATE_FAILED)
+                /* The kind failed before the call, and said why. */
+                return r;
 
-        if (code_means_in_use(e.code)) {
-                r = describe(a);
-                if (r < 0)
-                        return r;
-                if (view_of(a).mine != ATTACH_MINE_NONE && view_of(a).mine != ATTACH_MINE_DETACHING) {
-                        log_info("%s: attach: %s is attached here already (an earlier attempt went through).",
-                                 a->path->name, a->id);
-                        a->attached_at = now(CLOCK_MONOTONIC);
-                        return goal;
-                }
-                /* Someone else got it, or it is still being released. */
-                if (++a->taken_away >= TAKEN_AWAY_MAX)
-                        return path_fail(a->path, FAILURE_UNUSABLE, -EBUSY, "%s %s keeps being taken by another "
-                                         "instance.", a->ops->what_title, a->id);
-                return decide(a, goal);
-        }
-        if (code_means_unusable(e.code))
+        switch (refusal_of(&e)) {
+        case REFUSAL_IN_USE:
+                return attach_found_in_use(a, goal);
+        case REFUSAL_NOT_RUNNING:
+                return attach_when_running(a, &e);
+        case REFUSAL_NAME_TAKEN:
+                if (!a->ops->name_refused)
+                        break;
+                r = a->ops->name_refused(a, &e);
+                return r < 0 ? r : PATH_STATE_ATTACH;
+        case REFUSAL_INDEX_TAKEN:
+                return path_fail(a->path, FAILURE_UNUSABLE, -EADDRINUSE, "%s %s cannot be attached %s: another "
+                                 "interface is there (EC2: %s). Choose a free DeviceIndex= (or NetworkCardIndex=).",
+                                 a->ops->what_title, a->id, a->ops->where(a), strna(e.message));
+        case REFUSAL_LIMIT:
+                return path_fail(a->path, FAILURE_UNUSABLE, -EDQUOT, "%s %s cannot be attached: this instance has "
+                                 "reached its attachment limit (%s: %s). On Nitro instances EBS volumes and network "
+                                 "interfaces share one limit per instance type; choose a larger type or attach "
+                                 "fewer.", a->ops->what_title, a->id, e.code, strna(e.message));
+        case REFUSAL_UNUSABLE:
                 return path_fail(a->path, FAILURE_UNUSABLE, -EXDEV, "%s %s cannot be attached here: %s",
                                  a->ops->what_title, a->id, strna(e.message));
+        case REFUSAL_OTHER:
+        default:
+                break;
+        }
         return fail_call(a, r, &e, "Failed to attach");
 }
 
@@ -405,7 +519,7 @@ static int step_reattach(Attach *a, PathState goal, bool stuck) {
         attach_transition(a, PATH_STATE_REATTACH, "%s is stuck in \"attaching\" after %s; detaching and attaching "
                           "once more.", a->id, FORMAT_DURATION(stuck_after()));
         r = a->ops->detach(a, a->instance_id, false, &e);
-        if (r < 0 && !streq_ptr(e.code, "IncorrectState"))
+        if (r < 0 && !detach_already_done(&e))
                 return fail_call(a, r, &e, "Failed to detach the stuck");
         r = describe(a);
         return r < 0 ? r : (int) decide(a, goal);
@@ -568,8 +682,11 @@ int attach_release(Attach *a) {
 
         attach_transition(a, PATH_STATE_DETACH, "Detaching %s.", a->id);
         r = a->ops->detach(a, a->instance_id, false, &e);
-        if (r < 0 && !streq_ptr(e.code, "IncorrectState"))
+        if (r < 0 && !detach_already_done(&e))
                 return fail_call(a, r, &e, "Failed to detach");
+        if (r < 0)
+                log_info("%s: detach: EC2 says %s is not attached here any more (%s).", a->path->name, a->id,
+                         e.code);
 
         for (;;) {
                 r = describe(a);

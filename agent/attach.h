@@ -25,6 +25,7 @@
  * (path_fail()). */
 
 #include "aws.h"
+#include "backoff.h"
 #include "config.h"
 #include "ec2.h"
 #include "path.h"
@@ -66,6 +67,10 @@ typedef struct AttachOps {
         /* "as /dev/sdf", "at device index 1": log lines of the attach. */
         const char *(*where)(const Attach *a);
         int (*attach)(Attach *a, AwsError *ret_error);
+        /* EC2 refused the device name the attach asked for ("Attachment
+         * point ... is already in use"): 1 when the kind picked another
+         * (attach again), or a failure it has logged. NULL: no name to pick. */
+        int (*name_refused)(Attach *a, const AwsError *e);
         /* Detaches from holder (this instance or another one). */
         int (*detach)(Attach *a, const char *holder, bool force, AwsError *ret_error);
 
@@ -118,6 +123,7 @@ struct Attach {
         bool holder_seen_alive;         /* said once: a live holder is waited for */
         unsigned taken_away;            /* attaches lost to another instance in a row */
         usec_t attached_at;             /* when EC2 accepted our attach */
+        Backoff not_running;            /* waits while this instance is not "running" yet */
         bool reattached;                /* the one retry of a dropped or stuck attach is used */
         bool while_attaching_done;
 };
@@ -147,8 +153,10 @@ AttachMine attach_mine(const Attach *a);
 int attach_release(Attach *a);
 
 /* The holder's EC2 state decides the take-over: an instance that can no
- * longer use what it holds (stopped, terminated, shutting-down) may be
- * force-detached under TakeOver=force-detach-dead; a live one never. */
+ * longer use what it holds (stopped, terminated) may be force-detached
+ * under TakeOver=force-detach-dead; a live one never, and neither one that
+ * is shutting-down: a terminate is a graceful shutdown, its OS may still be
+ * flushing and unmounting. */
 bool attach_holder_is_dead(const char *instance_state);
 
 /* For tests: replaces the timing of every attach (NULL: defaults). */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "check.h"
+#include "devname.h"
 #include "eni.h"
 #include "log.h"
 #include "route53.h"
@@ -76,7 +77,11 @@ static void check_volume_permissions(Check *c, const char *volume_id) {
         if (!volume_id)
                 return;
 
-        r = ec2_attach_volume(aws, volume_id, instance_id, c->config->volume.device, true, c->deadline, &e, NULL);
+        /* Under Device=auto the name is picked at attach time; any valid
+         * one will do for the permission. */
+        r = ec2_attach_volume(aws, volume_id, instance_id,
+                              streq(c->config->volume.device, "auto") ? "/dev/sdf" : c->config->volume.device, true,
+                              c->deadline, &e, NULL);
         report_permission(c, "ec2:AttachVolume", r, &e);
         aws_error_done(&e);
 
@@ -112,7 +117,8 @@ static void check_interface_permissions(Check *c, const Ec2NetworkInterface *eni
                 return;
 
         r = ec2_attach_network_interface(aws, eni->id, c->instance->instance_id,
-                                         c->config->interface.device_index, true, c->deadline, &e, NULL);
+                                         c->config->interface.device_index, c->config->interface.network_card_index,
+                                         true, c->deadline, &e, NULL);
         report_permission(c, "ec2:AttachNetworkInterface", r, &e);
         aws_error_done(&e);
 
@@ -125,12 +131,37 @@ static void check_interface_permissions(Check *c, const Ec2NetworkInterface *eni
         }
 }
 
+/* The name an attach would ask for: Device=, or under Device=auto the
+ * first one the instance's block-device mappings leave free (as the boot
+ * would pick it, less what other volumes of the boot pick). */
+static char *planned_device(Check *c) {
+        const ConfigVolume *cfg = &c->config->volume;
+        const char *ids[] = { c->instance->instance_id, NULL };
+        Ec2Instance *instances = NULL;
+        char *name = NULL, *line = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!streq(cfg->device, "auto"))
+                return strdup(cfg->device);
+        r = ec2_describe_instances(c->instance->aws, ids, NULL, 0, false, c->deadline, NULL, &instances, &n);
+        if (r >= 0 && n > 0 && devname_first_free(instances[0].block_devices, NULL, NULL, &name) >= 0)
+                r = asprintf(&line, "%s (Device=auto: the first free name)", name);
+        else
+                r = asprintf(&line, "the first free name from /dev/sd%c to /dev/sd%c (Device=auto)", DEVNAME_FIRST,
+                             DEVNAME_LAST);
+        ec2_instances_free(instances, n);
+        free(name);
+        return r < 0 ? NULL : line;
+}
+
 static void describe_volume(Check *c, const Ec2Volume *v) {
         const ConfigVolume *cfg = &c->config->volume;
+        _cleanup_free_ char *device = planned_device(c);
 
         printf("Volume %s (%s, %" PRIu64 " GiB, %s):\n", v->id, strna(v->az), v->size_gib, strna(v->state));
         if (v->n_attachments == 0)
-                printf("  attach as %s", cfg->device);
+                printf("  attach as %s", strna(device));
         else if (streq_ptr(v->attachments[0].instance_id, c->instance->instance_id))
                 printf("  already attached here as %s (%s)", strna(v->attachments[0].device),
                        strna(v->attachments[0].state));
@@ -138,7 +169,7 @@ static void describe_volume(Check *c, const Ec2Volume *v) {
                 printf("  held by %s (%s): take over (%s, up to %s), then attach as %s",
                        strna(v->attachments[0].instance_id), strna(v->attachments[0].state),
                        take_over_policy_to_string(cfg->take_over), FORMAT_DURATION(cfg->take_over_timeout),
-                       cfg->device);
+                       strna(device));
         printf(", mount at %s (%s, Format=%s)\n", cfg->mount_point, filesystem_to_string(cfg->file_system),
                format_policy_to_string(cfg->format));
         if (ec2_tags_get(v->tags, v->n_tags, VOLUME_TAG_INITIALIZED))

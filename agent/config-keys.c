@@ -34,7 +34,7 @@ const ConfigKey config_keys[] = {
         KEY(VOLUME, "Id", KEY_STRING, id, NULL,
             .normalize = normalize_volume_id),
         KEY(VOLUME, "Tag", KEY_TAG, tag, NULL),
-        KEY(VOLUME, "Device", KEY_STRING, device, "/dev/sdf",
+        KEY(VOLUME, "Device", KEY_STRING, device, "auto",
             .normalize = normalize_device),
         KEY(VOLUME, "MountPoint", KEY_STRING, mount_point, NULL,
             .normalize = normalize_mount_point),
@@ -58,6 +58,10 @@ const ConfigKey config_keys[] = {
          * 31 is above the largest interface count of any instance type. */
         KEY(INTERFACE, "DeviceIndex", KEY_UNSIGNED, device_index, "1",
             .min = 1, .max = 31, .range_reason = "not a device index from 1 to 31"),
+        /* Sent with every attach: instances with several network cards have
+         * refused an attach without it. */
+        KEY(INTERFACE, "NetworkCardIndex", KEY_UNSIGNED, network_card_index, "0",
+            .min = 0, .max = 31, .range_reason = "not a network card index from 0 to 31"),
         KEY(INTERFACE, "Routing", KEY_ENUM, routing, "auto",
             .enum_table = &routing_mode_table),
         /* An extension of the contract: the ENI's predecessor is handled as

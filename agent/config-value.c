@@ -297,6 +297,11 @@ int normalize_device(const char *value, char **ret, const char **ret_reason) {
         const char *p;
         bool ok = false;
 
+        /* "auto": the first free name from /dev/sdf to /dev/sdp, picked at
+         * attach time (devname.h). */
+        if (streq(value, "auto"))
+                return normalize_copy(value, ret);
+
         /* The names AWS documents for attaching EBS volumes on Linux:
          * /dev/sd[b-z] (/dev/sd[f-p] recommended), /dev/xvd[b-z] and
          * /dev/xvd[b-c][a-z]. The "a" names belong to the root device and
@@ -311,7 +316,7 @@ int normalize_device(const char *value, char **ret, const char **ret_reason) {
                              (p[0] >= 'b' && p[0] <= 'c' && p[1] >= 'a' && p[1] <= 'z' && p[2] == '\0');
         }
         if (!ok) {
-                *ret_reason = "not a device name for AttachVolume (/dev/sd[b-z], /dev/xvd[b-z] or /dev/xvd[b-c][a-z])";
+                *ret_reason = "not a device name for AttachVolume (auto, /dev/sd[b-z], /dev/xvd[b-z] or /dev/xvd[b-c][a-z])";
                 return -EINVAL;
         }
         return normalize_copy(value, ret);

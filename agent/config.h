@@ -116,7 +116,7 @@ typedef struct ConfigNode {
 typedef struct ConfigVolume {
         char *id;                       /* vol-...; NULL when found by tag */
         ConfigTag tag;
-        char *device;                   /* name passed to AttachVolume */
+        char *device;                   /* name passed to AttachVolume; "auto": picked at attach time (devname.h) */
         char *mount_point;              /* absolute, normalised, not "/" */
         FileSystem file_system;
         char *mount_options;            /* NULL: none */
@@ -131,6 +131,7 @@ typedef struct ConfigInterface {
         char *id;                       /* eni-...; NULL when found by tag */
         ConfigTag tag;
         unsigned device_index;          /* 1..31 */
+        unsigned network_card_index;    /* 0..31, always sent */
         RoutingMode routing;
         TakeOverPolicy take_over;
         usec_t take_over_timeout;

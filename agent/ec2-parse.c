@@ -101,6 +101,8 @@ void ec2_instance_done(Ec2Instance *i) {
         free(i->az);
         free(i->private_ip);
         free(i->subnet_id);
+        free(i->launch_time);
+        strv_free(i->block_devices);
         ec2_tags_free(i->tags, i->n_tags);
         *i = (Ec2Instance) {};
 }
@@ -335,6 +337,31 @@ static int parse_subnet(const XmlNode *n, Ec2Subnet *s) {
         return r;
 }
 
+/* The device names of an instance's block-device mappings. */
+static int parse_block_devices(const XmlNode *list, char ***ret) {
+        _cleanup_strv_free_ char **names = NULL;
+        size_t n = 0;
+
+        XML_FOREACH(item, list, "item")
+                n++;
+        names = calloc(n + 1, sizeof(char *));
+        if (!names)
+                return -ENOMEM;
+        n = 0;
+        XML_FOREACH(item, list, "item") {
+                const char *name = xml_path_text(item, "deviceName");
+
+                if (isempty(name))
+                        continue;
+                names[n] = strdup(name);
+                if (!names[n])
+                        return -ENOMEM;
+                n++;
+        }
+        *ret = TAKE_PTR(names);
+        return 0;
+}
+
 static int parse_instance(const XmlNode *n, Ec2Instance *i) {
         int r;
 
@@ -350,6 +377,10 @@ static int parse_instance(const XmlNode *n, Ec2Instance *i) {
                 r = ec2_dup_text(n, "privateIpAddress", &i->private_ip);
         if (r >= 0)
                 r = ec2_dup_text(n, "subnetId", &i->subnet_id);
+        if (r >= 0)
+                r = ec2_dup_text(n, "launchTime", &i->launch_time);
+        if (r >= 0)
+                r = parse_block_devices(xml_child(n, "blockDeviceMapping"), &i->block_devices);
         if (r < 0)
                 return r;
         return parse_tags(n, &i->tags, &i->n_tags);

@@ -271,21 +271,26 @@ int ec2_detach_volume(AwsClient *c, const char *volume_id, const char *instance_
 }
 
 int ec2_attach_network_interface(AwsClient *c, const char *eni_id, const char *instance_id,
-                                 unsigned device_index, bool dry_run, usec_t deadline, AwsError *ret_error,
-                                 char **ret_attachment_id) {
+                                 unsigned device_index, unsigned network_card_index, bool dry_run, usec_t deadline,
+                                 AwsError *ret_error, char **ret_attachment_id) {
         _cleanup_(aws_params_done) AwsParams params = {};
         _cleanup_(xml_doc_freep) XmlDoc *reply = NULL;
         _cleanup_free_ char *id = NULL;
-        char index[16];
+        char index[16], card[16];
         int r;
 
         if (!c || isempty(eni_id) || isempty(instance_id))
                 return -EINVAL;
 
         (void) snprintf(index, sizeof(index), "%u", device_index);
+        (void) snprintf(card, sizeof(card), "%u", network_card_index);
         r = aws_params_add(&params, "DeviceIndex", index);
         if (r >= 0)
                 r = aws_params_add(&params, "InstanceId", instance_id);
+        /* Always sent: on instances with several network cards EC2 has
+         * refused an attach without it. */
+        if (r >= 0)
+                r = aws_params_add(&params, "NetworkCardIndex", card);
         if (r >= 0)
                 r = aws_params_add(&params, "NetworkInterfaceId", eni_id);
         if (r >= 0 && dry_run)

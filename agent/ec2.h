@@ -99,6 +99,8 @@ typedef struct Ec2Instance {
         char *az;
         char *private_ip;
         char *subnet_id;
+        char *launch_time;      /* ISO 8601, as EC2 writes it */
+        char **block_devices;   /* the device names of its block-device mappings; NULL-terminated, never NULL */
         Ec2Tag *tags;
         size_t n_tags;
 } Ec2Instance;
@@ -131,8 +133,8 @@ int ec2_describe_network_interfaces(AwsClient *c, const char *const *ids, const 
 /* *ret_attachment_id (may be NULL) is the new attachment's id, NULL with
  * dry_run. */
 int ec2_attach_network_interface(AwsClient *c, const char *eni_id, const char *instance_id,
-                                 unsigned device_index, bool dry_run, usec_t deadline, AwsError *ret_error,
-                                 char **ret_attachment_id);
+                                 unsigned device_index, unsigned network_card_index, bool dry_run, usec_t deadline,
+                                 AwsError *ret_error, char **ret_attachment_id);
 
 int ec2_detach_network_interface(AwsClient *c, const char *attachment_id, bool force, bool dry_run,
                                  usec_t deadline, AwsError *ret_error);

@@ -202,9 +202,9 @@ static int imds_fetch_token(Imds *imds, usec_t deadline) {
         case 403:
                 return log_debug_errno(EACCES,
                                        "imds: %s refused a session token (403): the metadata service is disabled "
-                                       "for this instance, or the request crossed more hops than "
-                                       "HttpPutResponseHopLimit allows (containers), or went through a proxy "
-                                       "(X-Forwarded-For).", url);
+                                       "for this instance (HttpEndpoint=disabled), or refused this request (sent "
+                                       "through a proxy: X-Forwarded-For). (A hop limit too low is not a 403: "
+                                       "the reply never arrives, and the request times out.)", url);
         case 404:
         case 405:
                 return log_debug_errno(EPROTONOSUPPORT,

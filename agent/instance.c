@@ -97,10 +97,13 @@ int instance_open(usec_t deadline, Instance **ret) {
         /* The identity document holds everything at once: one round trip. */
         r = imds_get_identity(i->imds, deadline, &identity);
         if (r == -EACCES)
-                return log_error_errno(r, "The instance metadata service refused an IMDSv2 token: "
-                                       "IMDS is disabled for this instance, or its hop limit is too low.");
-        if (r == -ETIME)
-                return log_error_errno(r, "The instance metadata service did not answer before the deadline.");
+                return log_error_errno(r, "The instance metadata service refused an IMDSv2 token (403): IMDS is "
+                                       "disabled for this instance (aws ec2 modify-instance-metadata-options "
+                                       "--http-endpoint enabled), or the request went through a proxy.");
+        if (r == -ETIME || r == -ETIMEDOUT)
+                return log_error_errno(r, "The instance metadata service did not answer before the deadline: the "
+                                       "network is not up yet, or the token's reply is dropped on its way back "
+                                       "(HttpPutResponseHopLimit too low for a container).");
         if (r < 0)
                 return log_error_errno(r, "Failed to read the instance identity from IMDS: %m");
 

@@ -255,6 +255,7 @@ static ExitStatus run(void) {
         _cleanup_(instance_freep) Instance *instance = NULL;
         _cleanup_close_ int lock_fd = -EBADF;
         FailureKind failure = FAILURE_NONE;
+        bool booted = false;            /* READY was sent: a later failure is not the boot's */
         Node node;
         Signal signal;
         usec_t deadline;
@@ -304,6 +305,7 @@ static ExitStatus run(void) {
         case MODE_BOOT:
                 r = boot_and_signal(&node, &signal);
                 if (r >= 0) {
+                        booted = true;
                         r = supervise_run(&node);
                         /* Lost after READY, or a release on SIGTERM failed. */
                         if (r < 0)
@@ -325,6 +327,8 @@ static ExitStatus run(void) {
         }
         if (r < 0 && failure == FAILURE_NONE)
                 failure = boot_failure_kind(&node, &signal, r);
+        if (r < 0 && IN_SET(arg_mode, MODE_BOOT, MODE_ONCE) && !booted)
+                node_record_failure(&node, exit_status_from_failure(failure));
         node_done(&node);
         signal_done(&signal);
 

@@ -30,7 +30,7 @@ static int attach_only_volume(Node *n, NodeVolume *v) {
         if (r > 0)
                 printf("%s -> %s\n", id, v->volume.device.devnode);
         else
-                printf("%s -> attached as %s, no local device yet\n", id, v->config->device);
+                printf("%s -> attached as %s, no local device yet\n", id, strna(v->volume.device_name));
         v->volume.attach.ops->local_done(&v->volume.attach);
         path_transition(&v->path, PATH_STATE_DONE, "%s is attached here.", id);
         return 0;
@@ -234,7 +234,7 @@ static int status_volume(Node *n, NodeVolume *v) {
                 printf(", attached to %s", strna(e->attachments[0].instance_id));
         printf("\n");
 
-        if (blockdev_find(e->id, v->config->device, &d) >= 0) {
+        if (blockdev_find(e->id, v->volume.device_name, &d) >= 0) {
                 printf("  device %s (serial %s)\n", d.devnode, strna(d.serial));
                 r = fs_mount_state(d.devnode, v->config->mount_point);
                 printf("  %s %s\n", r > 0 ? "mounted at" : "not mounted at", v->config->mount_point);
@@ -243,10 +243,35 @@ static int status_volume(Node *n, NodeVolume *v) {
         return 0;
 }
 
+/* The last boot's phases and outcome, from the state file it wrote. */
+static void status_last_boot(void) {
+        _cleanup_fclose_ FILE *f = fopen(node_state_file_path(), "re");
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+
+        if (!f)
+                return;
+        while (getline(&line, &size, f) > 0) {
+                const char *v;
+                size_t l;
+
+                line[strcspn(line, "\n")] = '\0';
+                v = startswith(line, "NODEAGENT_BOOT_PHASES=\"") ?: startswith(line, "NODEAGENT_FAILED=\"");
+                if (!v)
+                        continue;
+                l = strlen(v);
+                if (l > 0 && v[l - 1] == '"')
+                        l--;
+                printf(startswith(line, "NODEAGENT_FAILED") ? "Last boot failed: exit status %.*s\n" :
+                                                               "Last boot's phases (seconds): %.*s\n", (int) l, v);
+        }
+}
+
 int node_status(Node *n) {
         int r;
 
         printf("Instance %s in %s\n", n->instance->instance_id, n->instance->availability_zone);
+        status_last_boot();
         if (n->config->has_dns) {
                 r = status_dns(n);
                 if (r < 0)

@@ -67,7 +67,7 @@ int node_run_volume(Node *n, NodeVolume *v) {
         devnode = v->volume.device.devnode;
 
         /* Proven once by its arrival; proven again right before it is touched. */
-        r = blockdev_verify(devnode, e->id, cfg->device);
+        r = blockdev_verify(devnode, e->id, v->volume.device_name);
         if (r < 0)
                 return path_fail(&v->path, r == -ENODEV ? FAILURE_UNUSABLE : FAILURE_OTHER, r,
                                  "%s is no longer the device of %s: %m", devnode, e->id);

@@ -217,32 +217,63 @@ static void supervise_paths(Node *n, NodeRun *runs, size_t n_runs) {
         }
 }
 
-static const char *state_file_path(void) {
+const char *node_state_file_path(void) {
         /* Tests run many nodes on one machine; systemd units use the contract's path. */
         const char *p = getenv("NODEAGENT_STATE_FILE");
 
         return !isempty(p) ? p : NODEAGENT_STATE_FILE;
 }
 
-static int write_state(Node *n) {
+/* "volume.attach=4.11 interface.wait-link=1.20 dns.change=0.10": where the
+ * boot's time went, path by path, state by state. */
+static char *format_boot_phases(const Node *n) {
+        char *text = NULL;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < n->n_volumes; i++)
+                r = path_format_phases(&n->volumes[i].path, &text);
+        if (r >= 0 && n->config->has_interface)
+                r = path_format_phases(&n->interface.path, &text);
+        if (r >= 0 && n->config->has_dns)
+                r = path_format_phases(&n->dns.path, &text);
+        if (r < 0)
+                return mfree(text);
+        return text ?: strdup("");
+}
+
+/* The state file: at READY, and also when a boot fails (failed: the exit
+ * status; what is known by then is in it too). */
+static int write_state(Node *n, const char *failed) {
         const NodeVolume *v = n->n_volumes > 0 ? &n->volumes[0] : NULL;
+        _cleanup_free_ char *phases = format_boot_phases(n);
+        bool ok = !failed;
         NodeState s = {
                 .instance_id = n->instance->instance_id,
                 .volume_id = v ? v->volume.ec2.id : NULL,
-                .device = v ? v->volume.device.devnode : NULL,
-                .mount_point = v ? v->config->mount_point : NULL,
+                .device = v && v->volume.device.devnode ? v->volume.device.devnode : NULL,
+                .mount_point = v && (ok || atomic_load(&v->mounted)) ? v->config->mount_point : NULL,
                 .eni_id = n->config->has_interface ? n->interface.eni.ec2.id : NULL,
                 .interface = n->interface.have_link ? n->interface.eni.link.name : NULL,
                 /* Without [Interface], DNS publishes the primary private IP. */
-                .ip = node_ip(n),
-                .dns_name = n->config->has_dns ? n->config->dns.name : NULL,
+                .ip = ok || n->interface.have_link || !n->config->has_interface ? node_ip(n) : NULL,
+                .dns_name = n->config->has_dns && ok ? n->config->dns.name : NULL,
+                .boot_phases = phases,
+                .failed = failed,
         };
         int r;
 
-        r = notify_write_state(state_file_path(), &s);
+        log_info("Boot phases: %s", isempty(phases) ? "(none)" : phases);
+        r = notify_write_state(node_state_file_path(), &s);
         if (r < 0)
-                return log_error_errno(r, "Failed to write %s: %m", state_file_path());
+                return log_error_errno(r, "Failed to write %s: %m", node_state_file_path());
         return 0;
+}
+
+void node_record_failure(Node *n, ExitStatus status) {
+        char failed[16];
+
+        (void) snprintf(failed, sizeof(failed), "%d", (int) status);
+        (void) write_state(n, failed);
 }
 
 /* The paths of this boot, in the order they are listed in the journal. */
@@ -345,7 +376,7 @@ int node_boot(Node *n) {
                 if (runs[i].result < 0 && runs[i].path->failure == n->failure)
                         r = runs[i].result;
         if (r >= 0) {
-                r = write_state(n);
+                r = write_state(n, NULL);
                 if (r < 0)
                         n->failure = FAILURE_OTHER;
         }

@@ -83,6 +83,10 @@ void node_done(Node *n);
 /* The boot sequence; on success the state file is written. */
 int node_boot(Node *n);
 
+/* A boot failed with status: the state file says so (NODEAGENT_FAILED),
+ * with the boot's phases, so an operator sees where the time went. */
+void node_record_failure(Node *n, ExitStatus status);
+
 /* Attaches what is configured, waits for EC2's "attached", prints what is
  * where. */
 int node_attach_only(Node *n);
@@ -113,6 +117,9 @@ int node_wait_for_others(Node *n);
 
 /* For node-volume.c: the volume's filesystem is mounted. */
 void node_volume_mounted(NodeVolume *v);
+
+/* The state file: $NODEAGENT_STATE_FILE (tests), else the contract's path. */
+const char *node_state_file_path(void);
 
 /* The address the node publishes: the ENI's, or without [Interface] the
  * instance's primary private IP. */

@@ -66,12 +66,22 @@ int notify_format_state(const NodeState *state, char **ret) {
                 { "NODEAGENT_IP",          state->ip },
                 { "NODEAGENT_DNS_NAME",    state->dns_name },
         };
+        const NodeStateVar last[] = {
+                { "NODEAGENT_BOOT_PHASES", state->boot_phases },
+                { "NODEAGENT_FAILED",      state->failed },
+        };
         char *text = NULL;
         size_t size = 0;
         FILE *f;
 
         for (size_t i = 0; i < ELEMENTSOF(vars); i++)
                 if (!value_is_plain(vars[i].value))
+                        return -EINVAL;
+        for (size_t i = 0; i < state->n_extra; i++)
+                if (!value_is_plain(state->extra[i].value) || !value_is_plain(state->extra[i].name))
+                        return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(last); i++)
+                if (!value_is_plain(last[i].value))
                         return -EINVAL;
 
         f = open_memstream(&text, &size);
@@ -83,6 +93,12 @@ int notify_format_state(const NodeState *state, char **ret) {
         for (size_t i = 0; i < ELEMENTSOF(vars); i++)
                 if (vars[i].value)
                         fprintf(f, "%s=\"%s\"\n", vars[i].name, vars[i].value);
+        for (size_t i = 0; i < state->n_extra; i++)
+                if (state->extra[i].value)
+                        fprintf(f, "%s=\"%s\"\n", state->extra[i].name, state->extra[i].value);
+        for (size_t i = 0; i < ELEMENTSOF(last); i++)
+                if (last[i].value)
+                        fprintf(f, "%s=\"%s\"\n", last[i].name, last[i].value);
         if (fclose(f) != 0) {
                 free(text);
                 return -ENOMEM;

@@ -25,6 +25,12 @@ void notify_watchdog(void);
 /* The watchdog interval systemd asked for, 0 when none. */
 usec_t notify_watchdog_usec(void);
 
+/* One more variable of the state file (the named volume sections'). */
+typedef struct NodeStateVar {
+        const char *name;
+        const char *value;
+} NodeStateVar;
+
 /* The state file's variables; NULL leaves the key out (a skipped path). */
 typedef struct NodeState {
         const char *instance_id;
@@ -35,6 +41,10 @@ typedef struct NodeState {
         const char *interface;
         const char *ip;
         const char *dns_name;
+        const NodeStateVar *extra;      /* after the above, in order */
+        size_t n_extra;
+        const char *boot_phases;        /* NODEAGENT_BOOT_PHASES: "path.state=seconds ..." */
+        const char *failed;             /* NODEAGENT_FAILED: the exit status of a failed boot */
 } NodeState;
 
 /* Writes the state in environment-file format, atomically (a temporary

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "devname.h"
 #include "log.h"
 #include "volume.h"
 
@@ -50,6 +51,27 @@ static void volume_candidate(const Attach *a, size_t i, ZoneCandidate *ret) {
         *ret = (ZoneCandidate) { .id = e->id, .availability_zone = e->az, .state = e->state };
 }
 
+static bool device_auto(const Volume *v) {
+        return streq_ptr(v->config->device, "auto");
+}
+
+/* The name the volume is attached as, once EC2 says: it wins over a pick. */
+static void adopt_attached_name(Volume *v, const char *instance_id) {
+        const Ec2VolumeAttachment *mine = volume_attachment_of(&v->ec2, instance_id);
+        char *copy;
+
+        if (!mine || isempty(mine->device) || streq_ptr(mine->device, v->device_name))
+                return;
+        copy = strdup(mine->device);
+        if (!copy)
+                return;
+        if (v->device_name_picked)
+                devname_release(v->device_name);
+        free(v->device_name);
+        v->device_name = copy;
+        v->device_name_picked = false;
+}
+
 static void volume_keep(Attach *a, size_t i) {
         Volume *v = volume_of(a);
 
@@ -58,6 +80,7 @@ static void volume_keep(Attach *a, size_t i) {
         v->listed[i] = (Ec2Volume) {};
         drop_listed(v);
         a->id = v->ec2.id;
+        adopt_attached_name(v, a->instance_id);
 }
 
 static AttachMine mine_of(const char *state) {
@@ -86,18 +109,77 @@ static void volume_view(const Attach *a, AttachView *ret) {
 
 static const char *volume_where(const Attach *a) {
         const Volume *v = volume_of(a);
-        const Ec2VolumeAttachment *mine = volume_attachment_of(&v->ec2, a->instance_id);
         static _Thread_local char buf[64];
 
-        (void) snprintf(buf, sizeof(buf), "as %s", mine && mine->device ? mine->device : v->config->device);
+        if (v->device_name)
+                (void) snprintf(buf, sizeof(buf), "as %s", v->device_name);
+        else
+                (void) snprintf(buf, sizeof(buf), "as the first free name from /dev/sd%c to /dev/sd%c",
+                                DEVNAME_FIRST, DEVNAME_LAST);
         return buf;
+}
+
+/* Device=auto: the first name the instance's block-device mappings (its
+ * AMI's, and volumes attached earlier), this boot's other volumes and
+ * EC2's refusals leave free. */
+static int pick_device_name(Attach *a) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        Volume *v = volume_of(a);
+        const char *ids[] = { a->instance_id, NULL };
+        Ec2Instance *instances = NULL;
+        size_t n = 0;
+        int r;
+
+        r = ec2_describe_instances(a->aws, ids, NULL, 0, false, a->deadline, &e, &instances, &n);
+        if (r >= 0 && n == 0)
+                r = -ENOENT;
+        if (r < 0) {
+                ec2_instances_free(instances, n);
+                return path_fail(a->path, failure_kind_of_call(r), r, "Failed to read the block-device mappings of "
+                                 "%s: %s%s%m", a->instance_id, strempty(e.code), e.code ? ": " : "");
+        }
+        r = devname_pick(instances[0].block_devices, &v->device_name);
+        ec2_instances_free(instances, n);
+        if (r == -ENOSPC)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "No device name from /dev/sd%c to /dev/sd%c is free "
+                                 "on this instance for %s (its block-device mappings, the other volumes and EC2's "
+                                 "refusals take them all).", DEVNAME_FIRST, DEVNAME_LAST, a->id);
+        if (r < 0)
+                return path_fail(a->path, FAILURE_OTHER, r, "Failed to pick a device name: %m");
+        v->device_name_picked = true;
+        log_info("%s: attach: %s is free on this instance (Device=auto).", a->path->name, v->device_name);
+        return 0;
 }
 
 static int volume_send_attach(Attach *a, AwsError *ret_error) {
         Volume *v = volume_of(a);
+        int r;
 
-        return ec2_attach_volume(a->aws, a->id, a->instance_id, v->config->device, false, a->deadline, ret_error,
+        if (!v->device_name) {
+                r = pick_device_name(a);
+                if (r < 0)
+                        return r;
+        }
+        return ec2_attach_volume(a->aws, a->id, a->instance_id, v->device_name, false, a->deadline, ret_error,
                                  NULL);
+}
+
+/* EC2 says the name is in use here: under Device=auto the next one, never
+ * this one again this boot; a configured name is the operator's to change. */
+static int volume_name_refused(Attach *a, const AwsError *e) {
+        Volume *v = volume_of(a);
+
+        if (!device_auto(v))
+                return path_fail(a->path, FAILURE_UNUSABLE, -EADDRINUSE, "Device=%s is in use on this instance "
+                                 "(EC2: %s): set Device=auto, or another name that is free.", v->device_name,
+                                 strna(e->message));
+
+        log_notice("%s: attach: EC2 refused %s (%s); trying the next free name.", a->path->name, v->device_name,
+                   strna(e->message));
+        devname_refused(v->device_name);
+        v->device_name = mfree(v->device_name);
+        v->device_name_picked = false;
+        return pick_device_name(a) < 0 ? -EADDRINUSE : 1;
 }
 
 static int volume_send_detach(Attach *a, const char *holder, bool force, AwsError *ret_error) {
@@ -118,7 +200,7 @@ static int volume_wait_local(Attach *a, usec_t until) {
         int r;
 
         if (!v->watch) {
-                r = blockdev_watch_new(a->id, v->config->device, &v->watch);
+                r = blockdev_watch_new(a->id, v->device_name, &v->watch);
                 if (r < 0)
                         return r;
         }
@@ -149,6 +231,7 @@ static const AttachOps volume_ops = {
         .view = volume_view,
         .where = volume_where,
         .attach = volume_send_attach,
+        .name_refused = volume_name_refused,
         .detach = volume_send_detach,
         .local_name = volume_local_name,
         .wait_local = volume_wait_local,
@@ -177,6 +260,8 @@ void volume_init(Volume *v, const ConfigVolume *config, Path *path, AwsClient *a
                         .take_over_timeout = config->take_over_timeout,
                 },
         };
+        if (!streq_ptr(config->device, "auto"))
+                v->device_name = strdup(config->device);
 }
 
 void volume_done(Volume *v) {
@@ -186,6 +271,9 @@ void volume_done(Volume *v) {
         v->watch = blockdev_watch_free(v->watch);
         ec2_volume_done(&v->ec2);
         block_device_done(&v->device);
+        if (v->device_name_picked)
+                devname_release(v->device_name);
+        v->device_name = mfree(v->device_name);
         v->attach.id = NULL;
 }
 

@@ -26,6 +26,9 @@ typedef struct Volume {
 
         Ec2Volume ec2;                  /* as EC2 last described it */
         BlockDevice device;             /* once proven (volume_attach()) */
+        char *device_name;              /* the name it is attached as: Device=, or picked (Device=auto),
+                                         * or the attachment's when it was attached already */
+        bool device_name_picked;        /* picked from devname.h's registry: released at the end */
 
         /* The lifecycle's working state. */
         Ec2Volume *listed;

@@ -101,6 +101,12 @@ def _not_found(code, noun, missing):
     return AwsError(code, f"The {noun} IDs '{', '.join(missing)}' do not exist")
 
 
+def _same_device(a, b):
+    """/dev/sdf and /dev/xvdf are one attachment point (a Xen kernel shows both as xvdf)."""
+    strip = lambda d: re.sub(r"^(/dev/)?(xvd|sd)", "", d or "")
+    return strip(a) == strip(b) and bool(strip(a))
+
+
 def _volume_state(vol):
     if vol.get("state") in ("creating", "deleting", "deleted", "error"):
         return vol["state"]
@@ -254,7 +260,12 @@ class Ec2:
                     "VpcId": e["vpc_id"],
                     "InterfaceType": e.get("interface_type", "interface"),
                 })
-        devices = []
+        # The AMI's own mappings ("block_device_mappings": device names),
+        # then the volumes attached since.
+        devices = [{"DeviceName": name, "Ebs": {"AttachTime": inst.get("launch_time", 0),
+                                               "DeleteOnTermination": True, "Status": "attached",
+                                               "VolumeId": "vol-0aaaaaaaaaaaaaaa%d" % k}}
+                   for k, name in enumerate(inst.get("block_device_mappings") or [])]
         for vid, vol in sorted(self.w["volumes"].items()):
             for att in vol.get("attachments") or []:
                 if att["instance_id"] == iid:
@@ -358,10 +369,17 @@ class Ec2:
         if not _DEVICE_RE.match(device):
             raise AwsError("InvalidParameterValue",
                            f"Value ({device}) for parameter device is invalid. {device} is not a valid EBS device name.")
-        for other in self.w["volumes"].values():
-            for att in other.get("attachments") or []:
-                if att["instance_id"] == iid and att["device"] == device:
-                    raise AwsError("InvalidParameterValue", f"Attachment point {device} is already in use")
+        in_use = list(inst.get("block_device_mappings") or []) + list(inst.get("refused_device_names") or [])
+        in_use += [att["device"] for other in self.w["volumes"].values()
+                   for att in other.get("attachments") or [] if att["instance_id"] == iid]
+        if any(_same_device(device, other) for other in in_use):
+            raise AwsError("InvalidParameterValue",
+                           f"Invalid value '{device}' for unixDevice. Attachment point {device} is already in use")
+        limit = inst.get("attachment_limit")
+        if limit is not None and self._attachment_count(iid) >= limit:
+            raise AwsError("AttachmentLimitExceeded",
+                           "You've reached the limit on the number of Amazon EBS volumes or network interfaces "
+                           "that can be attached to a single instance.")
         now = self.app.world.now()
         att = {"instance_id": iid, "device": device, "status": "attaching", "attach_time": now,
                "delete_on_termination": False, "transition_at": self.app.world.due_at("volume_attach", now)}
@@ -369,6 +387,13 @@ class Ec2:
         snapshot = dict(vol)
         hook = lambda b: b.on_attach_volume(vid, iid, device, snapshot)
         return self._attachment_view(vid, att), [hook]
+
+    def _attachment_count(self, iid):
+        """EBS volumes (the root included) and ENIs share one limit on Nitro."""
+        inst = self.w["instances"][iid]
+        volumes = sum(1 for vol in self.w["volumes"].values()
+                      for a in vol.get("attachments") or [] if a["instance_id"] == iid)
+        return 1 + len(inst.get("block_device_mappings") or []) + volumes + len(self._instance_enis(iid))
 
     def detach_volume(self, p):
         vid = p["VolumeId"]
@@ -426,8 +451,20 @@ class Ec2:
         eid, iid, index = p["NetworkInterfaceId"], p["InstanceId"], p["DeviceIndex"]
         eni = self._eni(eid)
         inst = self._instance(iid)
-        if p.get("NetworkCardIndex", 0) != 0:
-            raise AwsError("InvalidParameterValue", "Network card index 0 is the only one this instance type has")
+        cards = inst.get("network_cards", 1)
+        if "NetworkCardIndex" not in p and cards > 1:
+            # As seen on instances with several network cards: without an
+            # explicit card the attach collides with card 0's own index.
+            raise AwsError("InvalidParameterValue",
+                           f"Instance '{iid}' already has an interface attached at device index '{index}'.")
+        if p.get("NetworkCardIndex", 0) >= cards:
+            raise AwsError("InvalidParameterValue",
+                           f"Network card index {p.get('NetworkCardIndex')} is not valid for this instance type.")
+        limit = inst.get("attachment_limit")
+        if limit is not None and self._attachment_count(iid) >= limit:
+            raise AwsError("AttachmentLimitExceeded",
+                           "You've reached the limit on the number of Amazon EBS volumes or network interfaces "
+                           "that can be attached to a single instance.")
         if index < 0:
             raise AwsError("InvalidParameterValue", f"Value ({index}) for parameter deviceIndex is invalid.")
         if inst.get("state") not in ("running", "stopped"):
@@ -438,17 +475,18 @@ class Ec2:
             raise AwsError("InvalidParameterCombination",
                            "You may not attach a network interface to an instance if they are not in the same availability zone")
         for other_id, other in self._instance_enis(iid):
-            if other["attachment"]["device_index"] == index:
+            if other["attachment"]["device_index"] == index and \
+                    other["attachment"].get("network_card_index", 0) == p.get("NetworkCardIndex", 0):
                 raise AwsError("InvalidParameterValue",
                                f"Instance '{iid}' already has an interface attached at device index '{index}'.")
         now = self.app.world.now()
         att = {"attachment_id": hex_id("eni-attach-"), "instance_id": iid, "device_index": index,
-               "status": "attaching", "attach_time": now, "delete_on_termination": False,
+               "network_card_index": p.get("NetworkCardIndex", 0), "status": "attaching", "attach_time": now, "delete_on_termination": False,
                "transition_at": self.app.world.due_at("eni_attach", now), "attached_at": None}
         eni["attachment"] = att
         snapshot = dict(eni)
         hook = lambda b: b.on_attach_eni(eid, iid, index, snapshot)
-        return {"AttachmentId": att["attachment_id"], "NetworkCardIndex": 0}, [hook]
+        return {"AttachmentId": att["attachment_id"], "NetworkCardIndex": att["network_card_index"]}, [hook]
 
     def detach_network_interface(self, p):
         aid = p["AttachmentId"]

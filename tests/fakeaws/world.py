@@ -132,6 +132,14 @@ class World:
     def advance(self):
         """Apply every time-driven change that is due on the fake's clock."""
         now = self.now()
+        for inst in self.data["instances"].values():
+            # "running_at": a new instance is "pending" until then (EC2
+            # refuses attaches meanwhile with IncorrectState).
+            t = inst.get("running_at")
+            if t is not None and now >= t:
+                inst["running_at"] = None
+                if inst.get("state") == "pending":
+                    inst["state"] = "running"
         for vol in self.data["volumes"].values():
             kept = []
             for att in vol.get("attachments") or []:

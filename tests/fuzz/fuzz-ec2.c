@@ -78,7 +78,7 @@ static void call_all(const uint8_t *data, size_t size, long status, bool all) {
                 case 5: {
                         _cleanup_free_ char *id = NULL;
 
-                        (void) ec2_attach_network_interface(a.client, ENI, INSTANCE, 1, false, deadline, &error,
+                        (void) ec2_attach_network_interface(a.client, ENI, INSTANCE, 1, 0, false, deadline, &error,
                                                             &id);
                         break;
                 }

@@ -179,7 +179,7 @@ static int cmd_attach_network_interface(Tool *t, char **args) {
 
         if (!args[0] || !args[1] || !args[2] || sscanf(args[2], "%u", &index) != 1)
                 return log_error_errno(EINVAL, "attach-network-interface ENI INSTANCE INDEX");
-        r = ec2_attach_network_interface(t->aws, args[0], args[1], index, t->dry_run, t->deadline, &e, &id);
+        r = ec2_attach_network_interface(t->aws, args[0], args[1], index, 0, t->dry_run, t->deadline, &e, &id);
         if (r < 0) {
                 print_error(r, &e);
                 return r;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "attach.h"
+#include "devname.h"
 #include "aws-test-util.h"
 #include "tests.h"
 #include "volume.h"
@@ -30,6 +31,12 @@ typedef struct Sim {
         bool first_attach_sticks;       /* only the first attach is stuck */
         bool lose_first_attach_reply;   /* the first AttachVolume applies, its reply is a 503 */
 
+        const char *mapped[8];          /* this instance's block-device mappings */
+        const char *also_refused;       /* a name EC2 refuses although nothing maps it (Xen) */
+        unsigned pending_attaches;      /* attaches refused because this instance is not running yet */
+        bool limit_reached;             /* AttachmentLimitExceeded */
+        char device[32];                /* the name of our attachment */
+
         unsigned n_describe, n_attach, n_detach, n_force_detach, n_instances;
         int countdown_attach, countdown_mine_detach;
 } Sim;
@@ -45,7 +52,8 @@ static char *volumes_reply(const Sim *s) {
         if (s->mine[0])
                 (void) snprintf(items + k, sizeof(items) - (size_t) k,
                                 "<item><volumeId>" VOLUME "</volumeId><instanceId>" ME "</instanceId>"
-                                "<device>/dev/sdf</device><status>%s</status></item>", s->mine);
+                                "<device>%s</device><status>%s</status></item>",
+                                s->device[0] ? s->device : "/dev/sdf", s->mine);
         if (asprintf(&xml, "<DescribeVolumesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"
                      "<requestId>r</requestId><volumeSet><item><volumeId>" VOLUME "</volumeId><size>8</size>"
                      "<availabilityZone>" AZ "</availabilityZone><status>%s</status><attachmentSet>%s"
@@ -55,17 +63,31 @@ static char *volumes_reply(const Sim *s) {
         return xml;
 }
 
-static char *instances_reply(const Sim *s) {
-        char *xml = NULL;
+static char *instances_reply(const Sim *s, const char *id) {
+        char *xml = NULL, mappings[512] = "";
+        bool me = streq_ptr(id, ME);
+        int k = 0;
 
+        for (size_t i = 0; me && i < ELEMENTSOF(s->mapped) && s->mapped[i]; i++)
+                k += snprintf(mappings + k, sizeof(mappings) - (size_t) k,
+                              "<item><deviceName>%s</deviceName><ebs><volumeId>vol-1</volumeId></ebs></item>",
+                              s->mapped[i]);
         if (asprintf(&xml, "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"
                      "<requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId>"
-                     "<instancesSet><item><instanceId>" HOLDER "</instanceId><instanceState><code>0</code>"
+                     "<instancesSet><item><instanceId>%s</instanceId><instanceState><code>0</code>"
                      "<name>%s</name></instanceState><placement><availabilityZone>" AZ "</availabilityZone>"
-                     "</placement></item></instancesSet></item></reservationSet></DescribeInstancesResponse>",
-                     s->holder_state) < 0)
+                     "</placement><blockDeviceMapping>%s</blockDeviceMapping></item></instancesSet></item>"
+                     "</reservationSet></DescribeInstancesResponse>",
+                     me ? ME : HOLDER, me ? "running" : s->holder_state, mappings) < 0)
                 abort();
         return xml;
+}
+
+static bool sim_name_taken(const Sim *s, const char *device) {
+        for (size_t i = 0; i < ELEMENTSOF(s->mapped) && s->mapped[i]; i++)
+                if (streq(s->mapped[i], device))
+                        return true;
+        return streq_ptr(s->also_refused, device);
 }
 
 static void error_reply(HttpResponse *ret, long status, const char *code, const char *message) {
@@ -89,8 +111,34 @@ static void sim_tick(Sim *s) {
                 s->mine[0] = '\0';
 }
 
-static int sim_attach(Sim *s, HttpResponse *ret) {
+static int sim_attach(Sim *s, const char *body, HttpResponse *ret) {
+        _cleanup_free_ char *device = test_form_value(body, "Device");
+        _cleanup_free_ char *m = NULL;
+
         s->n_attach++;
+        if (s->pending_attaches > 0) {
+                s->pending_attaches--;
+                error_reply(ret, 400, "IncorrectState", "Instance '" ME "' is not 'running'.");
+                return 0;
+        }
+        if (s->limit_reached) {
+                error_reply(ret, 400, "AttachmentLimitExceeded", "You have reached the limit of attachments.");
+                return 0;
+        }
+        /* The form value is percent-encoded: /dev/sdf is %2Fdev%2Fsdf. */
+        if (device && strncmp(device, "%2Fdev%2F", 9) == 0) {
+                char decoded[32];
+
+                (void) snprintf(decoded, sizeof(decoded), "/dev/%s", device + 9);
+                if (sim_name_taken(s, decoded)) {
+                        if (asprintf(&m, "Invalid value '%s' for unixDevice. Attachment point %s is already in use",
+                                     decoded, decoded) < 0)
+                                abort();
+                        error_reply(ret, 400, "InvalidParameterValue", m);
+                        return 0;
+                }
+                (void) snprintf(s->device, sizeof(s->device), "%s", decoded);
+        }
         if (s->holder_attachment[0] || s->mine[0]) {
                 error_reply(ret, 400, "VolumeInUse", "vol-0123456789abcdef0 is already attached to an instance");
                 return 0;
@@ -114,6 +162,10 @@ static int sim_detach(Sim *s, const char *body, HttpResponse *ret) {
         s->n_detach++;
         if (streq_ptr(force, "true"))
                 s->n_force_detach++;
+        if (streq_ptr(instance, ME) && !s->mine[0]) {
+                error_reply(ret, 400, "IncorrectState", "Volume '" VOLUME "' is in the 'available' state.");
+                return 0;
+        }
         if (streq_ptr(instance, ME)) {
                 strcpy(s->mine, "detaching");
                 s->countdown_mine_detach = 1;
@@ -134,12 +186,16 @@ static int sim_handler(FakeTransport *f, const HttpRequest *request, HttpRespons
                 sim_tick(s);
                 xml = volumes_reply(s);
         } else if (streq_ptr(action, "DescribeInstances")) {
-                s->n_instances++;
-                if (s->holder_dies_after > 0 && --s->holder_dies_after == 0)
-                        strcpy(s->holder_state, "terminated");
-                xml = instances_reply(s);
+                _cleanup_free_ char *id = test_form_value(request->body, "InstanceId.1");
+
+                if (!streq_ptr(id, ME)) {
+                        s->n_instances++;
+                        if (s->holder_dies_after > 0 && --s->holder_dies_after == 0)
+                                strcpy(s->holder_state, "terminated");
+                }
+                xml = instances_reply(s, id);
         } else if (streq_ptr(action, "AttachVolume"))
-                return sim_attach(s, ret);
+                return sim_attach(s, request->body, ret);
         else if (streq_ptr(action, "DetachVolume"))
                 return sim_detach(s, request->body, ret);
         else
@@ -164,6 +220,7 @@ static void fake_local_done(Attach *a) {
 }
 
 typedef struct Run {
+        const char *device;             /* Device=; NULL: /dev/sdf */
         TestAws t;
         Sim sim;
         AttachOps ops;
@@ -185,7 +242,7 @@ static int run_setup(Run *r, TakeOverPolicy policy, usec_t take_over_timeout) {
         r->ops.local_done = fake_local_done;
         r->config = (ConfigVolume) {
                 .id = (char *) VOLUME,
-                .device = (char *) "/dev/sdf",
+                .device = (char *) (r->device ?: "/dev/sdf"),
                 .take_over = policy,
                 .take_over_timeout = take_over_timeout,
         };
@@ -201,6 +258,7 @@ static int run_setup(Run *r, TakeOverPolicy policy, usec_t take_over_timeout) {
 static void run_done(Run *r) {
         volume_done(&r->volume);
         test_aws_done(&r->t);
+        devname_reset();
 }
 
 /* The rule that protects data: a live holder may still be writing, so it
@@ -320,9 +378,114 @@ static void test_cancelled_boot_stops_the_take_over(void) {
         run_done(&r);
 }
 
+/* The first seconds of an instance: "pending", and EC2 refuses the attach
+ * with IncorrectState. A wait, not a race for the volume. */
+static void test_attach_waits_for_a_pending_instance(void) {
+        Run r = { .sim = { .pending_attaches = 5, .attach_takes = 1 } };
+
+        ASSERT_OK(run_setup(&r, TAKE_OVER_WAIT, 10 * USEC_PER_MINUTE));
+        ASSERT_OK(attach_run(&r.volume.attach));
+        ASSERT_EQ(r.sim.n_attach, 6);
+        ASSERT_STREQ(r.sim.mine, "attached");
+        run_done(&r);
+}
+
+/* Device=auto: the AMI maps /dev/sdf to /dev/sdh, so /dev/sdi. */
+static void test_device_auto_skips_mapped_names(void) {
+        Run r = { .device = "auto", .sim = { .mapped = { "/dev/xvda", "/dev/sdf", "/dev/xvdg", "/dev/sdh" },
+                                             .attach_takes = 1 } };
+
+        ASSERT_OK(run_setup(&r, TAKE_OVER_WAIT, 10 * USEC_PER_MINUTE));
+        ASSERT_OK(attach_run(&r.volume.attach));
+        ASSERT_STREQ(r.volume.device_name, "/dev/sdi");
+        ASSERT_STREQ(r.sim.device, "/dev/sdi");
+        ASSERT_EQ(r.sim.n_attach, 1);
+        run_done(&r);
+}
+
+/* A name EC2 refuses (a Xen instance's just released one) is not asked for
+ * again: the next one is. */
+static void test_device_auto_refused_name_is_not_asked_again(void) {
+        Run r = { .device = "auto", .sim = { .also_refused = "/dev/sdf", .attach_takes = 1 } };
+
+        ASSERT_OK(run_setup(&r, TAKE_OVER_WAIT, 10 * USEC_PER_MINUTE));
+        ASSERT_OK(attach_run(&r.volume.attach));
+        ASSERT_STREQ(r.volume.device_name, "/dev/sdg");
+        ASSERT_EQ(r.sim.n_attach, 2);
+        run_done(&r);
+}
+
+/* A configured name is used as given: in use, the boot says so (exit 4). */
+static void test_configured_device_in_use_is_unusable(void) {
+        Run r = { .device = "/dev/sdf", .sim = { .mapped = { "/dev/sdf" }, .attach_takes = 1 } };
+
+        ASSERT_OK(run_setup(&r, TAKE_OVER_WAIT, 10 * USEC_PER_MINUTE));
+        ASSERT_EQ(attach_run(&r.volume.attach), -EADDRINUSE);
+        ASSERT_EQ(r.path.failure, FAILURE_UNUSABLE);
+        ASSERT_EQ(r.sim.n_attach, 1);
+        run_done(&r);
+}
+
+static void test_attachment_limit_is_unusable(void) {
+        Run r = { .sim = { .limit_reached = true } };
+
+        ASSERT_OK(run_setup(&r, TAKE_OVER_WAIT, 10 * USEC_PER_MINUTE));
+        ASSERT_EQ(attach_run(&r.volume.attach), -EDQUOT);
+        ASSERT_EQ(r.path.failure, FAILURE_UNUSABLE);
+        ASSERT_EQ(r.sim.n_attach, 1);
+        run_done(&r);
+}
+
+/* A detach that already happened (EC2: not attached) is success. */
+static void test_detach_already_done_is_success(void) {
+        Run r = { .sim = { .mine = "attached" } };
+
+        ASSERT_OK(run_setup(&r, TAKE_OVER_WAIT, 10 * USEC_PER_MINUTE));
+        ASSERT_OK(attach_find(&r.volume.attach));
+        /* Gone between the look and the detach. */
+        r.sim.mine[0] = '\0';
+        ASSERT_OK(attach_release(&r.volume.attach));
+        ASSERT_EQ(r.sim.n_detach, 1);
+        run_done(&r);
+}
+
+static void test_device_names(void) {
+        char *const mapped[] = { (char *) "/dev/xvda", (char *) "xvdf", (char *) "/dev/sdg", NULL };
+        char *const picked[] = { (char *) "/dev/sdh", NULL };
+        char *const refused[] = { (char *) "/dev/xvdi", NULL };
+        char *const all[] = { (char *) "/dev/sdf", (char *) "/dev/sdg", (char *) "/dev/sdh", (char *) "/dev/sdi",
+                              (char *) "/dev/sdj", (char *) "/dev/sdk", (char *) "/dev/sdl", (char *) "/dev/sdm",
+                              (char *) "/dev/sdn", (char *) "/dev/sdo", (char *) "/dev/sdp", NULL };
+        _cleanup_free_ char *name = NULL, *a = NULL, *b = NULL;
+
+        ASSERT_TRUE(devname_same("/dev/sdf", "xvdf"));
+        ASSERT_TRUE(devname_same("sdf", "/dev/xvdf"));
+        ASSERT_FALSE(devname_same("/dev/sdf", "/dev/sdg"));
+        ASSERT_FALSE(devname_same("/dev/xvda1", "/dev/sda"));
+        ASSERT_OK(devname_first_free(mapped, picked, refused, &name));
+        ASSERT_STREQ(name, "/dev/sdj");
+        ASSERT_EQ(devname_first_free(all, NULL, NULL, &b), -ENOSPC);
+
+        /* The registry gives two paths of one boot two names. */
+        devname_reset();
+        ASSERT_OK(devname_pick(NULL, &a));
+        ASSERT_OK(devname_pick(NULL, &b));
+        ASSERT_STREQ(a, "/dev/sdf");
+        ASSERT_STREQ(b, "/dev/sdg");
+        devname_release(a);
+        devname_refused(b);
+        free(b);
+        b = NULL;
+        ASSERT_OK(devname_pick(NULL, &b));
+        ASSERT_STREQ(b, "/dev/sdf");
+        devname_reset();
+}
+
 static void test_holder_is_dead(void) {
         ASSERT_TRUE(attach_holder_is_dead("stopped"));
         ASSERT_TRUE(attach_holder_is_dead("terminated"));
+        /* Its OS may still be flushing and unmounting. */
+        ASSERT_FALSE(attach_holder_is_dead("shutting-down"));
         ASSERT_FALSE(attach_holder_is_dead("running"));
         ASSERT_FALSE(attach_holder_is_dead("pending"));
         ASSERT_FALSE(attach_holder_is_dead("stopping"));
@@ -343,6 +506,13 @@ int main(int argc, char *argv[]) {
         RUN_TEST(test_lost_attach_reply_is_success);
         RUN_TEST(test_own_detaching_attachment_is_waited_out);
         RUN_TEST(test_cancelled_boot_stops_the_take_over);
+        RUN_TEST(test_attach_waits_for_a_pending_instance);
+        RUN_TEST(test_device_auto_skips_mapped_names);
+        RUN_TEST(test_device_auto_refused_name_is_not_asked_again);
+        RUN_TEST(test_configured_device_in_use_is_unusable);
+        RUN_TEST(test_attachment_limit_is_unusable);
+        RUN_TEST(test_detach_already_done_is_success);
+        RUN_TEST(test_device_names);
         RUN_TEST(test_holder_is_dead);
         return tests_finish();
 }

@@ -107,7 +107,8 @@ static void test_defaults(void) {
         ASSERT_FALSE(c->has_volume);
         ASSERT_NULL(c->volume.id);
         ASSERT_NULL(c->volume.tag.key);
-        ASSERT_STREQ(c->volume.device, "/dev/sdf");
+        ASSERT_STREQ(c->volume.device, "auto");
+        ASSERT_EQ(c->interface.network_card_index, 0);
         ASSERT_NULL(c->volume.mount_point);
         ASSERT_EQ(c->volume.file_system, FILESYSTEM_EXT4);
         ASSERT_NULL(c->volume.mount_options);
@@ -232,6 +233,9 @@ static void test_values_table(void) {
                 { "Volume.Tag=Name", false },
                 { "Volume.Tag==kafka", false },
                 { "Volume.Device=/dev/sdf", true },
+                { "Volume.Device=auto", true },
+                { "Interface.NetworkCardIndex=1", true },
+                { "Interface.NetworkCardIndex=32", false },
                 { "Volume.Device=/dev/sdp", true },
                 { "Volume.Device=/dev/sdb", true },
                 { "Volume.Device=/dev/sdz", true },
@@ -575,7 +579,7 @@ static void test_empty_assignment_resets(void) {
         ASSERT_NOT_NULL(c);
         ASSERT_NULL(c->node.name);
         ASSERT_TRUE(c->node.timeout == 15 * USEC_PER_MINUTE);
-        ASSERT_STREQ(c->volume.device, "/dev/sdf");
+        ASSERT_STREQ(c->volume.device, "auto");
         ASSERT_EQ(c->volume.file_system, FILESYSTEM_EXT4);
         ASSERT_TRUE(c->volume.grow);
         ASSERT_NULL(c->volume.mount_options);
@@ -585,7 +589,7 @@ static void test_empty_assignment_resets(void) {
         /* Also through --set, and with only blanks after "=". */
         ASSERT_OK(config_apply_set(c, "Volume.Device=/dev/sdh", NULL));
         ASSERT_OK(config_apply_set(c, "Volume.Device=   ", NULL));
-        ASSERT_STREQ(c->volume.device, "/dev/sdf");
+        ASSERT_STREQ(c->volume.device, "auto");
 }
 
 static void test_syntax_errors(void) {
@@ -1076,7 +1080,7 @@ static void test_plan(void) {
         ASSERT_NOT_NULL(c);
         p = plan(c);
         ASSERT_NOT_NULL(p);
-        ASSERT_NOT_NULL(strstr(p, "[Volume]\nId=\nTag=Name=kafka=1\nDevice=/dev/sdf\nMountPoint=/var/lib/kafka\n"
+        ASSERT_NOT_NULL(strstr(p, "[Volume]\nId=\nTag=Name=kafka=1\nDevice=auto\nMountPoint=/var/lib/kafka\n"
                                   "FileSystem=xfs\nMountOptions=noatime\nFormat=if-blank\nGrow=yes\n"
                                   "TakeOver=force-detach-dead\nTakeOverTimeout=1500us\nDetachOnStop=no\n"));
         ASSERT_NOT_NULL(strstr(p, "Timeout=1min 30s\n"));

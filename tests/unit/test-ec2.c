@@ -310,17 +310,17 @@ static void test_attach_detach_network_interface(void) {
                                    });
         fake_transport_add(t.fake, &(FakeReply) { .body = "<AttachNetworkInterfaceResponse/>" });
 
-        ASSERT_OK(ec2_attach_network_interface(t.client, "eni-1", "i-1", 1, false, USEC_INFINITY, NULL, &id));
+        ASSERT_OK(ec2_attach_network_interface(t.client, "eni-1", "i-1", 1, 0, false, USEC_INFINITY, NULL, &id));
         ASSERT_STREQ(t.fake->requests[0].body,
                      "Action=AttachNetworkInterface&Version=2016-11-15&DeviceIndex=1&InstanceId=i-1"
-                     "&NetworkInterfaceId=eni-1");
+                     "&NetworkCardIndex=0&NetworkInterfaceId=eni-1");
         ASSERT_STREQ(id, "eni-attach-0bbbbbbbbbbbbbbbb");
 
-        ASSERT_OK(ec2_attach_network_interface(t.client, "eni-1", "i-1", 1, true, USEC_INFINITY, NULL, &none));
+        ASSERT_OK(ec2_attach_network_interface(t.client, "eni-1", "i-1", 1, 0, true, USEC_INFINITY, NULL, &none));
         ASSERT_NULL(none);
         ASSERT_STREQ(t.fake->requests[1].body,
                      "Action=AttachNetworkInterface&Version=2016-11-15&DeviceIndex=1&InstanceId=i-1"
-                     "&NetworkInterfaceId=eni-1&DryRun=true");
+                     "&NetworkCardIndex=0&NetworkInterfaceId=eni-1&DryRun=true");
 
         ASSERT_OK(ec2_detach_network_interface(t.client, "eni-attach-1", true, false, USEC_INFINITY, NULL));
         ASSERT_STREQ(t.fake->requests[2].body,
@@ -329,7 +329,7 @@ static void test_attach_detach_network_interface(void) {
         ASSERT_STREQ(t.fake->requests[3].body, "Action=DetachNetworkInterface&Version=2016-11-15&AttachmentId=eni-attach-1");
 
         /* An attach that names no attachment did not happen as far as we know. */
-        ASSERT_EQ(ec2_attach_network_interface(t.client, "eni-1", "i-1", 1, false, USEC_INFINITY, NULL, NULL), -EBADMSG);
+        ASSERT_EQ(ec2_attach_network_interface(t.client, "eni-1", "i-1", 1, 0, false, USEC_INFINITY, NULL, NULL), -EBADMSG);
         test_aws_done(&t);
 }
 

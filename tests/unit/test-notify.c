@@ -20,6 +20,15 @@ static void test_state_file_format(void) {
         ASSERT_NULL(strstr(text, "NODEAGENT_ENI_ID"));
         ASSERT_NULL(strstr(text, "NODEAGENT_DNS_NAME"));
 
+        /* A failed boot: its phases and its exit status, last. */
+        s.boot_phases = "volume.attach=4.11 dns.change=0.10";
+        s.failed = "5";
+        free(text);
+        text = NULL;
+        ASSERT_OK(notify_format_state(&s, &text));
+        ASSERT_NOT_NULL(strstr(text, "NODEAGENT_BOOT_PHASES=\"volume.attach=4.11 dns.change=0.10\"\n"
+                                     "NODEAGENT_FAILED=\"5\"\n"));
+
         s.mount_point = "/var/lib/$(evil)";
         free(text);
         text = NULL;
