@@ -664,3 +664,67 @@ int blockdev_set_ebs_io_timeout(const BlockDevice *d) {
                   strna(d->devnode));
         return 1;
 }
+
+struct BlockdevMonitor {
+        struct udev *udev;
+        struct udev_monitor *monitor;
+};
+
+BlockdevMonitor *blockdev_monitor_free(BlockdevMonitor *m) {
+        if (!m)
+                return NULL;
+        udev_monitor_unref(m->monitor);
+        udev_unref(m->udev);
+        return mfree(m);
+}
+
+int blockdev_monitor_new(BlockdevMonitor **ret) {
+        _cleanup_(blockdev_monitor_freep) BlockdevMonitor *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(BlockdevMonitor));
+        if (!m)
+                return -ENOMEM;
+        r = udev_new_checked(&m->udev);
+        if (r < 0)
+                return r;
+        m->monitor = udev_monitor_new_from_netlink(m->udev, "udev");
+        if (!m->monitor)
+                return log_debug_errno(errno ?: ENOMEM, "Failed to create a udev monitor: %m");
+        r = udev_monitor_filter_add_match_subsystem_devtype(m->monitor, "block", "disk");
+        if (r < 0)
+                return r;
+        r = udev_monitor_enable_receiving(m->monitor);
+        if (r < 0)
+                return log_debug_errno(r, "Failed to start the udev monitor: %m");
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int blockdev_monitor_fd(const BlockdevMonitor *m) {
+        return udev_monitor_get_fd(m->monitor);
+}
+
+int blockdev_monitor_drain(BlockdevMonitor *m, BlockdevChanged changed, void *userdata) {
+        for (;;) {
+                _cleanup_(udev_device_unrefp) struct udev_device *d = NULL;
+                const char *devnode;
+
+                errno = 0;
+                d = udev_monitor_receive_device(m->monitor);
+                if (!d) {
+                        if (errno == EINTR)
+                                continue;
+                        /* ENOBUFS: events were lost; the next one, or the
+                         * supervisor's periodic look, still tells the size. */
+                        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == 0 || errno == ENOBUFS)
+                                return 0;
+                        return -errno;
+                }
+                if (!streq_ptr(udev_device_get_action(d), "change"))
+                        continue;
+                devnode = udev_device_get_devnode(d);
+                if (devnode)
+                        changed(devnode, device_size(d), userdata);
+        }
+}

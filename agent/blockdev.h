@@ -125,6 +125,19 @@ BlockdevWatch *blockdev_watch_free(BlockdevWatch *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BlockdevWatch *, blockdev_watch_free);
 int blockdev_watch_wait(BlockdevWatch *w, usec_t until, BlockDevice *ret);
 
+/* Disks that change after the boot (EBS grew a volume: the kernel sees the
+ * new size and udev says "change"), for the supervisor: poll the fd, then
+ * drain, which calls changed() with each changed disk's node and size in
+ * bytes (0 when sysfs does not say). */
+typedef struct BlockdevMonitor BlockdevMonitor;
+typedef void (*BlockdevChanged)(const char *devnode, uint64_t size, void *userdata);
+
+int blockdev_monitor_new(BlockdevMonitor **ret);
+BlockdevMonitor *blockdev_monitor_free(BlockdevMonitor *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BlockdevMonitor *, blockdev_monitor_free);
+int blockdev_monitor_fd(const BlockdevMonitor *m);
+int blockdev_monitor_drain(BlockdevMonitor *m, BlockdevChanged changed, void *userdata);
+
 /* Like blockdev_wait(), without waiting: looks only at the disks present
  * now (for --status and --attach-only). -ENOENT when none is the volume. */
 int blockdev_find(const char *volume_id, const char *xen_device_name, BlockDevice *ret);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@ typedef struct Supervisor {
         sd_event *event;
         FsMountMonitor *mounts;
         NetifLinkMonitor *links;
+        BlockdevMonitor *disks;
 } Supervisor;
 
 static int lost(Supervisor *s, const char *format, ...) _printf_(2, 3);
@@ -82,6 +84,41 @@ static int check_link(Supervisor *s) {
         if (!state.up)
                 return lost(s, "The interface %s of %s is down; exiting so that systemd brings it back.",
                             link->name, eni);
+        return 0;
+}
+
+/* EBS grew a volume under the running daemon (ModifyVolume): the kernel
+ * sees the new size and udev says "change". With Grow=yes the filesystem
+ * follows, online, at once. */
+static void on_disk_changed(const char *devnode, uint64_t size, void *userdata) {
+        Supervisor *s = userdata;
+        Node *n = s->node;
+
+        for (size_t i = 0; i < n->n_volumes; i++) {
+                NodeVolume *v = &n->volumes[i];
+                int r;
+
+                if (!streq_ptr(v->volume.device.devnode, devnode) || size <= v->volume.device.size)
+                        continue;
+                log_info("%s: %s grew from %" PRIu64 " to %" PRIu64 " MiB.", v->path.name, devnode,
+                         v->volume.device.size >> 20, size >> 20);
+                v->volume.device.size = size;
+                if (!v->config->grow) {
+                        log_info("%s: Grow=no: leaving the filesystem at its size.", v->path.name);
+                        continue;
+                }
+                r = fs_grow(devnode, v->config->mount_point, v->config->file_system,
+                            usec_add(now(CLOCK_MONOTONIC), 5 * USEC_PER_MINUTE));
+                if (r < 0)
+                        log_warning_errno(r, "%s: Failed to grow the filesystem on %s, it keeps its size: %m",
+                                          v->path.name, devnode);
+        }
+}
+
+static int on_disk_event(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        Supervisor *s = userdata;
+
+        (void) blockdev_monitor_drain(s->disks, on_disk_changed, s);
         return 0;
 }
 
@@ -229,6 +266,7 @@ int supervise_stop_daemon(usec_t deadline) {
 int supervise_run(Node *n) {
         _cleanup_(fs_mount_monitor_freep) FsMountMonitor *mounts = NULL;
         _cleanup_(netif_link_monitor_freep) NetifLinkMonitor *links = NULL;
+        _cleanup_(blockdev_monitor_freep) BlockdevMonitor *disks = NULL;
         sd_event *event = NULL;
         Supervisor s = { .node = n };
         sigset_t mask;
@@ -253,6 +291,16 @@ int supervise_run(Node *n) {
         (void) sd_event_set_watchdog(event, true);
 
         if (n->n_volumes > 0 && n->volumes[0].volume.device.devnode) {
+                r = blockdev_monitor_new(&disks);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to watch the disks, a volume grown by EBS is not grown "
+                                          "here until the next boot: %m");
+                else {
+                        s.disks = disks;
+                        r = sd_event_add_io(event, NULL, blockdev_monitor_fd(disks), EPOLLIN, on_disk_event, &s);
+                        if (r < 0)
+                                goto finish;
+                }
                 r = fs_mount_monitor_new(&mounts);
                 if (r < 0) {
                         log_error_errno(r, "Failed to watch the mount table: %m");
