@@ -23,6 +23,7 @@ typedef enum Mode {
         MODE_DETACH,
         MODE_CHECK,
         MODE_STATUS,
+        MODE_UNPUBLISH,
 } Mode;
 
 static const char *const mode_option[] = {
@@ -32,6 +33,7 @@ static const char *const mode_option[] = {
         [MODE_DETACH] = "--detach",
         [MODE_CHECK] = "--check",
         [MODE_STATUS] = "--status",
+        [MODE_UNPUBLISH] = "--unpublish",
 };
 
 static Mode arg_mode = MODE_BOOT;
@@ -57,6 +59,8 @@ static void help(void) {
                "      --check           Validate configuration, identity and IAM permissions\n"
                "                        (EC2 DryRun), print the plan; change nothing\n"
                "      --status          Show what is attached, mounted, routed and published\n"
+               "      --unpublish       Take this node's entry out of Route 53 (a node retired\n"
+               "                        for good), then exit\n"
                "\n"
                "Options:\n"
                "      --config FILE     Configuration file (default %s,\n"
@@ -92,6 +96,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_DETACH,
                 ARG_CHECK,
                 ARG_STATUS,
+                ARG_UNPUBLISH,
                 ARG_CONFIG,
                 ARG_SET,
                 ARG_VERSION,
@@ -102,6 +107,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "detach",      no_argument,       NULL, ARG_DETACH },
                 { "check",       no_argument,       NULL, ARG_CHECK },
                 { "status",      no_argument,       NULL, ARG_STATUS },
+                { "unpublish",   no_argument,       NULL, ARG_UNPUBLISH },
                 { "config",      required_argument, NULL, ARG_CONFIG },
                 { "set",         required_argument, NULL, ARG_SET },
                 { "verbose",     no_argument,       NULL, 'v' },
@@ -128,6 +134,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_STATUS:
                         r = set_mode(MODE_STATUS);
+                        break;
+                case ARG_UNPUBLISH:
+                        r = set_mode(MODE_UNPUBLISH);
                         break;
                 case ARG_CONFIG:
                         if (isempty(optarg)) {
@@ -320,6 +329,9 @@ static ExitStatus run(void) {
                 break;
         case MODE_STATUS:
                 r = node_status(&node);
+                break;
+        case MODE_UNPUBLISH:
+                r = node_unpublish(&node);
                 break;
         default:
                 r = -EINVAL;

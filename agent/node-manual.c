@@ -289,3 +289,49 @@ int node_status(Node *n) {
         }
         return 0;
 }
+
+/* The node's address as the record holds it: the ENI's (found, attached
+ * here or not), or without [Interface] this instance's primary IP. */
+static int unpublish_ip(Node *n, const char **ret) {
+        int r;
+
+        if (!n->config->has_interface) {
+                *ret = n->instance->private_ip;
+                return 0;
+        }
+        r = eni_find(&n->interface.eni);
+        if (r < 0)
+                return r;
+        *ret = n->interface.eni.ec2.private_ip;
+        return 0;
+}
+
+int node_unpublish(Node *n) {
+        _cleanup_(dns_result_done) DnsResult result = {};
+        DnsPublish p;
+        int r;
+
+        if (!n->config->has_dns) {
+                log_info("No [DNS] section: nothing to unpublish.");
+                return 0;
+        }
+        p = (DnsPublish) {
+                .path = &n->dns.path,
+                .aws = n->instance->aws,
+                .config = &n->config->dns,
+                .node_name = n->name,
+                .deadline = n->deadline,
+        };
+        r = unpublish_ip(n, &p.ip);
+        if (r < 0)
+                return r;
+        if (isempty(p.ip))
+                return path_fail(&n->dns.path, FAILURE_OTHER, -ENXIO, "There is no IP address to take out of %s.",
+                                 n->config->dns.name);
+
+        /* node: the A record, only while it holds this node's IP (a late
+         * old instance never deletes its successor's); multivalue: the
+         * node's own set, the same way; shared: this IP, by compare-and-
+         * swap, the set deleted with its last IP. */
+        return dns_unpublish(&p, &result);
+}

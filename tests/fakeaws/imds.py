@@ -171,6 +171,12 @@ class Imds:
             "security-groups": "\n".join(g["name"] for g in primary.get("security_groups") or []),
             "services": {"domain": "amazonaws.com", "partition": "aws"},
         }
+        # Only for instances in an Auto Scaling group, as on EC2: the state
+        # the group moves the instance to ("InService", "Terminated", ...).
+        target = inst.get("target_lifecycle_state",
+                          "InService" if "aws:autoscaling:groupName" in (inst.get("tags") or {}) else None)
+        if target:
+            meta["autoscaling"] = {"target-lifecycle-state": target}
         role = settings.get("role")
         if role:
             meta["iam"] = {
