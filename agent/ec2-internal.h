@@ -48,3 +48,12 @@ int ec2_reply_check_return(const char *action, const XmlDoc *reply);
 /* Copies the text at path below n, NULL when absent. */
 int ec2_dup_text(const XmlNode *n, const char *path, char **ret);
 int ec2_parse_volume_attachment(const XmlNode *n, Ec2VolumeAttachment *a);
+int ec2_parse_tags(const XmlNode *n, Ec2Tag **ret_tags, size_t *ret_n);
+void ec2_tags_free(Ec2Tag *tags, size_t n);
+int ec2_parse_volume(const XmlNode *n, Ec2Volume *v);
+int ec2_parse_network_interface(const XmlNode *n, Ec2NetworkInterface *e);
+
+/* The Describe* machinery, for the calls of ec2-create.c. */
+int ec2_describe_items(AwsClient *c, const char *action, const char *id_name, const char *const *ids,
+                       const Ec2Filter *filters, size_t n_filters, AwsParams *extra, bool dry_run, usec_t deadline,
+                       AwsError *ret_error, Ec2Items *items);

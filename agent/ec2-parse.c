@@ -8,7 +8,7 @@
 
 /* ---- the types ---- */
 
-static void ec2_tags_free(Ec2Tag *tags, size_t n) {
+void ec2_tags_free(Ec2Tag *tags, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 free(tags[i].key);
                 free(tags[i].value);
@@ -176,7 +176,7 @@ int ec2_dup_text(const XmlNode *n, const char *path, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-static int parse_tags(const XmlNode *n, Ec2Tag **ret_tags, size_t *ret_n) {
+int ec2_parse_tags(const XmlNode *n, Ec2Tag **ret_tags, size_t *ret_n) {
         Ec2Tag *tags = NULL;
         size_t k = 0, allocated = 0;
         int r = 0;
@@ -222,7 +222,7 @@ int ec2_parse_volume_attachment(const XmlNode *n, Ec2VolumeAttachment *a) {
         return r;
 }
 
-static int parse_volume(const XmlNode *n, Ec2Volume *v) {
+int ec2_parse_volume(const XmlNode *n, Ec2Volume *v) {
         size_t allocated = 0;
         int r;
 
@@ -253,10 +253,10 @@ static int parse_volume(const XmlNode *n, Ec2Volume *v) {
                         return r;
         }
 
-        return parse_tags(n, &v->tags, &v->n_tags);
+        return ec2_parse_tags(n, &v->tags, &v->n_tags);
 }
 
-static int parse_network_interface(const XmlNode *n, Ec2NetworkInterface *e) {
+int ec2_parse_network_interface(const XmlNode *n, Ec2NetworkInterface *e) {
         const XmlNode *a;
         size_t n_secondary = 0;
         int r;
@@ -318,7 +318,7 @@ static int parse_network_interface(const XmlNode *n, Ec2NetworkInterface *e) {
                 }
         }
 
-        return parse_tags(n, &e->tags, &e->n_tags);
+        return ec2_parse_tags(n, &e->tags, &e->n_tags);
 }
 
 static int parse_subnet(const XmlNode *n, Ec2Subnet *s) {
@@ -383,7 +383,7 @@ static int parse_instance(const XmlNode *n, Ec2Instance *i) {
                 r = parse_block_devices(xml_child(n, "blockDeviceMapping"), &i->block_devices);
         if (r < 0)
                 return r;
-        return parse_tags(n, &i->tags, &i->n_tags);
+        return ec2_parse_tags(n, &i->tags, &i->n_tags);
 }
 
 /* ---- the items of a Describe* reply ---- */
@@ -427,7 +427,7 @@ static void volume_done_cb(void *p) {
         ec2_volume_done(p);
 }
 static int volume_parse_cb(const XmlNode *n, void *p) {
-        return parse_volume(n, p);
+        return ec2_parse_volume(n, p);
 }
 
 const Ec2ItemType ec2_volume_items = {
@@ -441,7 +441,7 @@ static void network_interface_done_cb(void *p) {
         ec2_network_interface_done(p);
 }
 static int network_interface_parse_cb(const XmlNode *n, void *p) {
-        return parse_network_interface(n, p);
+        return ec2_parse_network_interface(n, p);
 }
 
 const Ec2ItemType ec2_network_interface_items = {

@@ -113,16 +113,19 @@ static int describe_pages(AwsClient *c, const char *action, AwsParams *params, b
 
 /* One Describe* call: ids as id_name.1, id_name.2, ..., then the filters,
  * every page's items collected into items (of its type). */
-static int ec2_describe(AwsClient *c, const char *action, const char *id_name, const char *const *ids,
-                        const Ec2Filter *filters, size_t n_filters, bool dry_run, usec_t deadline,
-                        AwsError *ret_error, Ec2Items *items) {
+int ec2_describe_items(AwsClient *c, const char *action, const char *id_name, const char *const *ids,
+                       const Ec2Filter *filters, size_t n_filters, AwsParams *extra, bool dry_run, usec_t deadline,
+                       AwsError *ret_error, Ec2Items *items) {
         _cleanup_(aws_params_done) AwsParams params = {};
-        int r;
+        int r = 0;
 
         if (!c || (n_filters > 0 && !filters))
                 return -EINVAL;
 
-        r = add_ids(&params, id_name, ids);
+        for (size_t i = 0; extra && r >= 0 && i < extra->n; i++)
+                r = aws_params_add(&params, extra->items[i].name, extra->items[i].value);
+        if (r >= 0)
+                r = add_ids(&params, id_name, ids);
         if (r >= 0)
                 r = add_filters(&params, filters, n_filters);
         if (r < 0)
@@ -139,7 +142,8 @@ int ec2_describe_volumes(AwsClient *c, const char *const *ids, const Ec2Filter *
 
         if (!ret_volumes || !ret_n)
                 return -EINVAL;
-        r = ec2_describe(c, "DescribeVolumes", "VolumeId", ids, filters, n_filters, dry_run, deadline, ret_error,
+        r = ec2_describe_items(c, "DescribeVolumes", "VolumeId", ids, filters, n_filters, NULL, dry_run, deadline,
+                               ret_error,
                          &items);
         if (r < 0)
                 return r;
@@ -155,7 +159,7 @@ int ec2_describe_network_interfaces(AwsClient *c, const char *const *ids, const 
 
         if (!ret_interfaces || !ret_n)
                 return -EINVAL;
-        r = ec2_describe(c, "DescribeNetworkInterfaces", "NetworkInterfaceId", ids, filters, n_filters, dry_run,
+        r = ec2_describe_items(c, "DescribeNetworkInterfaces", "NetworkInterfaceId", ids, filters, n_filters, NULL, dry_run,
                          deadline, ret_error, &items);
         if (r < 0)
                 return r;
@@ -170,7 +174,8 @@ int ec2_describe_subnets(AwsClient *c, const char *const *ids, bool dry_run, use
 
         if (!ret_subnets || !ret_n)
                 return -EINVAL;
-        r = ec2_describe(c, "DescribeSubnets", "SubnetId", ids, NULL, 0, dry_run, deadline, ret_error, &items);
+        r = ec2_describe_items(c, "DescribeSubnets", "SubnetId", ids, NULL, 0, NULL, dry_run, deadline, ret_error,
+                               &items);
         if (r < 0)
                 return r;
         *ret_subnets = ec2_items_steal(&items, ret_n);
@@ -186,7 +191,7 @@ int ec2_describe_instances(AwsClient *c, const char *const *ids, const Ec2Filter
 
         if (!ret_instances || !ret_n)
                 return -EINVAL;
-        r = ec2_describe(c, "DescribeInstances", "InstanceId", ids, filters, n_filters, dry_run, deadline,
+        r = ec2_describe_items(c, "DescribeInstances", "InstanceId", ids, filters, n_filters, NULL, dry_run, deadline,
                          ret_error, &items);
         if (r < 0)
                 return r;

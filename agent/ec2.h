@@ -149,3 +149,59 @@ int ec2_describe_instances(AwsClient *c, const char *const *ids, const Ec2Filter
 
 int ec2_create_tags(AwsClient *c, const char *const *resource_ids, const Ec2Tag *tags, size_t n_tags,
                     bool dry_run, usec_t deadline, AwsError *ret_error);
+
+/* ---- making new resources (ec2-create.c): restoring a lost volume or ENI ---- */
+
+typedef struct Ec2Snapshot {
+        char *id;
+        char *volume_id;        /* the volume it was taken of */
+        char *state;            /* pending, completed, error, recoverable, recovering */
+        char *start_time;       /* ISO 8601 as EC2 writes it: compares in time order as a string */
+        uint64_t size_gib;
+        bool encrypted;
+        char *kms_key_id;
+        Ec2Tag *tags;
+        size_t n_tags;
+} Ec2Snapshot;
+
+void ec2_snapshot_done(Ec2Snapshot *s);
+Ec2Snapshot *ec2_snapshots_free(Ec2Snapshot *s, size_t n);
+
+/* This account's snapshots (Owner=self), by ids and/or filters. */
+int ec2_describe_snapshots(AwsClient *c, const char *const *ids, const Ec2Filter *filters, size_t n_filters,
+                           bool dry_run, usec_t deadline, AwsError *ret_error, Ec2Snapshot **ret_snapshots,
+                           size_t *ret_n);
+
+/* What a new volume is made of. Unset members are left to EC2 (0, NULL,
+ * false). client_token makes the call idempotent: the same token within
+ * 24 h answers with the volume it made the first time. */
+typedef struct Ec2NewVolume {
+        const char *availability_zone;
+        const char *snapshot_id;        /* NULL: blank */
+        uint64_t size_gib;              /* 0: the snapshot's */
+        const char *volume_type;
+        uint64_t iops;
+        uint64_t throughput;
+        bool encrypted;
+        const char *kms_key_id;
+        const Ec2Tag *tags;             /* its tags from the start (TagSpecification) */
+        size_t n_tags;
+        const char *client_token;
+} Ec2NewVolume;
+
+/* On success *ret (may be NULL) is the volume as CreateVolume answered
+ * (state "creating"). */
+int ec2_create_volume(AwsClient *c, const Ec2NewVolume *v, bool dry_run, usec_t deadline, AwsError *ret_error,
+                      Ec2Volume *ret);
+
+typedef struct Ec2NewNetworkInterface {
+        const char *subnet_id;
+        const char *description;
+        char *const *security_group_ids;        /* NULL-terminated; NULL: the VPC's default */
+        const Ec2Tag *tags;
+        size_t n_tags;
+        const char *client_token;
+} Ec2NewNetworkInterface;
+
+int ec2_create_network_interface(AwsClient *c, const Ec2NewNetworkInterface *n, bool dry_run, usec_t deadline,
+                                 AwsError *ret_error, Ec2NetworkInterface *ret);

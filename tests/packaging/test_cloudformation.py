@@ -116,7 +116,8 @@ def agent_actions():
     """service:Action for every AWS call in agent/*.c: Query actions by name,
     Route 53's REST paths by what they are."""
     actions = set()
-    services = {"ec2.c": "ec2", "autoscaling.c": "autoscaling", "cloudformation.c": "cloudformation"}
+    services = {"ec2.c": "ec2", "ec2-create.c": "ec2", "autoscaling.c": "autoscaling",
+                "cloudformation.c": "cloudformation"}
     for path in glob.glob(os.path.join(TOP, "agent", "*.c")):
         with open(path) as f:
             src = f.read()
@@ -126,7 +127,7 @@ def agent_actions():
                 actions.add(f"{services[name]}:{call}")
             for call in re.findall(r'lifecycle_call\([^,]+,\s*"(\w+)"', src):
                 actions.add(f"{services[name]}:{call}")
-            for call in re.findall(r'ec2_describe\([^,]+,\s*"(\w+)"', src):
+            for call in re.findall(r'ec2_describe(?:_items)?\([^,]+,\s*"(\w+)"', src):
                 actions.add(f"ec2:{call}")
         if name == "route53.c":
             calls = re.findall(r'ROUTE53_API "(/[^"]+)"[^;]*;[\s\S]{0,400}?aws_rest_xml_call\([^,]+,\s*'

@@ -434,6 +434,100 @@ static void test_create_tags(void) {
         test_aws_done(&t);
 }
 
+static void test_describe_snapshots(void) {
+        Ec2Snapshot *snaps = NULL;
+        const char *values[] = { "kafka-1", NULL };
+        size_t n = 0;
+        TestAws t;
+
+        ASSERT_OK(setup(&t));
+        test_add_reply(t.fake, 200, "ec2-describe-snapshots.xml", NULL);
+        ASSERT_OK(ec2_describe_snapshots(t.client, NULL, &(Ec2Filter) { .name = "tag:Name", .values = values }, 1,
+                                         false, USEC_INFINITY, NULL, &snaps, &n));
+        /* Only this account's snapshots are asked for. */
+        ASSERT_STREQ(t.fake->requests[0].body,
+                     "Action=DescribeSnapshots&Version=2016-11-15&Owner.1=self&Filter.1.Name=tag%3AName"
+                     "&Filter.1.Value.1=kafka-1");
+        ASSERT_EQ(n, 2);
+        ASSERT_STREQ(snaps[0].id, "snap-0123456789abcdef0");
+        ASSERT_STREQ(snaps[0].volume_id, "vol-0123456789abcdef0");
+        ASSERT_STREQ(snaps[0].state, "completed");
+        ASSERT_STREQ(snaps[0].start_time, "2024-01-11T03:00:00.000Z");
+        ASSERT_EQ(snaps[0].size_gib, 20);
+        ASSERT_TRUE(snaps[0].encrypted);
+        ASSERT_NOT_NULL(snaps[0].kms_key_id);
+        ASSERT_STREQ(ec2_tags_get(snaps[0].tags, snaps[0].n_tags, "Name"), "kafka-1");
+        ASSERT_STREQ(snaps[1].state, "pending");
+        ASSERT_FALSE(snaps[1].encrypted);
+        ASSERT_NULL(snaps[1].kms_key_id);
+        snaps = ec2_snapshots_free(snaps, n);
+        test_aws_done(&t);
+}
+
+static void test_create_volume(void) {
+        _cleanup_(ec2_volume_done) Ec2Volume v = {};
+        const Ec2Tag tags[] = {
+                { (char *) "Name", (char *) "kafka-1" },
+                { (char *) "nodeagent:restored-from", (char *) "snap-0123456789abcdef0" },
+        };
+        TestAws t;
+
+        ASSERT_OK(setup(&t));
+        test_add_reply(t.fake, 200, "ec2-create-volume.xml", NULL);
+        ASSERT_OK(ec2_create_volume(t.client,
+                                    &(Ec2NewVolume) {
+                                            .availability_zone = "us-east-1b",
+                                            .snapshot_id = "snap-0123456789abcdef0",
+                                            .volume_type = "gp3",
+                                            .iops = 3000,
+                                            .throughput = 125,
+                                            .encrypted = true,
+                                            .tags = tags,
+                                            .n_tags = 2,
+                                            .client_token = "nodeagent-kafka-1-data-i-1",
+                                    },
+                                    false, USEC_INFINITY, NULL, &v));
+        ASSERT_STREQ(t.fake->requests[0].body,
+                     "Action=CreateVolume&Version=2016-11-15&AvailabilityZone=us-east-1b"
+                     "&SnapshotId=snap-0123456789abcdef0&VolumeType=gp3&Iops=3000&Throughput=125&Encrypted=true"
+                     "&TagSpecification.1.ResourceType=volume&TagSpecification.1.Tag.1.Key=Name"
+                     "&TagSpecification.1.Tag.1.Value=kafka-1"
+                     "&TagSpecification.1.Tag.2.Key=nodeagent%3Arestored-from"
+                     "&TagSpecification.1.Tag.2.Value=snap-0123456789abcdef0"
+                     "&ClientToken=nodeagent-kafka-1-data-i-1");
+        ASSERT_STREQ(v.id, "vol-0aaaabbbbccccdddd");
+        ASSERT_STREQ(v.state, "creating");
+        ASSERT_STREQ(v.az, "us-east-1b");
+        ASSERT_EQ(v.size_gib, 20);
+        ASSERT_STREQ(ec2_tags_get(v.tags, v.n_tags, "nodeagent:restored-from"), "snap-0123456789abcdef0");
+        test_aws_done(&t);
+}
+
+static void test_create_network_interface(void) {
+        _cleanup_(ec2_network_interface_done) Ec2NetworkInterface e = {};
+        char *groups[] = { (char *) "sg-0123456789abcdef0", NULL };
+        TestAws t;
+
+        ASSERT_OK(setup(&t));
+        test_add_reply(t.fake, 200, "ec2-create-network-interface.xml", NULL);
+        ASSERT_OK(ec2_create_network_interface(t.client,
+                                               &(Ec2NewNetworkInterface) {
+                                                       .subnet_id = "subnet-0bbbbbbbbbbbbbbbb",
+                                                       .description = "kafka-1 fixed IP",
+                                                       .security_group_ids = groups,
+                                                       .client_token = "tok",
+                                               },
+                                               false, USEC_INFINITY, NULL, &e));
+        ASSERT_STREQ(t.fake->requests[0].body,
+                     "Action=CreateNetworkInterface&Version=2016-11-15&SubnetId=subnet-0bbbbbbbbbbbbbbbb"
+                     "&Description=kafka-1%20fixed%20IP&SecurityGroupId.1=sg-0123456789abcdef0&ClientToken=tok");
+        ASSERT_STREQ(e.id, "eni-0bbbbccccddddeeee");
+        ASSERT_STREQ(e.private_ip, "10.0.2.23");
+        ASSERT_STREQ(e.az, "us-east-1b");
+        ASSERT_STREQ(e.mac, "02:1a:80:41:52:9c");
+        test_aws_done(&t);
+}
+
 int main(int argc, char *argv[]) {
         if (argc > 1)
                 test_replies_dir = argv[1];
@@ -453,5 +547,8 @@ int main(int argc, char *argv[]) {
         RUN_TEST(test_describe_instances);
         RUN_TEST(test_describe_instances_paging);
         RUN_TEST(test_create_tags);
+        RUN_TEST(test_describe_snapshots);
+        RUN_TEST(test_create_volume);
+        RUN_TEST(test_create_network_interface);
         return tests_finish();
 }
