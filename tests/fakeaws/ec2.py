@@ -22,7 +22,7 @@ STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 4
                "stopping": 64, "stopped": 80}
 
 _ID_RE = {prefix: re.compile(rf"^{prefix}-[0-9a-f]{{8}}([0-9a-f]{{9}})?$")
-          for prefix in ("vol", "i", "eni", "subnet", "eni-attach")}
+          for prefix in ("vol", "i", "eni", "subnet", "eni-attach", "snap")}
 # What EC2 accepts as an EBS device name on Linux (sdf..sdp recommended, xvd*, sd*).
 _DEVICE_RE = re.compile(r"^/dev/(sd[a-z]{1,2}|xvd[a-z]{1,2}|hd[a-z])[0-9]{0,2}$")
 
@@ -126,6 +126,9 @@ class Ec2:
             "DescribeSubnets": self.describe_subnets,
             "DescribeInstances": self.describe_instances,
             "CreateTags": self.create_tags,
+            "DescribeSnapshots": self.describe_snapshots,
+            "CreateVolume": self.create_volume,
+            "CreateNetworkInterface": self.create_network_interface,
             "DeleteTags": self.delete_tags,
         }
 
@@ -149,6 +152,7 @@ class Ec2:
             "Iops": vol.get("iops"),
             "Throughput": vol.get("throughput"),
             "Encrypted": bool(vol.get("encrypted", False)),
+            "KmsKeyId": vol.get("kms_key_id"),
             "MultiAttachEnabled": False,
         }
 
@@ -552,18 +556,167 @@ class Ec2:
                          "Instances": [self._instance_view(i, o)]} for i, o in page]
         return {"Reservations": reservations, "NextToken": token}
 
+    # -- snapshots and new resources (a node restored in another zone) -------------
+
+    def _snapshot_view(self, sid, snap):
+        return {
+            "SnapshotId": sid,
+            "VolumeId": snap.get("volume_id", "vol-ffffffff"),
+            "State": snap.get("state", "completed"),
+            "StartTime": snap.get("start_time", 0),
+            "Progress": "100%" if snap.get("state", "completed") == "completed" else "40%",
+            "OwnerId": self.w["account"],
+            "VolumeSize": snap.get("size", 8),
+            "Description": snap.get("description", ""),
+            "Encrypted": bool(snap.get("encrypted", False)),
+            "KmsKeyId": snap.get("kms_key_id"),
+            "Tags": _tags(snap.get("tags")),
+            "StorageTier": "standard",
+        }
+
+    def describe_snapshots(self, p):
+        owners = p.get("OwnerIds") or []
+        if owners and not any(o in ("self", self.w["account"]) for o in owners):
+            return {"Snapshots": [], "NextToken": None}
+        items = self._select("snapshots", p.get("SnapshotIds"), "snap", "InvalidSnapshotID.Malformed",
+                             "InvalidSnapshot.NotFound", "snapshot")
+        items = _apply_filters(items, p.get("Filters"), {
+            "snapshot-id": lambda i, o: [i],
+            "volume-id": lambda i, o: [o.get("volume_id")],
+            "status": lambda i, o: [o.get("state", "completed")],
+            "owner-id": lambda i, o: [self.w["account"]],
+            "encrypted": lambda i, o: ["true" if o.get("encrypted") else "false"],
+        })
+        page, token = _paginate(items, p, 5, 1000)
+        return {"Snapshots": [self._snapshot_view(i, o) for i, o in page], "NextToken": token}
+
+    def _remembered(self, action, p):
+        """The resource a ClientToken made before (EC2 keeps tokens 24 h):
+        the same token with the same request answers with it."""
+        token = p.get("ClientToken")
+        if not token:
+            return None
+        seen = self.w["client_tokens"].get(f"{action}:{token}")
+        if seen is None:
+            return None
+        if seen["request"] != {k: v for k, v in p.items() if k != "ClientToken"}:
+            raise AwsError("IdempotentParameterMismatch",
+                           "The client token you have provided is associated with a resource that is already "
+                           "deleted or has different parameters.")
+        return seen["id"]
+
+    def _remember(self, action, p, rid):
+        if p.get("ClientToken"):
+            self.w["client_tokens"][f"{action}:{p['ClientToken']}"] = {
+                "id": rid, "request": {k: v for k, v in p.items() if k != "ClientToken"}}
+
+    @staticmethod
+    def _spec_tags(p, resource_type):
+        tags = {}
+        for spec in p.get("TagSpecifications") or []:
+            if spec.get("ResourceType") != resource_type:
+                raise AwsError("InvalidParameterValue",
+                               f"'{spec.get('ResourceType')}' is not a valid taggable resource type for this "
+                               "operation.")
+            tags.update({t["Key"]: t.get("Value") or "" for t in spec.get("Tags") or []})
+        return tags
+
+    def create_volume(self, p):
+        known = self._remembered("CreateVolume", p)
+        if known:
+            return self._volume_view(known, self.w["volumes"][known])
+        az = p["AvailabilityZone"]
+        snap = None
+        if p.get("SnapshotId"):
+            _check_format([p["SnapshotId"]], "snap", "InvalidSnapshotID.Malformed")
+            snap = self.w["snapshots"].get(p["SnapshotId"])
+            if snap is None:
+                raise AwsError("InvalidSnapshot.NotFound", f"The snapshot '{p['SnapshotId']}' does not exist.")
+            if snap.get("state", "completed") != "completed":
+                raise AwsError("IncorrectState", f"Snapshot is in invalid state - {snap.get('state')}")
+        size = p.get("Size") or (snap or {}).get("size")
+        if not size:
+            raise AwsError("MissingParameter", "The request must contain the parameter size or snapshotId")
+        if snap and size < snap.get("size", 1):
+            raise AwsError("InvalidParameterValue",
+                           f"Volume of size {size}GB is smaller than snapshot '{p['SnapshotId']}', expect size >= "
+                           f"{snap.get('size')}GB")
+        vid = hex_id("vol-")
+        now = self.app.world.now()
+        vol = {
+            "size": size, "availability_zone": az, "volume_type": p.get("VolumeType") or "gp2",
+            "iops": p.get("Iops"), "throughput": p.get("Throughput"),
+            "encrypted": bool(p.get("Encrypted") or (snap or {}).get("encrypted")),
+            "kms_key_id": p.get("KmsKeyId") or (snap or {}).get("kms_key_id"),
+            "snapshot_id": p.get("SnapshotId") or "", "create_time": now, "state": "creating",
+            "available_at": self.app.world.due_at("volume_create", now),
+            "tags": self._spec_tags(p, "volume"), "attachments": [],
+        }
+        if vol["available_at"] is not None and vol["available_at"] <= now:
+            vol["state"], vol["available_at"] = None, None
+        self.w["volumes"][vid] = vol
+        self._remember("CreateVolume", p, vid)
+        view = self._volume_view(vid, vol)
+        view["State"] = "creating"
+        snapshot_id = p.get("SnapshotId")
+        hook = lambda b: getattr(b, "on_create_volume", lambda *a: None)(vid, snapshot_id, size, dict(vol))
+        return view, [hook]
+
+    def create_network_interface(self, p):
+        known = self._remembered("CreateNetworkInterface", p)
+        if known:
+            return {"NetworkInterface": self._eni_view(known, self.w["network_interfaces"][known])}
+        sid = p["SubnetId"]
+        _check_format([sid], "subnet", "InvalidSubnetID.Malformed")
+        sub = self.w["subnets"].get(sid)
+        if sub is None:
+            raise _not_found("InvalidSubnetID.NotFound", "subnet", [sid])
+        groups = []
+        for gid in p.get("Groups") or []:
+            known_groups = {g["id"]: g for e in self.w["network_interfaces"].values()
+                            for g in e.get("security_groups") or []}
+            if gid not in known_groups:
+                raise AwsError("InvalidGroup.NotFound", f"The security group '{gid}' does not exist")
+            groups.append(known_groups[gid])
+        eid = hex_id("eni-")
+        ip = self._free_ip(sub)
+        eni = {
+            "subnet_id": sid, "vpc_id": sub["vpc_id"], "availability_zone": sub["availability_zone"],
+            "mac_address": "02:00:00:%02x:%02x:%02x" % tuple(int(x) for x in ip.split(".")[1:]),
+            "private_ip_address": ip, "secondary_private_ips": [],
+            "description": p.get("Description", ""), "security_groups": groups,
+            "tags": self._spec_tags(p, "network-interface"), "attachment": None,
+        }
+        self.w["network_interfaces"][eid] = eni
+        self._remember("CreateNetworkInterface", p, eid)
+        return {"NetworkInterface": self._eni_view(eid, eni)}
+
+    def _free_ip(self, sub):
+        """The subnet's next address that no ENI holds (from .20 on: below
+        are the router, DNS and the world's own fixed addresses)."""
+        import ipaddress
+        net = ipaddress.ip_network(sub["cidr_block"])
+        used = {e["private_ip_address"] for e in self.w["network_interfaces"].values()}
+        used |= {ip for e in self.w["network_interfaces"].values() for ip in e.get("secondary_private_ips") or []}
+        for host in list(net.hosts())[19:]:
+            if str(host) not in used:
+                return str(host)
+        raise AwsError("InsufficientFreeAddressesInSubnet", "The specified subnet does not have enough free addresses.")
+
     # -- tags ----------------------------------------------------------------------
 
     def _taggable(self, rid):
         for prefix, collection, lookup in (("vol-", "volumes", self._volume), ("eni-", "network_interfaces", self._eni),
-                                           ("i-", "instances", self._instance), ("subnet-", "subnets", None)):
+                                           ("i-", "instances", self._instance), ("subnet-", "subnets", None),
+                                           ("snap-", "snapshots", None)):
             if rid.startswith(prefix):
                 if lookup is not None:
                     return lookup(rid)
-                _check_format([rid], "subnet", "InvalidSubnetID.Malformed")
-                if rid not in self.w["subnets"]:
-                    raise _not_found("InvalidSubnetID.NotFound", "subnet", [rid])
-                return self.w["subnets"][rid]
+                noun = collection[:-1]
+                _check_format([rid], prefix[:-1], f"Invalid{noun.capitalize()}ID.Malformed")
+                if rid not in self.w[collection]:
+                    raise _not_found(f"Invalid{noun.capitalize()}ID.NotFound", noun, [rid])
+                return self.w[collection][rid]
         raise AwsError("InvalidID", f"The ID '{rid}' is not valid")
 
     def create_tags(self, p):

@@ -196,6 +196,21 @@ class LoopBackend(AttachBackend):
     def backing_file(self, volume_id):
         return os.path.join(self.volume_dir, volume_id.replace("-", "") + ".img")
 
+    def on_create_volume(self, volume_id, snapshot_id, size_gib, volume):
+        """A new volume's image: the snapshot's data (<snapshot_id>.img in
+        volume_dir, as the test left it), else blank, of the size asked for
+        (sparse: a few GiB cost nothing)."""
+        path = self.backing_file(volume_id)
+        if snapshot_id:
+            source = os.path.join(self.volume_dir, snapshot_id + ".img")
+            if not os.path.isfile(source):
+                raise FileNotFoundError(f"LoopBackend: no image {source} for snapshot {snapshot_id}")
+            subprocess.run(["cp", "--sparse=always", source, path], check=True)
+        with open(path, "ab") as f:
+            if f.tell() < size_gib << 30:
+                f.truncate(size_gib << 30)
+        log.info("loopback: %s made from %s (%d GiB)", volume_id, snapshot_id or "nothing", size_gib)
+
     def on_attach_volume(self, volume_id, instance_id, device, volume):
         if not self._is_self(instance_id):
             return

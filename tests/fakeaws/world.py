@@ -27,6 +27,7 @@ DEFAULT_WORLD_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "w
 _COLLECTIONS = {
     "instances": dict, "volumes": dict, "network_interfaces": dict, "subnets": dict,
     "hosted_zones": dict, "changes": dict, "keys": dict, "deny": list, "rate_limits": dict,
+    "snapshots": dict, "client_tokens": dict,
 }
 # Members whose missing sub-keys are filled from the default world, so a world
 # may say only {"delays": {"volume_attach": 2}}.
@@ -132,6 +133,17 @@ class World:
     def advance(self):
         """Apply every time-driven change that is due on the fake's clock."""
         now = self.now()
+        for vol in self.data["volumes"].values():
+            # A new volume is "creating" until then.
+            t = vol.get("available_at")
+            if t is not None and now >= t and vol.get("state") == "creating":
+                vol["available_at"] = None
+                vol["state"] = None
+        for snap in self.data["snapshots"].values():
+            t = snap.get("completed_at")
+            if t is not None and now >= t and snap.get("state") == "pending":
+                snap["completed_at"] = None
+                snap["state"] = "completed"
         for inst in self.data["instances"].values():
             # "running_at": a new instance is "pending" until then (EC2
             # refuses attaches meanwhile with IncorrectState).

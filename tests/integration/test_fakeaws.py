@@ -864,3 +864,63 @@ def test_cli_world_file_backend_hooks_and_sigterm(tmp_path):
                      ["detach_volume", VOLUME, INSTANCE, "/dev/sdf", True],
                      ["attach_eni", ENI, INSTANCE, 1, "02:00:00:00:01:10"],
                      ["detach_eni", ENI, INSTANCE, False]]
+
+
+# -- snapshots and new resources (restoring a node in another zone) ---------------------
+
+def test_snapshots_and_create_volume_from_one(fake, ec2):
+    fake.merge_state({"snapshots": {
+        "snap-0123456789abcdef0": {"volume_id": VOLUME, "state": "completed", "start_time": 1704000000,
+                                   "size": 4, "tags": {"Name": "kafka-1"}},
+        "snap-0fedcba9876543210": {"volume_id": VOLUME, "state": "pending", "start_time": 1704100000,
+                                   "size": 4, "tags": {"Name": "kafka-1"}},
+    }, "delays": {"volume_create": 5}})
+    snaps = ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "tag:Name", "Values": ["kafka-1"]}])
+    assert sorted((s["SnapshotId"], s["State"]) for s in snaps["Snapshots"]) == [
+        ("snap-0123456789abcdef0", "completed"), ("snap-0fedcba9876543210", "pending")]
+    assert ec2.describe_snapshots(OwnerIds=["amazon"])["Snapshots"] == []
+
+    with pytest.raises(ClientError) as e:
+        ec2.create_volume(AvailabilityZone="us-east-1a", SnapshotId="snap-0fedcba9876543210")
+    assert e.value.response["Error"]["Code"] == "IncorrectState"
+
+    v = ec2.create_volume(AvailabilityZone="us-east-1b", SnapshotId="snap-0123456789abcdef0", VolumeType="gp3",
+                          ClientToken="t-1", TagSpecifications=[{"ResourceType": "volume", "Tags": [
+                              {"Key": "nodeagent:restored-from", "Value": "snap-0123456789abcdef0"}]}])
+    assert v["State"] == "creating" and v["Size"] == 4 and v["AvailabilityZone"] == "us-east-1b"
+    assert v["Tags"] == [{"Key": "nodeagent:restored-from", "Value": "snap-0123456789abcdef0"}]
+    # The same client token answers with the same volume, never a second one.
+    again = ec2.create_volume(AvailabilityZone="us-east-1b", SnapshotId="snap-0123456789abcdef0",
+                              VolumeType="gp3", ClientToken="t-1", TagSpecifications=[{
+                                  "ResourceType": "volume", "Tags": [{"Key": "nodeagent:restored-from",
+                                                                      "Value": "snap-0123456789abcdef0"}]}])
+    assert again["VolumeId"] == v["VolumeId"]
+    assert len(fake.state()["volumes"]) == 2
+    with pytest.raises(ClientError) as e:
+        ec2.create_volume(AvailabilityZone="us-east-1b", Size=9, ClientToken="t-1")
+    assert e.value.response["Error"]["Code"] == "IdempotentParameterMismatch"
+
+    advance(fake, 6)
+    [vol] = ec2.describe_volumes(VolumeIds=[v["VolumeId"]])["Volumes"]
+    assert vol["State"] == "available" and vol["SnapshotId"] == "snap-0123456789abcdef0"
+
+
+def test_create_network_interface(fake, ec2):
+    world = fake.state()
+    world["subnets"]["subnet-0bbbbbbbbbbbbbbbb"] = {
+        "vpc_id": "vpc-0123456789abcdef0", "cidr_block": "10.0.2.0/24", "availability_zone": "us-east-1b",
+        "availability_zone_id": "use1-az2", "tags": {}}
+    fake.set_state(world)
+    eni = ec2.create_network_interface(SubnetId="subnet-0bbbbbbbbbbbbbbbb", Description="kafka-1 fixed IP",
+                                       Groups=["sg-0123456789abcdef0"], ClientToken="c-1",
+                                       TagSpecifications=[{"ResourceType": "network-interface",
+                                                           "Tags": [{"Key": "Name", "Value": "kafka-1"}]}])
+    n = eni["NetworkInterface"]
+    assert n["AvailabilityZone"] == "us-east-1b" and n["PrivateIpAddress"].startswith("10.0.2.")
+    assert [g["GroupId"] for g in n["Groups"]] == ["sg-0123456789abcdef0"]
+    assert n["TagSet"] == [{"Key": "Name", "Value": "kafka-1"}]
+    again = ec2.create_network_interface(SubnetId="subnet-0bbbbbbbbbbbbbbbb", Description="kafka-1 fixed IP",
+                                         Groups=["sg-0123456789abcdef0"], ClientToken="c-1",
+                                         TagSpecifications=[{"ResourceType": "network-interface",
+                                                             "Tags": [{"Key": "Name", "Value": "kafka-1"}]}])
+    assert again["NetworkInterface"]["NetworkInterfaceId"] == n["NetworkInterfaceId"]
