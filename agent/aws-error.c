@@ -181,6 +181,9 @@ static bool code_is_auth(const char *code) {
                 "AccessDenied", "AccessDeniedException", "OptInRequired", "Blocked",
                 "IncompleteSignature", "MissingAuthenticationToken", "InvalidAccessKeyId",
                 "UnrecognizedClientException", "ExpiredToken", "ExpiredTokenException",
+                /* The JSON-protocol services' (KMS) names of the same refusals. */
+                "InvalidSignatureException", "IncompleteSignatureException",
+                "MissingAuthenticationTokenException",
                 NULL,
         };
         return code_in(code, list);

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "aws-json.h"
 #include "aws.h"
 #include "backoff.h"
 #include "clock.h"
@@ -32,6 +33,7 @@ static const BackoffPolicy aws_retry_policy = {
 #define AWS_CONNECT_TIMEOUT_USEC (2 * USEC_PER_SEC)
 
 #define AWS_QUERY_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
+#define AWS_JSON_CONTENT_TYPE "application/x-amz-json-1.1"
 
 struct AwsClient {
         const HttpTransport *transport;
@@ -46,12 +48,14 @@ static const struct {
         const char *name;          /* signing name */
         const char *host_prefix;   /* regional endpoint: https://<prefix>.<region>.<suffix> */
         const char *env;           /* the SDKs' service-specific variable */
-        const char *version;       /* Query API version; NULL for REST services */
+        const char *version;       /* Query API version; NULL for the others */
+        const char *target_prefix; /* JSON protocol: X-Amz-Target is <prefix>.<action>; NULL for the others */
 } services[_AWS_SERVICE_MAX] = {
-        [AWS_SERVICE_EC2]            = { "ec2",            "ec2",            "AWS_ENDPOINT_URL_EC2",            "2016-11-15" },
-        [AWS_SERVICE_ROUTE53]        = { "route53",        NULL,             "AWS_ENDPOINT_URL_ROUTE_53",       NULL },
-        [AWS_SERVICE_AUTOSCALING]    = { "autoscaling",    "autoscaling",    "AWS_ENDPOINT_URL_AUTO_SCALING",   "2011-01-01" },
-        [AWS_SERVICE_CLOUDFORMATION] = { "cloudformation", "cloudformation", "AWS_ENDPOINT_URL_CLOUDFORMATION", "2010-05-15" },
+        [AWS_SERVICE_EC2]            = { "ec2",            "ec2",            "AWS_ENDPOINT_URL_EC2",            "2016-11-15", NULL },
+        [AWS_SERVICE_ROUTE53]        = { "route53",        NULL,             "AWS_ENDPOINT_URL_ROUTE_53",       NULL,         NULL },
+        [AWS_SERVICE_AUTOSCALING]    = { "autoscaling",    "autoscaling",    "AWS_ENDPOINT_URL_AUTO_SCALING",   "2011-01-01", NULL },
+        [AWS_SERVICE_CLOUDFORMATION] = { "cloudformation", "cloudformation", "AWS_ENDPOINT_URL_CLOUDFORMATION", "2010-05-15", NULL },
+        [AWS_SERVICE_KMS]            = { "kms",            "kms",            "AWS_ENDPOINT_URL_KMS",            NULL,         "TrentService" },
 };
 
 /* Route 53 is global: one endpoint per partition, always signed for the
@@ -227,17 +231,32 @@ static bool errno_is_network(int r) {
                r == -EHOSTUNREACH;
 }
 
+/* How a reply of the call is read: XML (Query, REST-XML) or JSON. */
+typedef enum AwsProtocol {
+        AWS_PROTOCOL_XML,
+        AWS_PROTOCOL_JSON,
+} AwsProtocol;
+
 /* Everything of a call that stays the same across attempts. */
 typedef struct AwsCall {
         AwsService service;
+        AwsProtocol protocol;
         const char *label;      /* for log lines: the action, or method and path */
         const char *method;
         const char *path;       /* below the endpoint's base path */
         const char *query;      /* encoded; NULL or "" when none */
         const char *content_type;
+        const char *target;     /* X-Amz-Target (JSON protocol); NULL when none */
         const char *body;
         size_t body_size;
 } AwsCall;
+
+/* Where a successful call's parsed reply goes: the member of its
+ * protocol, which may be NULL (the reply is then parsed and dropped). */
+typedef struct AwsReplyOut {
+        XmlDoc **xml;
+        JsonDoc **json;
+} AwsReplyOut;
 
 /* Whether the call only reads: a REST GET, or a Query Describe*. */
 static bool call_is_read(const AwsCall *call) {
@@ -280,8 +299,8 @@ static int aws_attempt(AwsClient *c, const AwsCall *call, bool force_refresh, us
         char amz_date[SIGV4_AMZ_DATE_SIZE];
         const AwsCredentials *creds;
         const char *endpoint = c->endpoints[call->service], *base;
-        SigV4Header sig_headers[4];
-        HttpHeader http_headers[5];
+        SigV4Header sig_headers[5];
+        HttpHeader http_headers[6];
         size_t n = 0;
         usec_t left;
         int r;
@@ -309,6 +328,9 @@ static int aws_attempt(AwsClient *c, const AwsCall *call, bool force_refresh, us
         sig_headers[n++] = (SigV4Header) { "X-Amz-Date", amz_date };
         if (call->content_type)
                 sig_headers[n++] = (SigV4Header) { "Content-Type", call->content_type };
+        /* Signed, as the SDKs do: the target names the action. */
+        if (call->target)
+                sig_headers[n++] = (SigV4Header) { "X-Amz-Target", call->target };
         if (!isempty(creds->session_token))
                 sig_headers[n++] = (SigV4Header) { "X-Amz-Security-Token", creds->session_token };
 
@@ -440,12 +462,39 @@ static Verdict judge_error_reply(AwsClient *c, const AwsCall *call, const HttpRe
         return VERDICT_AGAIN_NOW;
 }
 
-/* Judges one attempt: the transport's result r and, when there was a
- * reply, the reply. A success parses the reply into *ret_reply. */
-static Verdict judge_attempt(AwsClient *c, const AwsCall *call, int r, const HttpResponse *response,
-                             bool session_token, AwsError *error, XmlDoc **ret_reply, Attempts *a) {
-        _cleanup_(xml_doc_freep) XmlDoc *reply = NULL;
+/* Parses a 2xx reply by the call's protocol into out's member (when set). */
+static int reply_parse(const AwsCall *call, const HttpResponse *response, const AwsReplyOut *out) {
+        _cleanup_(xml_doc_freep) XmlDoc *xml = NULL;
+        _cleanup_(json_doc_freep) JsonDoc *json = NULL;
+        int r;
 
+        switch (call->protocol) {
+        case AWS_PROTOCOL_JSON:
+                r = json_doc_parse(response->body, response->body_size, &json);
+                if (r >= 0 && out->json)
+                        *out->json = TAKE_PTR(json);
+                return r;
+        case AWS_PROTOCOL_XML:
+        default:
+                r = xml_parse(response->body, response->body_size, &xml);
+                if (r >= 0 && out->xml)
+                        *out->xml = TAKE_PTR(xml);
+                return r;
+        }
+}
+
+/* Reads an error reply by the call's protocol. */
+static int error_parse(const AwsCall *call, const HttpResponse *response, AwsError *error) {
+        if (call->protocol == AWS_PROTOCOL_JSON)
+                return aws_json_error_parse(response->status, response->body, response->body_size,
+                                            http_response_header(response, "x-amzn-errortype"), error);
+        return aws_error_parse(response->status, response->body, response->body_size, error);
+}
+
+/* Judges one attempt: the transport's result r and, when there was a
+ * reply, the reply. A success parses the reply into out. */
+static Verdict judge_attempt(AwsClient *c, const AwsCall *call, int r, const HttpResponse *response,
+                             bool session_token, AwsError *error, const AwsReplyOut *out, Attempts *a) {
         a->throttled = false;
         if (r < 0) {
                 aws_error_done(error);
@@ -458,12 +507,9 @@ static Verdict judge_attempt(AwsClient *c, const AwsCall *call, int r, const Htt
 
         if (response->status >= 200 && response->status < 300) {
                 aws_error_done(error);
-                r = xml_parse(response->body, response->body_size, &reply);
-                if (r >= 0) {
-                        if (ret_reply)
-                                *ret_reply = TAKE_PTR(reply);
+                r = reply_parse(call, response, out);
+                if (r >= 0)
                         return done(a, 0);
-                }
                 if (r == -ENOMEM)
                         return done(a, r);
                 /* Read calls are safe to repeat, and mutating ones are made
@@ -474,7 +520,7 @@ static Verdict judge_attempt(AwsClient *c, const AwsCall *call, int r, const Htt
                 return VERDICT_AGAIN_LATER;
         }
 
-        r = aws_error_parse(response->status, response->body, response->body_size, error);
+        r = error_parse(call, response, error);
         if (r == -ENOMEM)
                 return done(a, r);
         if (r < 0) {
@@ -488,7 +534,7 @@ static Verdict judge_attempt(AwsClient *c, const AwsCall *call, int r, const Htt
 /* The attempts of one call. error describes the last error reply (or is
  * empty when the last attempt got none). */
 static int aws_call_attempts(AwsClient *c, const AwsCall *call, usec_t deadline, AwsError *error,
-                             XmlDoc **ret_reply) {
+                             const AwsReplyOut *out) {
         const char *service = services[call->service].name;
         Backoff backoff = BACKOFF_INIT(&aws_retry_policy);
         Attempts a = {};
@@ -504,7 +550,7 @@ static int aws_call_attempts(AwsClient *c, const AwsCall *call, usec_t deadline,
 
                 a.force_refresh = false;
                 r = aws_attempt(c, call, force_refresh, deadline, &response, &session_token);
-                switch (judge_attempt(c, call, r, &response, session_token, error, ret_reply, &a)) {
+                switch (judge_attempt(c, call, r, &response, session_token, error, out, &a)) {
                 case VERDICT_DONE:
                         return a.failure;
                 case VERDICT_AGAIN_NOW:
@@ -528,14 +574,15 @@ static int aws_call_attempts(AwsClient *c, const AwsCall *call, usec_t deadline,
         }
 }
 
-static int aws_call(AwsClient *c, const AwsCall *call, usec_t deadline, AwsError *ret_error, XmlDoc **ret_reply) {
+static int aws_call(AwsClient *c, const AwsCall *call, usec_t deadline, AwsError *ret_error,
+                    const AwsReplyOut *out) {
         _cleanup_(aws_error_done) AwsError error = {};
         int r;
 
         if (ret_error)
                 aws_error_done(ret_error);
 
-        r = aws_call_attempts(c, call, deadline, &error, ret_reply);
+        r = aws_call_attempts(c, call, deadline, &error, out);
 
         /* A success leaves nothing to report, except that a DryRun request
          * was answered with DryRunOperation. */
@@ -577,7 +624,7 @@ int aws_query_call(AwsClient *c, AwsService service, const char *action, const A
                                 .body = body,
                                 .body_size = len,
                         },
-                        deadline, ret_error, ret_reply);
+                        deadline, ret_error, &(AwsReplyOut) { .xml = ret_reply });
 }
 
 int aws_rest_xml_call(AwsClient *c, AwsService service, const char *method, const char *path,
@@ -607,5 +654,37 @@ int aws_rest_xml_call(AwsClient *c, AwsService service, const char *method, cons
                                 .body = body,
                                 .body_size = body ? strlen(body) : 0,
                         },
-                        deadline, ret_error, ret_reply);
+                        deadline, ret_error, &(AwsReplyOut) { .xml = ret_reply });
+}
+
+int aws_json_call(AwsClient *c, AwsService service, const char *action, const AwsParams *members,
+                  usec_t deadline, AwsError *ret_error, JsonDoc **ret_reply) {
+        _cleanup_free_ char *body = NULL, *target = NULL;
+        int r;
+
+        if (!c || service < 0 || service >= _AWS_SERVICE_MAX || !services[service].target_prefix ||
+            isempty(action))
+                return -EINVAL;
+
+        r = json_encode_string_members(members, &body);
+        if (r < 0)
+                return r;
+        if (asprintf(&target, "%s.%s", services[service].target_prefix, action) < 0) {
+                target = NULL;
+                return -ENOMEM;
+        }
+
+        return aws_call(c,
+                        &(AwsCall) {
+                                .service = service,
+                                .protocol = AWS_PROTOCOL_JSON,
+                                .label = action,
+                                .method = "POST",
+                                .path = "/",
+                                .content_type = AWS_JSON_CONTENT_TYPE,
+                                .target = target,
+                                .body = body,
+                                .body_size = strlen(body),
+                        },
+                        deadline, ret_error, &(AwsReplyOut) { .json = ret_reply });
 }

@@ -3,10 +3,11 @@
 
 /* The AWS client core: where each service lives, how a request is signed,
  * how a reply (or an error) is read, and which failures are worth another
- * attempt. The typed calls (ec2, route53, autoscaling, cloudformation) sit on
- * top of aws_query_call() and aws_rest_xml_call().
+ * attempt. The typed calls (ec2, route53, autoscaling, cloudformation, kms)
+ * sit on top of aws_query_call(), aws_rest_xml_call() and aws_json_call(),
+ * which share one retry loop.
  *
- * Return values of both calls:
+ * Return values of the three calls:
  *   0            success; *ret_reply holds the parsed reply. DryRunOperation
  *                (a DryRun request that would have succeeded) is also 0, with
  *                *ret_reply NULL and ret_error's code "DryRunOperation".
@@ -42,10 +43,14 @@ typedef enum AwsService {
         AWS_SERVICE_ROUTE53,
         AWS_SERVICE_AUTOSCALING,
         AWS_SERVICE_CLOUDFORMATION,
+        AWS_SERVICE_KMS,
         _AWS_SERVICE_MAX,
 } AwsService;
 
-/* "ec2", "route53", "autoscaling", "cloudformation": the signing name. */
+/* A JSON-protocol reply (aws-json.h). */
+typedef struct JsonDoc JsonDoc;
+
+/* "ec2", "route53", "autoscaling", "cloudformation", "kms": the signing name. */
 const char *aws_service_to_string(AwsService s);
 
 typedef struct AwsError {
@@ -91,7 +96,8 @@ typedef struct AwsClient AwsClient;
 /* The transport and provider are borrowed and must outlive the client.
  * Endpoints are resolved now, from the environment (AWS_ENDPOINT_URL_EC2,
  * AWS_ENDPOINT_URL_ROUTE_53, AWS_ENDPOINT_URL_AUTO_SCALING,
- * AWS_ENDPOINT_URL_CLOUDFORMATION, then AWS_ENDPOINT_URL), else the regional
+ * AWS_ENDPOINT_URL_CLOUDFORMATION, AWS_ENDPOINT_URL_KMS, then
+ * AWS_ENDPOINT_URL), else the regional
  * defaults. -EINVAL when the region or an endpoint from the environment is
  * not usable. */
 int aws_client_new(const HttpTransport *transport, const CredentialsProvider *credentials,
@@ -123,6 +129,14 @@ int aws_query_call(AwsClient *c, AwsService service, const char *action, const A
 int aws_rest_xml_call(AwsClient *c, AwsService service, const char *method, const char *path,
                       const AwsParams *query, const char *body, usec_t deadline,
                       AwsError *ret_error, XmlDoc **ret_reply);
+
+/* A JSON-protocol call (KMS): POST / with "X-Amz-Target: <the service's
+ * target prefix>.<action>", Content-Type application/x-amz-json-1.1 and a
+ * JSON object of the members (strings only; may be NULL) as the body. The
+ * reply is a JSON object (aws-json.h); error replies carry their code in
+ * "__type". */
+int aws_json_call(AwsClient *c, AwsService service, const char *action, const AwsParams *members,
+                  usec_t deadline, AwsError *ret_error, JsonDoc **ret_reply);
 
 /* What an error reply means for another attempt (aws-error.c). */
 typedef enum AwsErrorClass {
