@@ -35,6 +35,9 @@ void ec2_volume_done(Ec2Volume *v) {
         free(v->id);
         free(v->az);
         free(v->state);
+        free(v->volume_type);
+        free(v->snapshot_id);
+        free(v->kms_key_id);
         *v = (Ec2Volume) {};
 }
 
@@ -222,6 +225,46 @@ int ec2_parse_volume_attachment(const XmlNode *n, Ec2VolumeAttachment *a) {
         return r;
 }
 
+/* An optional unsigned member; absent (or empty, as EC2 writes some) is 0. */
+static int parse_optional_uint64(const XmlNode *n, const char *name, const char *volume_id, uint64_t *ret) {
+        const XmlNode *c = xml_child(n, name);
+
+        if (!c || isempty(xml_text(c))) {
+                *ret = 0;
+                return 0;
+        }
+        if (xml_text_uint64(c, ret) < 0)
+                return log_debug_errno(EBADMSG, "DescribeVolumes reply has a bad %s for %s.", name, volume_id);
+        return 0;
+}
+
+/* What a volume is made of: its type and performance, its origin and its
+ * encryption (a copy of the volume needs all of it; --check looks at the
+ * key). */
+static int parse_volume_settings(const XmlNode *n, Ec2Volume *v) {
+        int r;
+
+        r = ec2_dup_text(n, "volumeType", &v->volume_type);
+        if (r >= 0)
+                r = ec2_dup_text(n, "kmsKeyId", &v->kms_key_id);
+        if (r >= 0)
+                r = ec2_dup_text(n, "snapshotId", &v->snapshot_id);
+        if (r < 0)
+                return r;
+        /* EC2 writes <snapshotId/> for a volume made from none. */
+        if (isempty(v->snapshot_id))
+                v->snapshot_id = mfree(v->snapshot_id);
+        if (isempty(v->kms_key_id))
+                v->kms_key_id = mfree(v->kms_key_id);
+
+        if (xml_child(n, "encrypted") && xml_text_bool(xml_child(n, "encrypted"), &v->encrypted) < 0)
+                return log_debug_errno(EBADMSG, "DescribeVolumes reply has a bad encrypted for %s.", v->id);
+        r = parse_optional_uint64(n, "iops", v->id, &v->iops);
+        if (r >= 0)
+                r = parse_optional_uint64(n, "throughput", v->id, &v->throughput);
+        return r;
+}
+
 int ec2_parse_volume(const XmlNode *n, Ec2Volume *v) {
         size_t allocated = 0;
         int r;
@@ -241,6 +284,9 @@ int ec2_parse_volume(const XmlNode *n, Ec2Volume *v) {
                 if (r < 0)
                         return log_debug_errno(EBADMSG, "DescribeVolumes reply has a bad size for %s.", v->id);
         }
+        r = parse_volume_settings(n, v);
+        if (r < 0)
+                return r;
 
         XML_FOREACH(item, xml_child(n, "attachmentSet"), "item") {
                 r = array_reserve((void **) &v->attachments, &allocated, v->n_attachments,

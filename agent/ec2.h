@@ -50,6 +50,12 @@ typedef struct Ec2Volume {
         char *az;
         uint64_t size_gib;
         char *state;            /* creating, available, in-use, deleting, deleted, error */
+        char *volume_type;      /* gp3, gp2, io2, ...; NULL when not said */
+        uint64_t iops;          /* 0 when not said (magnetic, or an old gp2 reply) */
+        uint64_t throughput;    /* MiB/s; 0 when not said (only gp3 has it) */
+        char *snapshot_id;      /* the snapshot it was made from; NULL when none */
+        bool encrypted;
+        char *kms_key_id;       /* the ARN of the key that encrypts it; NULL when not encrypted */
         Ec2VolumeAttachment *attachments;
         size_t n_attachments;
         Ec2Tag *tags;

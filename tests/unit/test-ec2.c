@@ -41,6 +41,13 @@ static void test_describe_volumes(void) {
         ASSERT_STREQ(ec2_tags_get(v[0].tags, v[0].n_tags, "nodeagent:initialized"), "ext4 & grown <2024>");
         ASSERT_STREQ(ec2_tags_get(v[0].tags, v[0].n_tags, "Empty"), "");
         ASSERT_NULL(ec2_tags_get(v[0].tags, v[0].n_tags, "Missing"));
+        ASSERT_STREQ(v[0].volume_type, "gp3");
+        ASSERT_EQ(v[0].iops, 3000);
+        ASSERT_EQ(v[0].throughput, 125);
+        ASSERT_TRUE(v[0].encrypted);
+        ASSERT_STREQ(v[0].kms_key_id, "arn:aws:kms:us-east-1:123456789012:key/1a2b3c4d-5e6f-1a2b-3c4d-5e6f1a2b3c4d");
+        /* <snapshotId/>: made from no snapshot. */
+        ASSERT_NULL(v[0].snapshot_id);
 
         ASSERT_STREQ(v[1].id, "vol-0fedcba9876543210");
         ASSERT_STREQ(v[1].az, "us-east-1b");
@@ -48,6 +55,12 @@ static void test_describe_volumes(void) {
         ASSERT_STREQ(v[1].state, "available");
         ASSERT_EQ(v[1].n_attachments, 0);
         ASSERT_EQ(v[1].n_tags, 0);
+        ASSERT_STREQ(v[1].volume_type, "gp2");
+        ASSERT_EQ(v[1].iops, 100);
+        ASSERT_EQ(v[1].throughput, 0);
+        ASSERT_FALSE(v[1].encrypted);
+        ASSERT_NULL(v[1].kms_key_id);
+        ASSERT_STREQ(v[1].snapshot_id, "snap-0123456789abcdef0");
 
         ec2_volumes_free(v, n);
         test_aws_done(&t);
