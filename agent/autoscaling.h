@@ -64,3 +64,80 @@ int autoscaling_describe_instance(AwsClient *c, const char *instance_id, usec_t 
  * call as they come. ret_error then describes the last AWS error. */
 int autoscaling_find_group(AwsClient *c, const char *instance_id, usec_t deadline, AwsError *ret_error,
                            char **ret_group);
+
+/* -- what --check reads of the group (DescribeAutoScalingGroups, DescribeLifecycleHooks) -- */
+
+/* The percentages of an instance maintenance policy are -1 when the group
+ * has none (Auto Scaling's default behaviour: it terminates an unhealthy
+ * instance before launching its replacement). */
+#define AUTOSCALING_NO_PERCENTAGE (-1)
+
+typedef struct AutoScalingGroup {
+        char *name;
+        uint64_t min_size;
+        uint64_t max_size;
+        uint64_t desired_capacity;
+        int min_healthy_percentage;     /* 0..100, or AUTOSCALING_NO_PERCENTAGE */
+        int max_healthy_percentage;     /* 100..200, or AUTOSCALING_NO_PERCENTAGE */
+        size_t n_instances;             /* the group's members now */
+} AutoScalingGroup;
+
+void autoscaling_group_done(AutoScalingGroup *g);
+
+/* DescribeAutoScalingGroups of one group. -ENXIO when Auto Scaling knows
+ * no group of that name (it answers an empty list, not an error); else the
+ * errors of aws_query_call(). InstanceMaintenancePolicy is newer than some
+ * SDK models (Debian's botocore 1.29 lacks it); its members are read as
+ * AWS's API reference names them. */
+int autoscaling_describe_group(AwsClient *c, const char *group, usec_t deadline, AwsError *ret_error,
+                               AutoScalingGroup *ret);
+
+typedef struct AutoScalingHook {
+        char *name;
+        char *transition;               /* autoscaling:EC2_INSTANCE_LAUNCHING or _TERMINATING */
+        uint64_t heartbeat_timeout;     /* seconds */
+        uint64_t global_timeout;        /* seconds; 0 when the reply did not say */
+        char *default_result;           /* CONTINUE or ABANDON */
+} AutoScalingHook;
+
+#define AUTOSCALING_LAUNCHING "autoscaling:EC2_INSTANCE_LAUNCHING"
+
+AutoScalingHook *autoscaling_hooks_free(AutoScalingHook *hooks, size_t n);
+
+/* DescribeLifecycleHooks of a group: all of them, in Auto Scaling's order.
+ * *ret_hooks is NULL when there are none. Errors of aws_query_call(). */
+int autoscaling_describe_hooks(AwsClient *c, const char *group, usec_t deadline, AwsError *ret_error,
+                               AutoScalingHook **ret_hooks, size_t *ret_n);
+
+/* What an instance maintenance policy means for a node's hand-over, where
+ * the new instance can start only once the old one let go of the volume
+ * and the ENI. Pure. */
+typedef enum MaintenanceVerdict {
+        MAINTENANCE_OK,                 /* no policy, or one that lets the old instance go first */
+        MAINTENANCE_MAY_DEADLOCK,       /* keeps a fraction of one instance: how Auto Scaling rounds it
+                                         * is not documented */
+        MAINTENANCE_DEADLOCKS,          /* every instance must stay in service until its replacement is
+                                         * healthy: the replacement waits for the volume forever */
+} MaintenanceVerdict;
+
+MaintenanceVerdict autoscaling_maintenance_verdict(uint64_t desired_capacity, int min_healthy_percentage);
+
+/* What a launch hook's timeouts mean for a boot of boot_timeout that sends
+ * a heartbeat every heartbeat_interval (signals.h). Pure. */
+typedef enum HookVerdict {
+        HOOK_OK,
+        HOOK_HEARTBEAT_TOO_SHORT,       /* the hook times out between two heartbeats */
+        HOOK_GLOBAL_TOO_SHORT,          /* heartbeats cannot keep it past its global timeout */
+} HookVerdict;
+
+/* How late a heartbeat may come after its interval: the one before it may
+ * have needed its retries (aws.c: about 12 s at most), and the first one
+ * comes only once the instance has booted and nodeagent runs, while the
+ * hook's clock started at the launch. */
+#define AUTOSCALING_HEARTBEAT_SLACK_USEC (30 * USEC_PER_SEC)
+
+/* Auto Scaling's own cap on a hook's global timeout, and its default: the
+ * smaller of 48 hours and 100 heartbeat timeouts. */
+#define AUTOSCALING_GLOBAL_TIMEOUT_MAX_SEC (48U * 3600U)
+
+HookVerdict autoscaling_hook_verdict(const AutoScalingHook *hook, usec_t boot_timeout, usec_t heartbeat_interval);
