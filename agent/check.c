@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
+#include "autoscaling.h"
 #include "check.h"
 #include "devname.h"
 #include "eni.h"
+#include "kms.h"
 #include "log.h"
 #include "route53.h"
+#include "signals.h"
 #include "volume.h"
 
 typedef struct Check {
@@ -16,7 +21,35 @@ typedef struct Check {
         unsigned n_denied;
         int unusable;           /* the first "resource unusable" error, or 0 */
         FailureKind unusable_kind;
+        unsigned n_findings;    /* resources or settings that would fail the boot */
 } Check;
+
+/* A resource or setting that would make the boot fail (the contract's exit
+ * status 4): one line in the plan, and the whole sentence in the log. */
+static void finding(Check *c, const char *format, ...) _printf_(2, 3);
+
+static void finding(Check *c, const char *format, ...) {
+        _cleanup_free_ char *text = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(&text, format, ap);
+        va_end(ap);
+        if (r < 0)
+                text = NULL;
+
+        printf("  FINDING: %s\n", strna(text));
+        log_error("%s", strna(text));
+        c->n_findings++;
+}
+
+/* A read that AWS refused: a permission the role lacks. */
+static void report_denied(Check *c, const char *action, const AwsError *error) {
+        printf("  %-36s DENIED (%s%s%s)\n", action, strna(error->code), error->message ? ": " : "",
+               strempty(error->message));
+        c->n_denied++;
+}
 
 /* A lookup's outcome: a denied permission is counted, anything else that
  * failed is the plan's first finding. */
@@ -38,11 +71,9 @@ static void note_lookup(Check *c, int r, const Path *path) {
 static void report_permission(Check *c, const char *action, int r, const AwsError *error) {
         if (r >= 0)
                 printf("  %-36s allowed\n", action);
-        else if (r == -EACCES) {
-                printf("  %-36s DENIED (%s%s%s)\n", action, strna(error->code),
-                       error->message ? ": " : "", strempty(error->message));
-                c->n_denied++;
-        } else
+        else if (r == -EACCES)
+                report_denied(c, action, error);
+        else
                 printf("  %-36s not denied (EC2 answered %s)\n", action,
                        error->code ?: strerror(-r));
 }
@@ -180,6 +211,63 @@ static void describe_volume(Check *c, const Ec2Volume *v) {
                        VOLUME_TAG_INITIALIZED);
 }
 
+/* "2024-01-31" of a CLOCK_REALTIME time. */
+static const char *format_date(char buf[static 16], usec_t t) {
+        time_t s = (time_t) (t / USEC_PER_SEC);
+        struct tm tm;
+
+        if (!gmtime_r(&s, &tm) || strftime(buf, 16, "%Y-%m-%d", &tm) == 0)
+                return "an unknown date";
+        return buf;
+}
+
+/* EC2 uses an encrypted volume's KMS key at every attach (it decrypts the
+ * volume's data key with it): a key that is not Enabled fails the attach,
+ * and with it the boot, after the take-over has already happened. */
+static void check_volume_key(Check *c, const Ec2Volume *v) {
+        _cleanup_(kms_key_done) KmsKey key = {};
+        _cleanup_(aws_error_done) AwsError e = {};
+        const char *reason;
+        char date[16];
+        int r;
+
+        if (!v->encrypted) {
+                printf("  not encrypted\n");
+                return;
+        }
+        if (!v->kms_key_id) {
+                printf("  encrypted, with a KMS key EC2 does not name: not checked\n");
+                return;
+        }
+
+        r = kms_describe_key(c->instance->aws, v->kms_key_id, c->deadline, &e, &key);
+        if (r == -EACCES) {
+                report_denied(c, "kms:DescribeKey", &e);
+                return;
+        }
+        if (r == -ENOENT) {
+                finding(c, "Volume %s is encrypted with KMS key %s, which does not exist (%s): EC2 cannot attach "
+                        "the volume.", v->id, v->kms_key_id, strna(e.message));
+                return;
+        }
+        if (r < 0) {
+                printf("  encrypted with KMS key %s, which could not be read: %s\n", v->kms_key_id,
+                       e.code ?: strerror(-r));
+                return;
+        }
+
+        reason = kms_key_unusable_reason(&key);
+        if (reason && key.deletion_date > 0)
+                finding(c, "Volume %s is encrypted with KMS key %s (state %s, deletion on %s): %s.", v->id,
+                        key.arn ?: v->kms_key_id, key.state, format_date(date, key.deletion_date), reason);
+        else if (reason)
+                finding(c, "Volume %s is encrypted with KMS key %s (state %s): %s.", v->id,
+                        key.arn ?: v->kms_key_id, key.state, reason);
+        else
+                printf("  encrypted with KMS key %s (%s, %s)\n", key.arn ?: v->kms_key_id, key.state,
+                       streq_ptr(key.key_manager, "AWS") ? "AWS managed" : "customer managed");
+}
+
 static void describe_interface(Check *c, const Ec2NetworkInterface *eni) {
         const ConfigInterface *cfg = &c->config->interface;
 
@@ -231,6 +319,172 @@ static void check_dns(Check *c, const char *ip) {
         printf("  route53:ChangeResourceRecordSets cannot be checked without changing the record\n");
 }
 
+/* What the group's instance maintenance policy means for the hand-over of
+ * the node's volume and ENI to a replacement instance. */
+static void check_maintenance_policy(Check *c, const char *group) {
+        _cleanup_(autoscaling_group_done) AutoScalingGroup g = {};
+        _cleanup_(aws_error_done) AwsError e = {};
+        const char *held = !c->config->has_interface ? "volume" :
+                           !c->config->has_volume ? "ENI" : "volume and ENI";
+        int r;
+
+        r = autoscaling_describe_group(c->instance->aws, group, c->deadline, &e, &g);
+        if (r == -EACCES) {
+                report_denied(c, "autoscaling:DescribeAutoScalingGroups", &e);
+                return;
+        }
+        if (r == -ENXIO) {
+                printf("  group %s: Auto Scaling does not know it (deleted?): nothing to check\n", group);
+                return;
+        }
+        if (r < 0) {
+                printf("  group %s could not be read: %s\n", group, e.code ?: strerror(-r));
+                return;
+        }
+
+        printf("  group %s: desired capacity %" PRIu64 " (min %" PRIu64 ", max %" PRIu64 "), %zu instance(s)\n",
+               g.name, g.desired_capacity, g.min_size, g.max_size, g.n_instances);
+        if (g.min_healthy_percentage == AUTOSCALING_NO_PERCENTAGE)
+                printf("  no instance maintenance policy: a replaced instance is terminated before its "
+                       "replacement launches\n");
+        else
+                printf("  instance maintenance policy: min healthy %d%%, max healthy %d%%\n",
+                       g.min_healthy_percentage, g.max_healthy_percentage);
+
+        switch (autoscaling_maintenance_verdict(g.desired_capacity, g.min_healthy_percentage)) {
+        case MAINTENANCE_DEADLOCKS:
+                finding(c, "Auto Scaling group %s has an instance maintenance policy with MinHealthyPercentage=%d: "
+                        "it launches a replacement first and terminates the old instance only once the new one "
+                        "is healthy, but the new one cannot take the node's %s from the old one before that, so "
+                        "every replacement deadlocks. Set MinHealthyPercentage=0 and MaxHealthyPercentage=100 "
+                        "(terminate and launch), or remove the policy.", g.name, g.min_healthy_percentage,
+                        held);
+                break;
+        case MAINTENANCE_MAY_DEADLOCK:
+                printf("  WARNING: MinHealthyPercentage=%d of %" PRIu64 " instance(s) is a fraction of the last "
+                       "one; Auto Scaling does not document how it rounds it, and rounded up the hand-over "
+                       "deadlocks as with 100%%: set 0 to be sure\n", g.min_healthy_percentage,
+                       g.desired_capacity);
+                log_warning("Auto Scaling group %s: MinHealthyPercentage=%d may keep the old instance in service "
+                            "until its replacement is healthy, which the replacement cannot become.", g.name,
+                            g.min_healthy_percentage);
+                break;
+        case MAINTENANCE_OK:
+                break;
+        }
+}
+
+/* A launch hook's timeouts against the boot's: the hook must outlast the
+ * boot, with the heartbeats nodeagent sends (signals.h). */
+static void check_hook(Check *c, const char *group, const AutoScalingHook *h) {
+        usec_t timeout = c->config->node.timeout;
+
+        switch (autoscaling_hook_verdict(h, timeout, SIGNAL_HEARTBEAT_INTERVAL_USEC)) {
+        case HOOK_HEARTBEAT_TOO_SHORT:
+                finding(c, "Lifecycle hook %s of group %s ends %" PRIu64 " s after the last heartbeat, and "
+                        "nodeagent sends one every %s (the first only once the instance has booted): the hook "
+                        "would end with %s before the boot's Timeout=%s. Set its HeartbeatTimeout to %s or more.",
+                        h->name, group, h->heartbeat_timeout, FORMAT_DURATION(SIGNAL_HEARTBEAT_INTERVAL_USEC),
+                        strna(h->default_result), FORMAT_DURATION(timeout),
+                        FORMAT_DURATION(SIGNAL_HEARTBEAT_INTERVAL_USEC + AUTOSCALING_HEARTBEAT_SLACK_USEC));
+                break;
+        case HOOK_GLOBAL_TOO_SHORT:
+                finding(c, "Lifecycle hook %s of group %s ends at its global timeout, %" PRIu64 " s after the "
+                        "launch, whatever the heartbeats: shorter than the boot's Timeout=%s, so a slow boot "
+                        "would end with %s. Raise its HeartbeatTimeout (the global timeout is 100 of them, at "
+                        "most 48 h) or lower [Node] Timeout=.", h->name, group, h->global_timeout,
+                        FORMAT_DURATION(timeout), strna(h->default_result));
+                break;
+        case HOOK_OK:
+                printf("    nodeagent's hook: heartbeats every %s keep it waiting until the boot ends "
+                       "(Timeout=%s)\n", FORMAT_DURATION(SIGNAL_HEARTBEAT_INTERVAL_USEC), FORMAT_DURATION(timeout));
+                break;
+        }
+}
+
+static void check_hooks(Check *c, const char *group) {
+        const char *mine = c->config->has_signal ? c->config->signal.lifecycle_hook : NULL;
+        _cleanup_(aws_error_done) AwsError e = {};
+        AutoScalingHook *hooks = NULL;
+        bool found = false;
+        size_t n = 0;
+        int r;
+
+        r = autoscaling_describe_hooks(c->instance->aws, group, c->deadline, &e, &hooks, &n);
+        if (r == -EACCES) {
+                report_denied(c, "autoscaling:DescribeLifecycleHooks", &e);
+                return;
+        }
+        if (r < 0) {
+                printf("  the lifecycle hooks of %s could not be read: %s\n", group, e.code ?: strerror(-r));
+                return;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                const AutoScalingHook *h = &hooks[i];
+
+                printf("  lifecycle hook %s (%s): heartbeat timeout %" PRIu64 " s, global timeout %" PRIu64
+                       " s, default result %s\n", h->name, strna(h->transition), h->heartbeat_timeout,
+                       h->global_timeout, strna(h->default_result));
+                if (!streq_ptr(h->transition, AUTOSCALING_LAUNCHING))
+                        continue;
+                if (streq_ptr(h->name, mine)) {
+                        found = true;
+                        check_hook(c, group, h);
+                } else
+                        printf("    not nodeagent's ([Signal] LifecycleHook=%s): something else must complete it\n",
+                               strempty(mine));
+        }
+        hooks = autoscaling_hooks_free(hooks, n);
+
+        if (!isempty(mine) && !found) {
+                printf("  WARNING: group %s has no launch hook %s: nothing waits for nodeagent's CONTINUE\n", group,
+                       mine);
+                log_warning("[Signal] LifecycleHook=%s: group %s has no launch hook of that name; the boot proceeds, "
+                            "but the hook signal goes nowhere.", mine, group);
+        }
+}
+
+/* The instance's Auto Scaling group, when anything of this configuration
+ * depends on it: the hand-over of a volume or ENI to a replacement, or a
+ * lifecycle hook to complete. Auto Scaling has no DryRun: the reads
+ * themselves tell a missing permission. */
+static void check_autoscaling(Check *c) {
+        const Config *config = c->config;
+        const char *hook = config->has_signal ? config->signal.lifecycle_hook : NULL;
+        _cleanup_(aws_error_done) AwsError e = {};
+        _cleanup_free_ char *group = NULL;
+        int r;
+
+        if (!config->has_volume && !config->has_interface && isempty(hook))
+                return;
+
+        printf("\nAuto Scaling:\n");
+        r = autoscaling_find_group(c->instance->aws, c->instance->instance_id, c->deadline, &e, &group);
+        if (r == -ENXIO && !isempty(hook)) {
+                finding(c, "%s is in no Auto Scaling group, but [Signal] LifecycleHook=%s is set: the boot would "
+                        "fail looking for the group.", c->instance->instance_id, hook);
+                return;
+        }
+        if (r == -ENXIO) {
+                printf("  %s is in no Auto Scaling group: nothing to check\n", c->instance->instance_id);
+                return;
+        }
+        if (r == -EACCES) {
+                report_denied(c, "autoscaling:DescribeAutoScalingInstances", &e);
+                return;
+        }
+        if (r < 0) {
+                printf("  the group of %s could not be found: %s\n", c->instance->instance_id,
+                       e.code ?: strerror(-r));
+                return;
+        }
+
+        if (config->has_volume || config->has_interface)
+                check_maintenance_policy(c, group);
+        check_hooks(c, group);
+}
+
 int check_run(const Config *config, Instance *instance, usec_t deadline, FailureKind *ret_failure) {
         _cleanup_(volume_done) Volume volume = {};
         _cleanup_(eni_done) Eni eni = {};
@@ -248,8 +502,11 @@ int check_run(const Config *config, Instance *instance, usec_t deadline, Failure
         printf("Node %s: instance %s in %s (%s), account %s\n",
                config->node.name ?: instance->instance_id, instance->instance_id,
                instance->availability_zone, instance->region, strna(instance->account_id));
-        printf("Endpoints: ec2 %s, route53 %s\n\n", aws_client_endpoint(instance->aws, AWS_SERVICE_EC2),
-               aws_client_endpoint(instance->aws, AWS_SERVICE_ROUTE53));
+        printf("Endpoints: ec2 %s, route53 %s, autoscaling %s, kms %s\n\n",
+               aws_client_endpoint(instance->aws, AWS_SERVICE_EC2),
+               aws_client_endpoint(instance->aws, AWS_SERVICE_ROUTE53),
+               aws_client_endpoint(instance->aws, AWS_SERVICE_AUTOSCALING),
+               aws_client_endpoint(instance->aws, AWS_SERVICE_KMS));
 
         if (config->has_volume) {
                 volume_init(&volume, &config->volume, &volume_path, instance->aws, instance->instance_id,
@@ -257,9 +514,10 @@ int check_run(const Config *config, Instance *instance, usec_t deadline, Failure
                 r = volume_find(&volume);
                 note_lookup(&c, r, &volume_path);
                 have_volume = r >= 0;
-                if (have_volume)
+                if (have_volume) {
                         describe_volume(&c, &volume.ec2);
-                else
+                        check_volume_key(&c, &volume.ec2);
+                } else
                         printf("Volume: not usable (see the log above)\n");
         } else
                 printf("Volume: no [Volume] section, skipped\n");
@@ -281,6 +539,8 @@ int check_run(const Config *config, Instance *instance, usec_t deadline, Failure
                 check_dns(&c, have_eni ? eni.ec2.private_ip : instance->private_ip);
         else
                 printf("DNS: no [DNS] section, skipped\n");
+
+        check_autoscaling(&c);
 
         printf("\nPermissions (EC2 DryRun):\n");
         if (config->has_volume)
@@ -317,6 +577,11 @@ int check_run(const Config *config, Instance *instance, usec_t deadline, Failure
         if (c.unusable < 0) {
                 *ret_failure = c.unusable_kind;
                 return c.unusable;
+        }
+        if (c.n_findings > 0) {
+                *ret_failure = FAILURE_UNUSABLE;
+                return log_error_errno(ENXIO, "%u finding(s) would make the boot fail: see the plan above.",
+                                       c.n_findings);
         }
         log_info("The plan is feasible.");
         return 0;
