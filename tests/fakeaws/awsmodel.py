@@ -7,11 +7,17 @@ model's locationName. Requests are parsed the same way, in reverse, from the
 input shape. So the shapes are AWS's by construction, and botocore's own
 parsers (used in the tests) prove it.
 
-Protocols covered: "ec2" (EC2), "query" (Auto Scaling, CloudFormation) and
-"rest-xml" (Route 53).
+Protocols covered: "ec2" (EC2), "query" (Auto Scaling, CloudFormation),
+"rest-xml" (Route 53) and "json" (KMS).
+
+Where the installed botocore's model predates a member that AWS's API
+reference documents (Debian 12 ships botocore 1.29), the service's module
+adds it with add_members(): it is then serialized after the model's own
+members, and only while the model lacks it.
 """
 
 import datetime
+import json
 import threading
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
@@ -27,6 +33,22 @@ ROUTE53_NAMESPACE = "https://route53.amazonaws.com/doc/2013-04-01/"
 _lock = threading.Lock()
 _session = None
 _models = {}
+# Shape name -> {member name: {child name: "integer" | "string"}}: members
+# newer than the installed model (add_members()).
+_ADDITIONS = {}
+
+
+def add_members(shape_name, members):
+    """Declare members of an output structure that the installed model lacks, from AWS's API reference.
+
+    members: {member name: {child name: "integer" | "string"}}, each a
+    structure of scalars (all the additions need so far).
+    """
+    _ADDITIONS.setdefault(shape_name, {}).update(members)
+
+
+def _additions(shape):
+    return {n: m for n, m in _ADDITIONS.get(shape.name, {}).items() if n not in shape.members}
 
 
 def service_model(service):
@@ -231,7 +253,8 @@ def _xml_value(shape, elem, ns, where):
 # ---------------------------------------------------------------------------
 
 def _members_xml(shape, value):
-    unknown = set(value) - set(shape.members)
+    extra = _additions(shape)
+    unknown = set(value) - set(shape.members) - set(extra)
     if unknown:
         # A typo in a handler must fail loudly in the tests, not yield a reply
         # that silently lacks the member.
@@ -241,6 +264,15 @@ def _members_xml(shape, value):
         if value.get(name) is None:
             continue
         parts.append(_to_xml(member, value[name], member.serialization.get("name", name)))
+    for name, children in extra.items():
+        if value.get(name) is None:
+            continue
+        unknown = set(value[name]) - set(children)
+        if unknown:
+            raise KeyError(f"{shape.name}.{name} has no member(s) {sorted(unknown)}")
+        inner = "".join(f"<{c}>{escape(str(int(v)) if children[c] == 'integer' else str(v))}</{c}>"
+                        for c, v in value[name].items() if v is not None)
+        parts.append(f"<{name}>{inner}</{name}>")
     return "".join(parts)
 
 
@@ -313,3 +345,104 @@ def error_response(service, code, message, request_id, sender=True):
             f'<ErrorResponse xmlns="{namespace(service)}"><Error><Type>{kind}</Type>'
             f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
             f"<RequestId>{request_id}</RequestId></ErrorResponse>").encode()
+
+
+# ---------------------------------------------------------------------------
+# JSON protocol (KMS): request body -> dict, dict -> reply body
+# ---------------------------------------------------------------------------
+
+def _camel(name):
+    """The member's name as the JSON services write it in validation messages: keyId."""
+    return name[:1].lower() + name[1:]
+
+
+def parse_json_params(op, body):
+    """Parse a JSON-protocol request body against the input shape.
+
+    A body that is not a JSON object is SerializationException; a missing
+    required member, or a string outside the model's length bounds,
+    ValidationException with the message form of the JSON services ("1
+    validation error detected: Value null at 'keyId' failed to satisfy
+    constraint: Member must not be null"). AWS ignores members it does not
+    know; the fake refuses them (SerializationException), since the agent
+    never means to send one.
+    """
+    try:
+        data = json.loads(body.decode("utf-8")) if body.strip() else {}
+    except (UnicodeDecodeError, ValueError):
+        raise AwsError("SerializationException", "Malformed JSON in the request body") from None
+    if not isinstance(data, dict):
+        raise AwsError("SerializationException", "The request body must be a JSON object")
+    shape = op.input_shape
+    if shape is None:
+        return {}
+    return _json_struct(shape, data, "")
+
+
+def _json_struct(shape, data, where):
+    unknown = sorted(set(data) - set(shape.members))
+    if unknown:
+        raise AwsError("SerializationException", f"Unknown member {where}{unknown[0]}")
+    for name in shape.required_members:
+        if data.get(name) is None:
+            raise AwsError("ValidationException", f"1 validation error detected: Value null at '{_camel(name)}' "
+                                                  "failed to satisfy constraint: Member must not be null")
+    return {name: _json_value(shape.members[name], v, f"{where}{name}") for name, v in data.items() if v is not None}
+
+
+def _json_value(shape, value, where):
+    kind = shape.type_name
+    expected = {"structure": dict, "list": list, "map": dict, "string": str, "boolean": bool,
+                "integer": int, "long": int}.get(kind)
+    if expected is not None and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
+        raise AwsError("SerializationException", f"Unexpected type for {where}")
+    if kind == "structure":
+        return _json_struct(shape, value, where + ".")
+    if kind == "list":
+        return [_json_value(shape.member, v, where) for v in value]
+    if kind == "string":
+        low, high = shape.metadata.get("min"), shape.metadata.get("max")
+        if low is not None and len(value) < low:
+            raise AwsError("ValidationException", f"1 validation error detected: Value '{value}' at "
+                                                  f"'{_camel(where)}' failed to satisfy constraint: Member must "
+                                                  f"have length greater than or equal to {low}")
+        if high is not None and len(value) > high:
+            raise AwsError("ValidationException", f"1 validation error detected: Value at '{_camel(where)}' "
+                                                  f"failed to satisfy constraint: Member must have length less "
+                                                  f"than or equal to {high}")
+    return value
+
+
+def _to_json(shape, value):
+    kind = shape.type_name
+    if kind == "structure":
+        unknown = set(value) - set(shape.members)
+        if unknown:
+            raise KeyError(f"{shape.name} has no member(s) {sorted(unknown)}")
+        return {name: _to_json(m, value[name]) for name, m in shape.members.items() if value.get(name) is not None}
+    if kind == "list":
+        return [_to_json(shape.member, v) for v in value]
+    if kind == "map":
+        return {k: _to_json(shape.value, v) for k, v in value.items()}
+    if kind == "timestamp":
+        return float(value)  # The JSON protocol's timestamps: seconds since the epoch.
+    if kind == "boolean":
+        return bool(value)
+    if kind in ("integer", "long"):
+        return int(value)
+    if kind in ("float", "double"):
+        return float(value)
+    return str(value)
+
+
+def json_reply(service, action, value):
+    """The JSON protocol's reply body: the output shape's members as one object."""
+    op = operation_model(service, action)
+    out = _to_json(op.output_shape, value or {}) if op.output_shape is not None else {}
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
+def json_error(code, message):
+    """The JSON protocol's error body: {"__type": code, "message": text} (no message when None)."""
+    body = {"__type": code} if message is None else {"__type": code, "message": message}
+    return json.dumps(body, separators=(",", ":")).encode()

@@ -152,9 +152,15 @@ class Ec2:
             "Iops": vol.get("iops"),
             "Throughput": vol.get("throughput"),
             "Encrypted": bool(vol.get("encrypted", False)),
-            "KmsKeyId": vol.get("kms_key_id"),
+            "KmsKeyId": self._kms_key_arn(vol.get("kms_key_id")),
             "MultiAttachEnabled": False,
         }
+
+    def _kms_key_arn(self, key):
+        """EC2 names a volume's key by its ARN; the world may say only the key id."""
+        if not key or key.startswith("arn:"):
+            return key or None
+        return f"arn:aws:kms:{self.w['region']}:{self.w['account']}:key/{key}"
 
     @staticmethod
     def _attachment_view(vid, att):

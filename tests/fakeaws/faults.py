@@ -1,7 +1,7 @@
 """Fault rules: scripted misbehaviour for the next N matching requests.
 
 A rule is a JSON object:
-  {"service": "ec2" | "route53" | "imds" | "autoscaling" | "cloudformation" | "*",
+  {"service": "ec2" | "route53" | "imds" | "autoscaling" | "cloudformation" | "kms" | "*",
    "action":  "AttachVolume" | "*" | (imds) "token" | "credentials" | "identity" | "user-data" | a path,
    "kind":    see KINDS,
    "count":   how many matching requests it applies to (default 1; -1 = forever),
@@ -31,7 +31,7 @@ KINDS = {
     "huge": ("after", ()),
 }
 
-SERVICES = ("*", "ec2", "route53", "imds", "autoscaling", "cloudformation")
+SERVICES = ("*", "ec2", "route53", "imds", "autoscaling", "cloudformation", "kms")
 
 
 def validate(rule):

@@ -3,9 +3,10 @@
 Routing:
   /latest/...       IMDS (no signature; IMDSv2 token rules in imds.py)
   /2013-04-01/...   Route 53, REST-XML
+  /  (X-Amz-Target) JSON protocol (kms): the target names the action
   /  (POST form)    Query protocol; the service is the one in the SigV4
                     credential scope (ec2 | autoscaling | cloudformation),
-                    so one endpoint serves all three, as AWS_ENDPOINT_URL does
+                    so one endpoint serves all of them, as AWS_ENDPOINT_URL does
   /_fake/...        control interface, JSON, no signature (control.py)
 
 Every AWS request goes: fault rules -> SigV4 (sigv4.py) -> rate limit ->
@@ -34,6 +35,7 @@ import sigv4
 from control import Control
 from ec2 import Ec2
 from errors import AwsError
+from kms import Kms
 from reply import Reply
 from signals import AutoScaling, CloudFormation
 
@@ -44,6 +46,9 @@ MAX_BODY = 16 * 1024 * 1024
 # grow the fake without bound.
 MAX_LOGGED_REQUESTS = 100_000
 QUERY_SERVICES = ("ec2", "autoscaling", "cloudformation")
+# JSON-protocol services by their X-Amz-Target prefix (botocore's targetPrefix).
+JSON_SERVICES = {"TrentService": "kms"}
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 # Query-protocol API versions, to route a request that has no usable
 # Authorization (it still gets the right service's error format).
 _VERSION_SERVICE = {"2016-11-15": "ec2", "2011-01-01": "autoscaling", "2010-05-15": "cloudformation"}
@@ -58,6 +63,16 @@ _AUTH_ERRORS = {
         "signature": ("AuthFailure", 401, "AWS was not able to validate the provided access credentials"),
         "expired": ("ExpiredToken", 400, "The provided token has expired."),
     },
+    # The JSON-protocol services (KMS) answer every refusal with 400 and
+    # their own names of the same errors.
+    "json": {
+        "missing": ("MissingAuthenticationTokenException", 400, "Missing Authentication Token"),
+        "incomplete": ("IncompleteSignatureException", 400, None),
+        "unknown_key": ("UnrecognizedClientException", 400, "The security token included in the request is invalid."),
+        "skew": ("InvalidSignatureException", 400, None),
+        "signature": ("InvalidSignatureException", 400, None),
+        "expired": ("ExpiredTokenException", 400, "The security token included in the request is expired"),
+    },
     "other": {
         "missing": ("MissingAuthenticationToken", 403, "Missing Authentication Token"),
         "incomplete": ("IncompleteSignature", 400, None),
@@ -68,7 +83,8 @@ _AUTH_ERRORS = {
     },
 }
 
-_THROTTLE = {"ec2": ("RequestLimitExceeded", 503, "Request limit exceeded.")}
+_THROTTLE = {"ec2": ("RequestLimitExceeded", 503, "Request limit exceeded."),
+             "kms": ("ThrottlingException", 400, "Rate exceeded")}
 _THROTTLE_DEFAULT = ("Throttling", 400, "Rate exceeded")
 _5XX = {500: ("InternalError", "An internal error has occurred"),
         503: ("Unavailable", "The service is unavailable. Please try again shortly.")}
@@ -101,6 +117,7 @@ class App:
         self.ec2 = Ec2(self)
         self.route53 = route53_mod.Route53(self)
         self.query = {"autoscaling": AutoScaling(self), "cloudformation": CloudFormation(self)}
+        self.json = {"kms": Kms(self)}
         self.control = Control(self)
         self._log_lock = threading.Lock()
         self._requests = []
@@ -152,6 +169,9 @@ class App:
         rid = request_id or str(uuid.uuid4())
         if service == "imds" or service is None:
             return Reply(status, imds_mod.error_body(status), "text/html", code=code)
+        if service in JSON_SERVICES.values():
+            return Reply(status, awsmodel.json_error(code, message), JSON_CONTENT_TYPE, {"x-amzn-RequestId": rid},
+                         code, access_key)
         if service == "ec2":
             body = awsmodel.ec2_error(code, message, rid)
         else:
@@ -169,6 +189,12 @@ class App:
         elif req.path.startswith("/2013-04-01/"):
             action, ident = route53_mod.route(req.method, req.path)
             req.service, req.action, req.detail = "route53", action or "Unknown", ident
+        elif req.path == "/" and req.headers.get("X-Amz-Target"):
+            prefix, _, action = req.headers["X-Amz-Target"].partition(".")
+            service = sigv4.scope_service(req.headers.get("Authorization"))
+            if service not in JSON_SERVICES.values():
+                service = JSON_SERVICES.get(prefix, "kms")
+            req.service, req.action, req.detail = service, action, prefix
         elif req.path == "/":
             params = dict(urllib.parse.parse_qsl(req.query, keep_blank_values=True))
             if req.body:
@@ -194,7 +220,7 @@ class App:
 
         rid = str(uuid.uuid4())
         akid = sigv4.scope_access_key(req.headers.get("Authorization"))
-        family = "ec2" if req.service == "ec2" else "other"
+        family = "ec2" if req.service == "ec2" else "json" if req.service in self.json else "other"
         region = "us-east-1" if req.service == "route53" else self.world.data["region"]
         try:
             with self.world.lock:
@@ -212,6 +238,10 @@ class App:
                 value = self._route53(req, akid)
                 body = awsmodel.rest_xml_reply("route53", req.action, value)
                 return Reply(200, body, "text/xml", {"x-amzn-RequestId": rid}, None, akid)
+            if req.service in self.json:
+                value = self._json(req, akid)
+                body = awsmodel.json_reply(req.service, req.action, value)
+                return Reply(200, body, JSON_CONTENT_TYPE, {"x-amzn-RequestId": rid}, None, akid)
             value, hooks = self._query(req, akid)
             self._run_hooks(hooks)
             if req.service == "ec2":
@@ -228,6 +258,27 @@ class App:
         with self.world.lock:
             self.world.advance()
             return self.route53.handle(req.action, req.detail, req.query, req.body, akid)
+
+    def _json(self, req, akid):
+        """KMS: X-Amz-Target names the action, the body is a JSON object."""
+        service = self.json[req.service]
+        expected_prefix = awsmodel.service_model(req.service).metadata["targetPrefix"]
+        if req.detail != expected_prefix or req.action not in service.actions:
+            raise AwsError("UnknownOperationException", None)
+        op = awsmodel.operation_model(req.service, req.action)
+        # The fake's own strictness: the SDKs send exactly this type, and
+        # the agent must too.
+        if (req.headers.get("Content-Type") or "").split(";")[0].strip() != JSON_CONTENT_TYPE:
+            raise AwsError("SerializationException", f"Content-Type must be {JSON_CONTENT_TYPE}")
+        p = awsmodel.parse_json_params(op, req.body)
+        if self.world.is_denied(akid, req.service, req.action):
+            _, arn = self.world.principal(akid)
+            what = f"{req.service}:{req.action}"
+            raise AwsError("AccessDeniedException", f"User: {arn} is not authorized to perform: {what} because no "
+                                                    f"identity-based policy allows the {what} action")
+        with self.world.lock:
+            self.world.advance()
+            return service.actions[req.action](p)
 
     def _query(self, req, akid):
         """EC2, Auto Scaling and CloudFormation: form parameters, model-parsed."""

@@ -1,8 +1,22 @@
-"""Auto Scaling and CloudFormation (Query protocol): the agent's "I am done" signals.
+"""Auto Scaling and CloudFormation (Query protocol): the agent's "I am done"
+signals, and the group reads of `nodeagent --check`.
 
-Only what the agent sends is implemented; each accepted call is recorded in
-the world (autoscaling.lifecycle_actions, cloudformation.signals) so tests
+Only what the agent sends is implemented; each accepted signal is recorded
+in the world (autoscaling.lifecycle_actions, cloudformation.signals) so tests
 assert on it.
+
+DescribeAutoScalingGroups and DescribeLifecycleHooks answer from
+autoscaling.groups.{name}: "min_size", "max_size", "desired_capacity"
+(default: the members), "instance_maintenance_policy":
+{"min_healthy_percentage", "max_healthy_percentage"}, and per hook
+"lifecycle_transition" (default launching), "heartbeat_timeout" (3600),
+"global_timeout" (default as AWS: the smaller of 100 heartbeat timeouts and
+48 h), "default_result" (ABANDON). A world that describes no groups has the
+groups its instances' aws:autoscaling:groupName tags name, with one
+instance's sizes, no policy and no hooks. InstanceMaintenancePolicy is newer
+than Debian's botocore 1.29 model: its reply member is built from AWS's API
+reference (AutoScalingGroup and InstanceMaintenancePolicy, Auto Scaling API
+Reference), see _MAINTENANCE_POLICY below.
 
 Two levels of strictness, chosen by the world:
 
@@ -26,9 +40,20 @@ Two levels of strictness, chosen by the world:
   the stack's rollback.
 """
 
+import awsmodel
 from errors import AwsError
 
 _GROUP_TAG = "aws:autoscaling:groupName"
+_LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
+_GLOBAL_TIMEOUT_MAX = 48 * 3600
+
+# AutoScalingGroup.InstanceMaintenancePolicy as AWS's API reference documents
+# it (both members Integer; MinHealthyPercentage -1 or 0..100,
+# MaxHealthyPercentage -1 or 100..200): not in botocore 1.29's model, so
+# declared here for the reply's serializer. A newer model that has it wins.
+_MAINTENANCE_POLICY = {"InstanceMaintenancePolicy": {"MinHealthyPercentage": "integer",
+                                                     "MaxHealthyPercentage": "integer"}}
+awsmodel.add_members("AutoScalingGroup", _MAINTENANCE_POLICY)
 _WAITING = "Pending:Wait"
 _SIGNALABLE = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS")
 
@@ -42,6 +67,8 @@ class AutoScaling:
             "CompleteLifecycleAction": self.complete_lifecycle_action,
             "RecordLifecycleActionHeartbeat": self.record_lifecycle_action_heartbeat,
             "DescribeAutoScalingInstances": self.describe_auto_scaling_instances,
+            "DescribeAutoScalingGroups": self.describe_auto_scaling_groups,
+            "DescribeLifecycleHooks": self.describe_lifecycle_hooks,
         }
 
     # -- the strict model ------------------------------------------------------------
@@ -130,6 +157,79 @@ class AutoScaling:
                         "LifecycleState": inst.get("lifecycle_state", "InService"),
                         "HealthStatus": "HEALTHY", "ProtectedFromScaleIn": False})
         return {"AutoScalingInstances": out}
+
+
+    # -- the group reads -----------------------------------------------------------------
+
+    def _all_groups(self):
+        """{name: group}: the described groups, and the ones only instance tags name (lenient worlds)."""
+        groups = dict(self._groups())
+        for inst in self.app.world.data["instances"].values():
+            name = (inst.get("tags") or {}).get(_GROUP_TAG)
+            if name and name not in groups and inst.get("state") != "terminated":
+                groups[name] = {}
+        return groups
+
+    def _members(self, name):
+        w = self.app.world.data
+        return [(iid, inst) for iid, inst in sorted(w["instances"].items())
+                if (inst.get("tags") or {}).get(_GROUP_TAG) == name and inst.get("state") != "terminated"]
+
+    def _group_view(self, name, group):
+        w = self.app.world.data
+        members = self._members(name)
+        for _, inst in members:
+            self._expire(inst, group)
+        zones = sorted({inst["availability_zone"] for _, inst in members}) or [w["region"] + "a"]
+        view = {
+            "AutoScalingGroupName": name,
+            "AutoScalingGroupARN": f"arn:aws:autoscaling:{w['region']}:{w['account']}:autoScalingGroup:"
+                                   f"00000000-0000-4000-8000-000000000000:autoScalingGroupName/{name}",
+            "MinSize": group.get("min_size", 1),
+            "MaxSize": group.get("max_size", 1),
+            "DesiredCapacity": group.get("desired_capacity", max(len(members), 1)),
+            "DefaultCooldown": 300,
+            "AvailabilityZones": zones,
+            "HealthCheckType": "EC2",
+            "HealthCheckGracePeriod": group.get("health_check_grace_period", 300),
+            "Instances": [{"InstanceId": iid, "InstanceType": inst.get("instance_type", "t3.micro"),
+                           "AvailabilityZone": inst["availability_zone"],
+                           "LifecycleState": inst.get("lifecycle_state", "InService"),
+                           "HealthStatus": "Healthy", "ProtectedFromScaleIn": False} for iid, inst in members],
+            "CreatedTime": group.get("created_time", 1704067200),
+            "NewInstancesProtectedFromScaleIn": False,
+        }
+        policy = group.get("instance_maintenance_policy")
+        if policy:
+            view["InstanceMaintenancePolicy"] = {"MinHealthyPercentage": policy.get("min_healthy_percentage"),
+                                                 "MaxHealthyPercentage": policy.get("max_healthy_percentage")}
+        return view
+
+    def describe_auto_scaling_groups(self, p):
+        names = p.get("AutoScalingGroupNames")
+        # Unknown names are left out: an empty list, not an error, as AWS answers.
+        out = [self._group_view(name, group) for name, group in sorted(self._all_groups().items())
+               if not names or name in names]
+        return {"AutoScalingGroups": out}
+
+    def describe_lifecycle_hooks(self, p):
+        name = p["AutoScalingGroupName"]
+        groups = self._all_groups()
+        if name not in groups:
+            # AWS refuses an unknown group with ValidationError; the wording is the fake's.
+            raise AwsError("ValidationError", f"Group {name} not found")
+        wanted = p.get("LifecycleHookNames")
+        out = []
+        for hook_name, hook in (groups[name].get("hooks") or {}).items():
+            if wanted and hook_name not in wanted:
+                continue
+            heartbeat = int(hook.get("heartbeat_timeout", 3600))
+            out.append({"LifecycleHookName": hook_name, "AutoScalingGroupName": name,
+                        "LifecycleTransition": hook.get("lifecycle_transition", _LAUNCHING),
+                        "HeartbeatTimeout": heartbeat,
+                        "GlobalTimeout": int(hook.get("global_timeout", min(100 * heartbeat, _GLOBAL_TIMEOUT_MAX))),
+                        "DefaultResult": hook.get("default_result", "ABANDON")})
+        return {"LifecycleHooks": out}
 
 
 class CloudFormation:

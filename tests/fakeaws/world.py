@@ -27,7 +27,7 @@ DEFAULT_WORLD_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "w
 _COLLECTIONS = {
     "instances": dict, "volumes": dict, "network_interfaces": dict, "subnets": dict,
     "hosted_zones": dict, "changes": dict, "keys": dict, "deny": list, "rate_limits": dict,
-    "snapshots": dict, "client_tokens": dict,
+    "snapshots": dict, "client_tokens": dict, "kms_keys": dict,
 }
 # Members whose missing sub-keys are filled from the default world, so a world
 # may say only {"delays": {"volume_attach": 2}}.
