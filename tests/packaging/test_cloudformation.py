@@ -117,13 +117,13 @@ def agent_actions():
     Route 53's REST paths by what they are."""
     actions = set()
     services = {"ec2.c": "ec2", "ec2-create.c": "ec2", "autoscaling.c": "autoscaling",
-                "cloudformation.c": "cloudformation"}
+                "cloudformation.c": "cloudformation", "kms.c": "kms"}
     for path in glob.glob(os.path.join(TOP, "agent", "*.c")):
         with open(path) as f:
             src = f.read()
         name = os.path.basename(path)
         if name in services:
-            for call in re.findall(r'aws_query_call\([^,]+,\s*AWS_SERVICE_\w+,\s*"(\w+)"', src):
+            for call in re.findall(r'aws_(?:query|json)_call\([^,]+,\s*AWS_SERVICE_\w+,\s*"(\w+)"', src):
                 actions.add(f"{services[name]}:{call}")
             for call in re.findall(r'lifecycle_call\([^,]+,\s*"(\w+)"', src):
                 actions.add(f"{services[name]}:{call}")
@@ -240,8 +240,19 @@ def test_only_actions_without_resources_get_a_star(base):
     for s in policy_statements(base, BASE_PARAMS):
         if s["Resource"] == "*":
             assert actions_of([s]) <= {"ec2:DescribeVolumes", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-                                       "ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances"}, s
+                                       "ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances",
+                                       "autoscaling:DescribeAutoScalingGroups",
+                                       "autoscaling:DescribeLifecycleHooks"}, s
             assert s["Condition"]["StringEquals"]["aws:RequestedRegion"] == "us-east-1"
+
+
+def test_describe_key_is_the_clusters_key_or_the_accounts_in_the_region(base):
+    (with_key,) = [s for s in policy_statements(base, {**BASE_PARAMS, "VolumeKmsKeyArn": KMS_KEY})
+                   if "kms:DescribeKey" in actions_of([s])]
+    assert with_key["Resource"] == KMS_KEY and actions_of([with_key]) == {"kms:DescribeKey"}
+    (managed,) = [s for s in policy_statements(base, BASE_PARAMS) if "kms:DescribeKey" in actions_of([s])]
+    assert managed["Resource"] == "arn:aws:kms:us-east-1:123456789012:key/*"
+    assert actions_of([managed]) == {"kms:DescribeKey"}
 
 
 def test_signals_are_scoped_to_the_clusters_stacks_and_groups(base):
