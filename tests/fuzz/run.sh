@@ -11,7 +11,7 @@
 #   -b   the fuzz build tree (default build-fuzz)
 #   -w   where corpora, crash artifacts and logs go (default build-fuzz/fuzz-work)
 #   -j   also write a JUnit file: one test case per target
-#   TARGET: config, user-data, imds, xml, ec2, route53, sigv4 (default all)
+#   TARGET: config, user-data, imds, xml, ec2, route53, sigv4, kms, autoscaling (default all)
 #
 # Prints one line per target: executions, corpus size, crashes. Exit status 1
 # when any target found a crash, a leak or a sanitizer report (the input that
@@ -35,7 +35,7 @@ done
 shift $((OPTIND - 1))
 work=${work:-$build/fuzz-work}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config user-data imds xml ec2 route53 sigv4)
+[ ${#targets[@]} -gt 0 ] || targets=(config user-data imds xml ec2 route53 sigv4 kms autoscaling)
 
 replies=$top/tests/unit/replies
 seeds=$top/tests/fuzz/seeds
@@ -77,7 +77,7 @@ seed_dirs() {
         config) echo "$seeds/config" ;;
         user-data) echo "$work/seeds/user-data" ;;
         imds) echo "$seeds/imds" ;;
-        xml|ec2|route53) echo "$replies" ;;
+        xml|ec2|route53|kms|autoscaling) echo "$replies" ;;
         sigv4) echo "$work/seeds/sigv4" ;;
         *) echo "unknown fuzz target: $1" >&2; return 1 ;;
         esac

@@ -54,6 +54,8 @@ SEEDS = {
     "ec2": ["tests/unit/replies"],
     "route53": ["tests/unit/replies"],
     "sigv4": ["@sigv4"],
+    "kms": ["tests/unit/replies"],
+    "autoscaling": ["tests/unit/replies"],
 }
 
 
