@@ -224,3 +224,38 @@ def test_kms_endpoint_of_its_own(agent, fake, confdir):
     assert fake.requests(service="kms") == []
     assert "could not be read" in r.stdout
     assert ENI in r.stdout
+
+
+def fields(r, kind):
+    """{key: value} of the tool's first "kind key=value ..." line."""
+    for line in r.stdout.splitlines():
+        if line.startswith(kind + " "):
+            return dict(part.split("=", 1) for part in line.split()[1:] if "=" in part)
+    raise AssertionError(f"no {kind} line in {r}")
+
+
+@pytest.mark.parametrize("role", [False, True], ids=["static-keys", "role-session-token"])
+def test_preflight_reads_through_the_agents_stack(awscall, fake, role):
+    group(fake, instance_maintenance_policy={"min_healthy_percentage": 100, "max_healthy_percentage": 200})
+    k = fields(awscall("describe-key", "alias/kafka", role=role), "key")
+    assert (k["id"], k["arn"], k["state"], k["usable"]) == (KEY_ID, KEY_ARN, "Enabled", "yes")
+    g = fields(awscall("describe-group", GROUP, role=role), "group")
+    assert (g["desired"], g["min_healthy"], g["max_healthy"], g["instances"]) == ("1", "100", "200", "1")
+    h = fields(awscall("describe-hooks", GROUP, role=role), "hook")
+    assert (h["name"], h["heartbeat"], h["global"]) == ("boot", "600", "60000")
+    calls = [q for q in fake.requests() if q["service"] in ("kms", "autoscaling")]
+    assert [q["status"] for q in calls] == [200] * 3, calls
+    assert {q["access_key"][:4] for q in calls} == {"ASIA" if role else "AKID"}
+
+
+def test_kms_errors_through_the_agents_stack(awscall, fake):
+    r = awscall("describe-key", "alias/nope")
+    assert r.status == 4 and "code=NotFoundException" in r.stdout, r
+    fake.merge_state({"deny": [{"principal": "*", "action": "kms:*"}]})
+    r = awscall("describe-key", KEY_ID)
+    assert r.status == 3 and "code=AccessDeniedException" in r.stdout, r
+    fake.merge_state({"deny": []})
+    fake.fault(service="kms", action="DescribeKey", kind="http5xx", status=500, count=2)
+    r = awscall("describe-key", KEY_ID)
+    assert r.status == 0, r
+    assert [q["status"] for q in fake.requests(service="kms")][-3:] == [500, 500, 200]

@@ -18,6 +18,7 @@
 #include "exit-status.h"
 #include "http.h"
 #include "imds.h"
+#include "kms.h"
 #include "log.h"
 #include "route53.h"
 #include "signals.h"
@@ -578,6 +579,62 @@ static int cmd_find_group(Tool *t, char **args) {
         return 0;
 }
 
+static int cmd_describe_group(Tool *t, char **args) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        _cleanup_(autoscaling_group_done) AutoScalingGroup g = {};
+        int r;
+
+        if (!args[0])
+                return log_error_errno(EINVAL, "describe-group GROUP");
+        r = autoscaling_describe_group(t->aws, args[0], t->deadline, &e, &g);
+        if (r < 0) {
+                print_error(r, &e);
+                return r;
+        }
+        printf("group name=%s desired=%" PRIu64 " min=%" PRIu64 " max=%" PRIu64 " instances=%zu min_healthy=%d "
+               "max_healthy=%d\n", g.name, g.desired_capacity, g.min_size, g.max_size, g.n_instances,
+               g.min_healthy_percentage, g.max_healthy_percentage);
+        return 0;
+}
+
+static int cmd_describe_hooks(Tool *t, char **args) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        AutoScalingHook *hooks = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!args[0])
+                return log_error_errno(EINVAL, "describe-hooks GROUP");
+        r = autoscaling_describe_hooks(t->aws, args[0], t->deadline, &e, &hooks, &n);
+        if (r < 0) {
+                print_error(r, &e);
+                return r;
+        }
+        for (size_t i = 0; i < n; i++)
+                printf("hook name=%s transition=%s heartbeat=%" PRIu64 " global=%" PRIu64 " default=%s\n",
+                       hooks[i].name, strna(hooks[i].transition), hooks[i].heartbeat_timeout,
+                       hooks[i].global_timeout, strna(hooks[i].default_result));
+        autoscaling_hooks_free(hooks, n);
+        return 0;
+}
+
+static int cmd_describe_key(Tool *t, char **args) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        _cleanup_(kms_key_done) KmsKey k = {};
+        int r;
+
+        if (!args[0])
+                return log_error_errno(EINVAL, "describe-key KEY");
+        r = kms_describe_key(t->aws, args[0], t->deadline, &e, &k);
+        if (r < 0) {
+                print_error(r, &e);
+                return r;
+        }
+        printf("key id=%s arn=%s state=%s enabled=%s manager=%s usable=%s\n", k.id, strna(k.arn), k.state,
+               k.enabled ? "yes" : "no", strna(k.key_manager), kms_key_unusable_reason(&k) ? "no" : "yes");
+        return 0;
+}
+
 /* The whole policy of signals.h, as the agent runs it:
  *   signal success|failure INSTANCE [stack=S resource=R] [hook=H] [heartbeats=N]
  * start, N heartbeats (as if each were due), then success or failure. */
@@ -655,6 +712,9 @@ static const struct {
         { "complete-lifecycle-action",   cmd_complete_lifecycle_action,   true },
         { "describe-auto-scaling-instance", cmd_describe_auto_scaling_instance, true },
         { "find-group",                  cmd_find_group,                  true },
+        { "describe-group",              cmd_describe_group,              true },
+        { "describe-hooks",              cmd_describe_hooks,              true },
+        { "describe-key",                cmd_describe_key,                true },
         { "signal",                      cmd_signal,                      true },
         { "dns-publish",                 cmd_dns_publish,                 true },
         { "dns-unpublish",               cmd_dns_unpublish,               true },
