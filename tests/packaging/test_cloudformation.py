@@ -214,12 +214,36 @@ def test_attach_and_detach_need_the_clusters_tag_on_every_resource(base):
             assert s["Condition"]["StringEquals"]["aws:ResourceTag/nodeagent:cluster"] == "kafka", s
 
 
-def test_create_tags_is_two_tag_keys_on_the_clusters_volumes(base):
-    (s,) = [s for s in policy_statements(base, BASE_PARAMS) if "ec2:CreateTags" in actions_of([s])]
-    assert s["Resource"] == "arn:aws:ec2:us-east-1:123456789012:volume/*"
-    assert s["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == ["nodeagent:format-started",
-                                                                          "nodeagent:initialized"]
-    assert s["Condition"]["StringEquals"]["aws:ResourceTag/nodeagent:cluster"] == "kafka"
+def test_create_tags_is_nodeagents_keys_on_the_clusters_resources(base):
+    """Tags on existing resources: only nodeagent's own keys, only on the
+    cluster's volumes and interfaces. Tags at creation: only with the
+    CreateVolume or CreateNetworkInterface that makes the resource (whose
+    own statements require the cluster's tag on it)."""
+    granting = [s for s in policy_statements(base, BASE_PARAMS) if "ec2:CreateTags" in actions_of([s])]
+    existing = [s for s in granting if "ec2:CreateAction" not in s["Condition"].get("StringEquals", {})]
+    at_creation = [s for s in granting if s not in existing]
+    assert sorted(s["Resource"] for s in existing) == ["arn:aws:ec2:us-east-1:123456789012:network-interface/*",
+                                                      "arn:aws:ec2:us-east-1:123456789012:volume/*"]
+    for s in existing:
+        assert s["Condition"]["StringEquals"]["aws:ResourceTag/nodeagent:cluster"] == "kafka"
+        assert all(k.startswith("nodeagent:") for k in s["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"])
+    volumes = [s for s in existing if s["Resource"].endswith(":volume/*")][0]
+    assert {"nodeagent:format-started", "nodeagent:initialized"} <= set(
+        volumes["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"])
+    (created,) = at_creation
+    assert sorted(created["Condition"]["StringEquals"]["ec2:CreateAction"]) == ["CreateNetworkInterface",
+                                                                               "CreateVolume"]
+
+
+def test_restore_creates_only_what_carries_the_clusters_tag(base):
+    st = policy_statements(base, BASE_PARAMS)
+    for action in ("ec2:CreateVolume", "ec2:CreateNetworkInterface"):
+        granting = [s for s in st if action in actions_of([s])]
+        made = [s for s in granting if s["Resource"].endswith(("volume/*", "network-interface/*"))]
+        assert made and all(s["Condition"]["StringEquals"]["aws:RequestTag/nodeagent:cluster"] == "kafka"
+                            for s in made), granting
+        for s in granting:
+            assert s.get("Condition"), s
 
 
 def test_route53_is_scoped_to_the_zone_and_the_clusters_a_records(base):
@@ -240,7 +264,8 @@ def test_only_actions_without_resources_get_a_star(base):
     for s in policy_statements(base, BASE_PARAMS):
         if s["Resource"] == "*":
             assert actions_of([s]) <= {"ec2:DescribeVolumes", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-                                       "ec2:DescribeInstances", "autoscaling:DescribeAutoScalingInstances",
+                                       "ec2:DescribeInstances", "ec2:DescribeSnapshots",
+                                       "autoscaling:DescribeAutoScalingInstances",
                                        "autoscaling:DescribeAutoScalingGroups",
                                        "autoscaling:DescribeLifecycleHooks"}, s
             assert s["Condition"]["StringEquals"]["aws:RequestedRegion"] == "us-east-1"
@@ -270,7 +295,7 @@ def test_standalone_policy_is_the_templates(base):
         text = f.read()
     for placeholder, value in {"REGION": "us-east-1", "ACCOUNT": "123456789012", "CLUSTER": "kafka",
                                "ZONE_ID": "Z0HOSTEDZONE0000000001", "KMS_KEY_ARN": KMS_KEY,
-                               "DOMAIN": "kafka.internal"}.items():
+                               "DOMAIN": "kafka.internal", "VPC_ID": BASE_PARAMS["VpcId"]}.items():
         text = text.replace(placeholder, value)
     standalone = json.loads(text)["Statement"]
     ours = policy_statements(base, {**BASE_PARAMS, "VolumeKmsKeyArn": KMS_KEY})
