@@ -7,6 +7,7 @@
  *   config-keys.c    the key table, and a key's field read, written, reset
  *   config-source.c  the sources: INI text, files, conf.d, --set, user data
  *   config-check.c   the rules across keys (config_validate())
+ *   config-section.c the section instances: [Volume:NAME], presence, origins
  *   config.c         the Config itself, its errors and origins, the plan */
 
 #include <stdbool.h>
@@ -37,6 +38,11 @@ const char *enum_to_string(const EnumTable *t, int i);
 extern const EnumTable filesystem_table;
 extern const EnumTable format_policy_table;
 extern const EnumTable take_over_policy_table;
+extern const EnumTable stripe_mode_table;
+extern const EnumTable volume_restore_table;
+extern const EnumTable volume_type_table;
+extern const EnumTable interface_restore_table;
+extern const EnumTable unpublish_on_stop_table;
 extern const EnumTable routing_mode_table;
 extern const EnumTable dns_mode_table;
 extern const EnumTable config_section_table;
@@ -74,6 +80,10 @@ int normalize_hook_name(const char *value, char **ret, const char **ret_reason);
 
 typedef enum KeyType {
         KEY_STRING,
+        /* Values separated by spaces, each checked by normalize, no value
+         * twice, at most max of them: a NULL-terminated char **, NULL when
+         * unset. A later assignment replaces the whole list. */
+        KEY_LIST,
         KEY_TAG,
         KEY_BOOL,
         KEY_DURATION,
@@ -92,14 +102,18 @@ typedef struct ConfigKey {
         /* The default as it would be written in a file, so that defaults
          * go through the same parser as values; NULL: unset. */
         const char *default_value;
-        /* KEY_STRING */
+        /* KEY_STRING and KEY_LIST */
         NormalizeFn normalize;
         /* KEY_ENUM */
         const EnumTable *enum_table;
         /* KEY_DURATION and KEY_UNSIGNED: the accepted range, and the reason
-         * given for a value outside it. */
+         * given for a value outside it; KEY_LIST: at most max values. A
+         * KEY_UNSIGNED without a default reads 0 when unset, so its min
+         * must be 1 or more. */
         uint64_t min, max;
         const char *range_reason;
+        /* Called after the field changed, for fields derived from it. */
+        void (*changed)(void *data);
         /* For the plan: what an unset key means, when that is not obvious. */
         const char *unset_means;
 } ConfigKey;
@@ -108,7 +122,8 @@ typedef struct ConfigKey {
 extern const ConfigKey config_keys[];
 extern const size_t config_n_keys;
 
-/* The struct that holds section s's values in c: &c->node, &c->volume, ... */
+/* The struct that holds the values of the single section s in c:
+ * &c->node, &c->volume ([Volume]), ... */
 void *config_section_data(Config *c, ConfigSection s);
 const void *config_section_data_const(const Config *c, ConfigSection s);
 
@@ -143,5 +158,42 @@ int config_origin_set(ConfigOrigin *o, const char *source, unsigned line);
 /* "/etc/nodeagent/nodeagent.conf:12", "--set", or "unknown". */
 const char *config_origin_to_string(const ConfigOrigin *o, char *buf, size_t size);
 
-/* Marks section s present; its first appearance is remembered. */
-int config_section_mark_present(Config *c, ConfigSection s, const char *source, unsigned line);
+/* A [Volume:NAME] section, allocated as this so that a ConfigVolume * of
+ * Config.volumes converts back to it (volume is the first member). */
+typedef struct ConfigNamedVolume {
+        ConfigVolume volume;
+        char *title;                    /* "Volume:NAME", for messages */
+        ConfigOrigin origin;            /* where the section first appeared */
+        ConfigOrigin *key_origins;      /* by config_key_index(), as Config.key_origins */
+} ConfigNamedVolume;
+
+/* One section instance as the sources name it: [Node], [Volume],
+ * [Volume:log]. Resolved by config_section_ref(); released with
+ * config_section_ref_done(). */
+typedef struct ConfigSectionRef {
+        ConfigSection type;
+        void *data;                     /* its struct: &c->node, a ConfigVolume, ... */
+        const char *title;              /* "Node", "Volume", "Volume:log" */
+        ConfigOrigin *origin;           /* where it first appeared */
+        ConfigOrigin *key_origins;      /* where each key was last set, by config_key_index() */
+        /* A [Volume:NAME] that is not present yet: config_section_ref_mark_present()
+         * adds it to the Config, config_section_ref_done() frees it otherwise. */
+        ConfigNamedVolume *pending;
+} ConfigSectionRef;
+
+/* The section named by a header or by --set, without its brackets:
+ * "Node", "Volume", "Volume:log". A [Volume:NAME] that is not present yet
+ * is made, with its defaults, but not added. Returns -EINVAL with a message
+ * (naming source and line) for a name that is no section. */
+int config_section_ref(Config *c, const char *name, const char *source, unsigned line,
+                       ConfigError *e, ConfigSectionRef *ret);
+/* Marks the section present (adding a pending [Volume:NAME] to
+ * c->volumes); its first appearance is remembered. */
+int config_section_ref_mark_present(Config *c, ConfigSectionRef *ref, const char *source, unsigned line);
+void config_section_ref_done(ConfigSectionRef *ref);
+
+/* The same, read-only, for a volume section of c->volumes. */
+void config_volume_ref(const Config *c, const ConfigVolume *v, ConfigSectionRef *ret);
+
+/* Frees every [Volume:NAME] and c->volumes, for config_free(). */
+void config_free_named_volumes(Config *c);

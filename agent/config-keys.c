@@ -25,15 +25,34 @@
                 __VA_ARGS__                                     \
         }
 
+/* Id= of a volume section: id is the first of ids, for the callers that
+ * take a section as one volume. */
+static void volume_ids_changed(void *data) {
+        ConfigVolume *v = data;
+        size_t n = 0;
+
+        while (v->ids && v->ids[n])
+                n++;
+        v->n_ids = n;
+        v->id = n > 0 ? v->ids[0] : NULL;
+}
+
 const ConfigKey config_keys[] = {
         KEY(NODE, "Name", KEY_STRING, name, NULL,
             .normalize = normalize_node_name, .unset_means = "the instance id"),
         KEY(NODE, "Timeout", KEY_DURATION, timeout, "15min",
             .min = 1, .max = UINT64_MAX, .range_reason = "the deadline must be longer than 0"),
 
-        KEY(VOLUME, "Id", KEY_STRING, id, NULL,
-            .normalize = normalize_volume_id),
+        /* Several ids make a striped set (with Stripe=). */
+        KEY(VOLUME, "Id", KEY_LIST, ids, NULL,
+            .normalize = normalize_volume_id, .max = CONFIG_STRIPE_MEMBERS_MAX,
+            .range_reason = "more than 16 volume ids", .changed = volume_ids_changed),
         KEY(VOLUME, "Tag", KEY_TAG, tag, NULL),
+        KEY(VOLUME, "Count", KEY_UNSIGNED, count, NULL,
+            .min = 2, .max = CONFIG_STRIPE_MEMBERS_MAX,
+            .range_reason = "not a member count from 2 to 16 (without Count=, Tag= finds one volume)"),
+        KEY(VOLUME, "Stripe", KEY_ENUM, stripe, "none",
+            .enum_table = &stripe_mode_table),
         KEY(VOLUME, "Device", KEY_STRING, device, "auto",
             .normalize = normalize_device),
         KEY(VOLUME, "MountPoint", KEY_STRING, mount_point, NULL,
@@ -50,6 +69,14 @@ const ConfigKey config_keys[] = {
         KEY(VOLUME, "TakeOverTimeout", KEY_DURATION, take_over_timeout, "10min",
             .min = 0, .max = UINT64_MAX),
         KEY(VOLUME, "DetachOnStop", KEY_BOOL, detach_on_stop, "no"),
+        KEY(VOLUME, "Restore", KEY_ENUM, restore, "no",
+            .enum_table = &volume_restore_table),
+        /* EBS's largest volume (io2 Block Express); CreateVolume refuses
+         * sizes outside a type's own range with its own message. */
+        KEY(VOLUME, "Size", KEY_UNSIGNED, size_gib, NULL,
+            .min = 1, .max = 65536, .range_reason = "not a size from 1 to 65536 GiB"),
+        KEY(VOLUME, "VolumeType", KEY_ENUM, volume_type, "gp3",
+            .enum_table = &volume_type_table),
 
         KEY(INTERFACE, "Id", KEY_STRING, id, NULL,
             .normalize = normalize_eni_id),
@@ -71,6 +98,8 @@ const ConfigKey config_keys[] = {
         KEY(INTERFACE, "TakeOverTimeout", KEY_DURATION, take_over_timeout, "10min",
             .min = 0, .max = UINT64_MAX),
         KEY(INTERFACE, "DetachOnStop", KEY_BOOL, detach_on_stop, "no"),
+        KEY(INTERFACE, "Restore", KEY_ENUM, restore, "no",
+            .enum_table = &interface_restore_table),
 
         KEY(DNS, "HostedZoneId", KEY_STRING, hosted_zone_id, NULL,
             .normalize = normalize_hosted_zone_id),
@@ -82,6 +111,8 @@ const ConfigKey config_keys[] = {
         KEY(DNS, "TTL", KEY_UNSIGNED, ttl, "60",
             .min = 0, .max = 2147483647, .range_reason = "not a TTL from 0 to 2147483647 seconds"),
         KEY(DNS, "WaitInSync", KEY_BOOL, wait_in_sync, "no"),
+        KEY(DNS, "UnpublishOnStop", KEY_ENUM, unpublish_on_stop, "no",
+            .enum_table = &unpublish_on_stop_table),
 
         KEY(SIGNAL, "CloudFormationStack", KEY_STRING, cloudformation_stack, NULL,
             .normalize = normalize_stack),
@@ -160,6 +191,56 @@ static int key_parse_string(const ConfigKey *k, char **field, const char *value,
         return 0;
 }
 
+static bool strv_contains(char * const *l, const char *s) {
+        for (char * const *i = l; i && *i; i++)
+                if (streq(*i, s))
+                        return true;
+        return false;
+}
+
+static int key_parse_list(const ConfigKey *k, char ***field, const char *value, const char **ret_reason) {
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0;
+        int r;
+
+        for (const char *p = value; p && *p;) {
+                _cleanup_free_ char *word = NULL, *s = NULL;
+                size_t len;
+                char **m;
+
+                p += strspn(p, " ");
+                len = strcspn(p, " ");
+                if (len == 0)
+                        break;
+                word = strndup(p, len);
+                if (!word)
+                        return -ENOMEM;
+                p += len;
+
+                r = k->normalize(word, &s, ret_reason);
+                if (r < 0)
+                        return r;
+                if (strv_contains(l, s)) {
+                        *ret_reason = "the same value appears twice";
+                        return -EINVAL;
+                }
+                if (n >= k->max) {
+                        *ret_reason = k->range_reason;
+                        return -EINVAL;
+                }
+                m = realloc(l, (n + 2) * sizeof(char *));
+                if (!m)
+                        return -ENOMEM;
+                l = m;
+                l[n++] = TAKE_PTR(s);
+                l[n] = NULL;
+        }
+
+        strv_free(*field);
+        *field = TAKE_PTR(l);
+        return 0;
+}
+
 static int key_parse_tag(ConfigTag *field, const char *value, const char **ret_reason) {
         ConfigTag t = {};
         int r;
@@ -210,6 +291,12 @@ static int key_parse_unsigned(const ConfigKey *k, unsigned *field, const char *v
         uint64_t v;
         int r;
 
+        /* Unset, for a key without a default: 0, below every such key's min. */
+        if (!value && !k->default_value) {
+                *field = 0;
+                return 0;
+        }
+
         r = value ? parse_uint64_strict(value, &v) : -EINVAL;
         if (r < 0 || v < k->min || v > k->max) {
                 *ret_reason = k->range_reason;
@@ -232,12 +319,12 @@ static int key_parse_enum(const ConfigKey *k, int *field, const char *value, con
         return 0;
 }
 
-int config_key_parse(const ConfigKey *k, void *data, const char *value, const char **ret_reason) {
-        void *field = key_field(k, data);
-
+static int key_parse_field(const ConfigKey *k, void *field, const char *value, const char **ret_reason) {
         switch (k->type) {
         case KEY_STRING:
                 return key_parse_string(k, field, value, ret_reason);
+        case KEY_LIST:
+                return key_parse_list(k, field, value, ret_reason);
         case KEY_TAG:
                 return key_parse_tag(field, value, ret_reason);
         case KEY_BOOL:
@@ -253,6 +340,14 @@ int config_key_parse(const ConfigKey *k, void *data, const char *value, const ch
         abort();
 }
 
+int config_key_parse(const ConfigKey *k, void *data, const char *value, const char **ret_reason) {
+        int r = key_parse_field(k, key_field(k, data), value, ret_reason);
+
+        if (r >= 0 && k->changed)
+                k->changed(data);
+        return r;
+}
+
 /* The defaults are constants of this file that parse, so -ENOMEM is the
  * only failure possible. */
 int config_key_reset(const ConfigKey *k, void *data) {
@@ -264,6 +359,8 @@ int config_key_reset(const ConfigKey *k, void *data) {
 void config_key_done(const ConfigKey *k, void *data) {
         if (k->type == KEY_STRING)
                 free(*(char **) key_field(k, data));
+        else if (k->type == KEY_LIST)
+                strv_free(*(char ***) key_field(k, data));
         else if (k->type == KEY_TAG)
                 tag_done(key_field(k, data));
 }
@@ -277,6 +374,11 @@ void config_key_format(const ConfigKey *k, const void *data, FILE *f) {
 
         case KEY_STRING:
                 fputs(strempty(*(char * const *) field), f);
+                return;
+
+        case KEY_LIST:
+                for (char * const *i = *(char * const * const *) field; i && *i; i++)
+                        fprintf(f, "%s%s", i == *(char * const * const *) field ? "" : " ", *i);
                 return;
 
         case KEY_TAG: {
@@ -304,7 +406,8 @@ void config_key_format(const ConfigKey *k, const void *data, FILE *f) {
         }
 
         case KEY_UNSIGNED:
-                fprintf(f, "%u", *(const unsigned *) field);
+                if (config_key_is_set(k, data))
+                        fprintf(f, "%u", *(const unsigned *) field);
                 return;
 
         case KEY_ENUM:
@@ -321,8 +424,12 @@ bool config_key_is_set(const ConfigKey *k, const void *data) {
         switch (k->type) {
         case KEY_STRING:
                 return *(char * const *) field != NULL;
+        case KEY_LIST:
+                return *(char * const * const *) field != NULL;
         case KEY_TAG:
                 return ((const ConfigTag *) field)->key != NULL;
+        case KEY_UNSIGNED:
+                return k->default_value || *(const unsigned *) field != 0;
         default:
                 return true;
         }

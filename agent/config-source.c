@@ -14,36 +14,13 @@
  * passed with --config), not a configuration. */
 #define CONFIG_FILE_MAX (1024U * 1024U)
 
-/* Refuses an unknown section, with a hint when only the case is wrong. */
-static int section_lookup(const char *name, const char *source, unsigned line, ConfigError *e,
-                          ConfigSection *ret) {
-        _cleanup_free_ char *shown = NULL;
-        ConfigSection s = config_section_from_string(name);
-
-        if (s >= 0) {
-                *ret = s;
-                return 0;
-        }
-
-        shown = escape_for_message(name);
-        if (!shown)
-                return -ENOMEM;
-        for (int i = 0; i < _CONFIG_SECTION_MAX; i++)
-                if (strcasecmp(name, config_section_to_string(i)) == 0)
-                        return config_error_set(e, EINVAL, source, line, name, NULL,
-                                                "[%s]: unknown section (did you mean [%s]?)",
-                                                shown, config_section_to_string(i));
-        return config_error_set(e, EINVAL, source, line, name, NULL,
-                                "[%s]: unknown section (sections are Node, Volume, Interface, DNS and Signal)",
-                                shown);
-}
-
 /* Applies one assignment from any source. An empty value resets the key to
  * its default, as in systemd. */
-static int config_assign(Config *c, ConfigSection section, const char *key, const char *value,
+static int config_assign(Config *c, ConfigSectionRef *ref, const char *key, const char *value,
                          const char *source, unsigned line, ConfigError *e) {
         _cleanup_free_ char *shown_key = NULL, *shown_value = NULL;
-        const char *section_name = config_section_to_string(section);
+        ConfigSection section = ref->type;
+        const char *section_name = ref->title;
         const char *reason = NULL;
         const ConfigKey *k;
         int r;
@@ -87,9 +64,9 @@ static int config_assign(Config *c, ConfigSection section, const char *key, cons
                                         "[%s] %s=%s: %s", section_name, k->name, shown_value, reason);
 
         if (value[0] == '\0')
-                r = config_key_reset(k, config_section_data(c, section));
+                r = config_key_reset(k, ref->data);
         else
-                r = config_key_parse(k, config_section_data(c, section), value, &reason);
+                r = config_key_parse(k, ref->data, value, &reason);
         if (r == -EINVAL)
                 return config_error_set(e, EINVAL, source, line, section_name, key,
                                         "[%s] %s=%s: %s", section_name, k->name, shown_value,
@@ -98,16 +75,19 @@ static int config_assign(Config *c, ConfigSection section, const char *key, cons
                 return r;
 
         /* Only a value that was taken makes its section present. */
-        r = config_section_mark_present(c, section, source, line);
+        r = config_section_ref_mark_present(c, ref, source, line);
         if (r < 0)
                 return r;
 
-        return config_origin_set(&c->key_origins[config_key_index(k)], source, line);
+        return config_origin_set(&ref->key_origins[config_key_index(k)], source, line);
 }
 
 int config_parse_string(Config *c, const char *source_name, const char *text, ConfigError *ret_error) {
         _cleanup_free_ char *copy = NULL;
-        ConfigSection section = _CONFIG_SECTION_INVALID;
+        /* Headers make their section present at once, so nothing is
+         * ever pending here. */
+        ConfigSectionRef section = {};
+        bool in_section = false;
         unsigned line = 0;
         char *next;
         int r;
@@ -144,12 +124,15 @@ int config_parse_string(Config *c, const char *source_name, const char *text, Co
                                                         "%s: not a section header ([Section] alone on its line)",
                                                         shown);
                         l[n - 1] = '\0';
-                        r = section_lookup(l + 1, source_name, line, ret_error, &section);
+                        r = config_section_ref(c, l + 1, source_name, line, ret_error, &section);
                         if (r < 0)
                                 return r;
-                        r = config_section_mark_present(c, section, source_name, line);
-                        if (r < 0)
+                        r = config_section_ref_mark_present(c, &section, source_name, line);
+                        if (r < 0) {
+                                config_section_ref_done(&section);
                                 return r;
+                        }
+                        in_section = true;
                         continue;
                 }
 
@@ -157,18 +140,17 @@ int config_parse_string(Config *c, const char *source_name, const char *text, Co
                 if (!eq)
                         return config_error_set(ret_error, EINVAL, source_name, line, NULL, NULL,
                                                 "%s: neither [Section], Key=Value nor a comment", shown);
-                if (section < 0)
+                if (!in_section)
                         return config_error_set(ret_error, EINVAL, source_name, line, NULL, NULL,
                                                 "%s: assignment before any [Section] header", shown);
 
                 *eq = '\0';
                 l = strstrip(l);
                 if (l[0] == '\0')
-                        return config_error_set(ret_error, EINVAL, source_name, line,
-                                                config_section_to_string(section), NULL,
+                        return config_error_set(ret_error, EINVAL, source_name, line, section.title, NULL,
                                                 "%s: assignment without a key", shown);
 
-                r = config_assign(c, section, l, strstrip(eq + 1), source_name, line, ret_error);
+                r = config_assign(c, &section, l, strstrip(eq + 1), source_name, line, ret_error);
                 if (r < 0)
                         return r;
         }
@@ -279,7 +261,7 @@ int config_parse_file(Config *c, const char *path, bool missing_ok, ConfigError 
 
 int config_apply_set(Config *c, const char *assignment, ConfigError *ret_error) {
         _cleanup_free_ char *copy = NULL, *shown = NULL;
-        ConfigSection section;
+        _cleanup_(config_section_ref_done) ConfigSectionRef section = {};
         char *eq, *dot, *section_name, *key;
         int r;
 
@@ -292,7 +274,8 @@ int config_apply_set(Config *c, const char *assignment, ConfigError *ret_error) 
                 return -ENOMEM;
 
         /* The value may contain "." and "=" (tags, DNS names): the first "="
-         * ends Section.Key, and the "." inside it splits the two. */
+         * ends Section.Key, and the "." inside it splits the two (section
+         * names, Volume:NAME included, have no "."). */
         eq = strchr(copy, '=');
         if (eq) {
                 *eq = '\0';
@@ -306,14 +289,16 @@ int config_apply_set(Config *c, const char *assignment, ConfigError *ret_error) 
         section_name = strstrip(copy);
         key = strstrip(dot + 1);
 
-        r = section_lookup(section_name, "--set", 0, ret_error, &section);
+        r = config_section_ref(c, section_name, "--set", 0, ret_error, &section);
         if (r < 0)
                 return r;
         if (key[0] == '\0')
-                return config_error_set(ret_error, EINVAL, "--set", 0, section_name, NULL,
+                return config_error_set(ret_error, EINVAL, "--set", 0, section.title, NULL,
                                         "%s: not Section.Key=Value", shown);
 
-        return config_assign(c, section, key, strstrip(eq + 1), "--set", 0, ret_error);
+        /* A new [Volume:NAME] appears only when its value is taken;
+         * otherwise the cleanup frees it. */
+        return config_assign(c, &section, key, strstrip(eq + 1), "--set", 0, ret_error);
 }
 
 static int compare_strings(const void *a, const void *b) {

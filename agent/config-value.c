@@ -52,9 +52,42 @@ DEFINE_ENUM_TABLE(format_policy, FormatPolicy, _FORMAT_MAX,
                   [FORMAT_IF_BLANK] = "if-blank");
 
 DEFINE_ENUM_TABLE(take_over_policy, TakeOverPolicy, _TAKE_OVER_MAX,
-                  "not a take-over policy (wait or force-detach-dead)",
+                  "not a take-over policy (wait, force-detach-dead or handover)",
                   [TAKE_OVER_WAIT] = "wait",
-                  [TAKE_OVER_FORCE_DETACH_DEAD] = "force-detach-dead");
+                  [TAKE_OVER_FORCE_DETACH_DEAD] = "force-detach-dead",
+                  [TAKE_OVER_HANDOVER] = "handover");
+
+DEFINE_ENUM_TABLE(stripe_mode, StripeMode, _STRIPE_MAX,
+                  "not a stripe mode (none or raid0)",
+                  [STRIPE_NONE] = "none",
+                  [STRIPE_RAID0] = "raid0");
+
+DEFINE_ENUM_TABLE(volume_restore, VolumeRestore, _VOLUME_RESTORE_MAX,
+                  "not a restore policy (no, snapshot, snapshot-or-blank or blank)",
+                  [VOLUME_RESTORE_NO] = "no",
+                  [VOLUME_RESTORE_SNAPSHOT] = "snapshot",
+                  [VOLUME_RESTORE_SNAPSHOT_OR_BLANK] = "snapshot-or-blank",
+                  [VOLUME_RESTORE_BLANK] = "blank");
+
+DEFINE_ENUM_TABLE(volume_type, VolumeType, _VOLUME_TYPE_MAX,
+                  "not an EBS volume type (gp3, gp2, io1, io2, st1, sc1 or standard)",
+                  [VOLUME_TYPE_GP3] = "gp3",
+                  [VOLUME_TYPE_GP2] = "gp2",
+                  [VOLUME_TYPE_IO1] = "io1",
+                  [VOLUME_TYPE_IO2] = "io2",
+                  [VOLUME_TYPE_ST1] = "st1",
+                  [VOLUME_TYPE_SC1] = "sc1",
+                  [VOLUME_TYPE_STANDARD] = "standard");
+
+DEFINE_ENUM_TABLE(interface_restore, InterfaceRestore, _INTERFACE_RESTORE_MAX,
+                  "not a restore policy for an interface (no or create)",
+                  [INTERFACE_RESTORE_NO] = "no",
+                  [INTERFACE_RESTORE_CREATE] = "create");
+
+DEFINE_ENUM_TABLE(unpublish_on_stop, UnpublishOnStop, _UNPUBLISH_ON_STOP_MAX,
+                  "not an unpublish policy (no or terminating)",
+                  [UNPUBLISH_ON_STOP_NO] = "no",
+                  [UNPUBLISH_ON_STOP_TERMINATING] = "terminating");
 
 DEFINE_ENUM_TABLE(routing_mode, RoutingMode, _ROUTING_MAX,
                   "not a routing mode (auto, agent or none)",
@@ -81,6 +114,11 @@ DEFINE_ENUM_TABLE(config_section, ConfigSection, _CONFIG_SECTION_MAX,
 _Static_assert(sizeof(FileSystem) == sizeof(int), "enum size");
 _Static_assert(sizeof(FormatPolicy) == sizeof(int), "enum size");
 _Static_assert(sizeof(TakeOverPolicy) == sizeof(int), "enum size");
+_Static_assert(sizeof(StripeMode) == sizeof(int), "enum size");
+_Static_assert(sizeof(VolumeRestore) == sizeof(int), "enum size");
+_Static_assert(sizeof(VolumeType) == sizeof(int), "enum size");
+_Static_assert(sizeof(InterfaceRestore) == sizeof(int), "enum size");
+_Static_assert(sizeof(UnpublishOnStop) == sizeof(int), "enum size");
 _Static_assert(sizeof(RoutingMode) == sizeof(int), "enum size");
 _Static_assert(sizeof(DnsMode) == sizeof(int), "enum size");
 
@@ -260,6 +298,22 @@ bool eni_id_is_valid(const char *s) {
 
 bool instance_id_is_valid(const char *s) {
         return ec2_id_is_valid(s, "i-");
+}
+
+bool volume_section_name_is_valid(const char *s) {
+        size_t n;
+
+        if (!s)
+                return false;
+        /* It becomes part of the md array's name, of state file keys
+         * (upper-cased, - as _) and of log lines: this set is safe in all. */
+        n = strlen(s);
+        if (n < 1 || n > 32)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+                        return false;
+        return true;
 }
 
 int normalize_volume_id(const char *value, char **ret, const char **ret_reason) {

@@ -114,7 +114,8 @@ int config_new(Config **ret) {
         if (!c)
                 return -ENOMEM;
         c->key_origins = calloc(config_n_keys, sizeof(ConfigOrigin));
-        if (!c->key_origins)
+        c->volume.section = strdup(CONFIG_VOLUME_DATA);
+        if (!c->key_origins || !c->volume.section)
                 return -ENOMEM;
 
         for (size_t i = 0; i < config_n_keys; i++) {
@@ -138,6 +139,8 @@ Config *config_free(Config *c) {
 
                 config_key_done(k, config_section_data(c, k->section));
         }
+        free(c->volume.section);
+        config_free_named_volumes(c);
         for (size_t i = 0; i < _CONFIG_SECTION_MAX; i++)
                 origin_done(&c->section_origins[i]);
         if (c->key_origins)
@@ -145,23 +148,6 @@ Config *config_free(Config *c) {
                         origin_done(&c->key_origins[i]);
         free(c->key_origins);
         return mfree(c);
-}
-
-/* The has_ flag of a section; NULL for [Node], which has no path of its own
- * to skip. */
-static bool *section_present(Config *c, ConfigSection s) {
-        switch (s) {
-        case CONFIG_SECTION_VOLUME:
-                return &c->has_volume;
-        case CONFIG_SECTION_INTERFACE:
-                return &c->has_interface;
-        case CONFIG_SECTION_DNS:
-                return &c->has_dns;
-        case CONFIG_SECTION_SIGNAL:
-                return &c->has_signal;
-        default:
-                return NULL;
-        }
 }
 
 static bool section_is_absent(const Config *c, ConfigSection s) {
@@ -179,18 +165,23 @@ static bool section_is_absent(const Config *c, ConfigSection s) {
         }
 }
 
-int config_section_mark_present(Config *c, ConfigSection s, const char *source, unsigned line) {
-        bool *present = section_present(c, s);
-
-        if (present)
-                *present = true;
-        /* The first appearance is what a "needs Key=" message points at. */
-        if (c->section_origins[s].source)
-                return 0;
-        return config_origin_set(&c->section_origins[s], source, line);
-}
-
 /* ---- The plan ---- */
+
+/* One present section: its header and every key. */
+static void format_section(const char *title, ConfigSection s, const void *data, FILE *f) {
+        fprintf(f, "[%s]\n", title);
+        for (size_t i = 0; i < config_n_keys; i++) {
+                const ConfigKey *k = &config_keys[i];
+
+                if (k->section != s)
+                        continue;
+                if (k->unset_means && !config_key_is_set(k, data))
+                        fprintf(f, "# %s= is empty: %s.\n", k->name, k->unset_means);
+                fprintf(f, "%s=", k->name);
+                config_key_format(k, data, f);
+                fputc('\n', f);
+        }
+}
 
 int config_format_plan(const Config *c, FILE *f) {
         static const char * const absent[_CONFIG_SECTION_MAX] = {
@@ -206,23 +197,30 @@ int config_format_plan(const Config *c, FILE *f) {
         for (ConfigSection s = 0; s < _CONFIG_SECTION_MAX; s++) {
                 if (s > 0)
                         fputc('\n', f);
+
+                if (s == CONFIG_SECTION_VOLUME) {
+                        /* [Volume] is volumes[0] when present; the
+                         * [Volume:NAME] sections follow it. */
+                        if (!c->has_volume)
+                                fprintf(f, "# [Volume] is absent: %s.\n",
+                                        c->n_volumes > 0 ? "only the named volume sections below are attached"
+                                                         : absent[s]);
+                        for (size_t i = 0; i < c->n_volumes; i++) {
+                                ConfigSectionRef ref;
+
+                                config_volume_ref(c, c->volumes[i], &ref);
+                                if (i > 0 || !c->has_volume)
+                                        fputc('\n', f);
+                                format_section(ref.title, s, c->volumes[i], f);
+                        }
+                        continue;
+                }
+
                 if (section_is_absent(c, s)) {
                         fprintf(f, "# [%s] is absent: %s.\n", config_section_to_string(s), absent[s]);
                         continue;
                 }
-
-                fprintf(f, "[%s]\n", config_section_to_string(s));
-                for (size_t i = 0; i < config_n_keys; i++) {
-                        const ConfigKey *k = &config_keys[i];
-
-                        if (k->section != s)
-                                continue;
-                        if (k->unset_means && !config_key_is_set(k, config_section_data_const(c, s)))
-                                fprintf(f, "# %s= is empty: %s.\n", k->name, k->unset_means);
-                        fprintf(f, "%s=", k->name);
-                        config_key_format(k, config_section_data_const(c, s), f);
-                        fputc('\n', f);
-                }
+                format_section(config_section_to_string(s), s, config_section_data_const(c, s), f);
         }
 
         if (fflush(f) != 0 || ferror(f))

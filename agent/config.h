@@ -58,9 +58,63 @@ typedef enum FormatPolicy {
 typedef enum TakeOverPolicy {
         TAKE_OVER_WAIT,
         TAKE_OVER_FORCE_DETACH_DEAD,
+        /* Ask a live holder to let go (DESIGN.md, "Handover"); one that
+         * does not answer is waited for as with TAKE_OVER_WAIT. */
+        TAKE_OVER_HANDOVER,
         _TAKE_OVER_MAX,
         _TAKE_OVER_INVALID = -EINVAL,
 } TakeOverPolicy;
+
+/* Stripe=: how a volume section's members make one block device. */
+typedef enum StripeMode {
+        STRIPE_NONE,                    /* exactly one volume */
+        STRIPE_RAID0,                   /* Linux md RAID 0 over every member */
+        _STRIPE_MAX,
+        _STRIPE_INVALID = -EINVAL,
+} StripeMode;
+
+/* [Volume] Restore=: what to do when the volume found by tag is in another
+ * AZ (and free), or when none exists (DESIGN.md, "Lost volumes"). */
+typedef enum VolumeRestore {
+        VOLUME_RESTORE_NO,
+        VOLUME_RESTORE_SNAPSHOT,                /* from the newest completed snapshot; none: exit 4 */
+        VOLUME_RESTORE_SNAPSHOT_OR_BLANK,       /* from it, else blank */
+        VOLUME_RESTORE_BLANK,
+        _VOLUME_RESTORE_MAX,
+        _VOLUME_RESTORE_INVALID = -EINVAL,
+} VolumeRestore;
+
+/* VolumeType=: the EBS type of a volume created by a restore without an
+ * old volume or snapshot to copy it from. The names are EC2's. */
+typedef enum VolumeType {
+        VOLUME_TYPE_GP3,
+        VOLUME_TYPE_GP2,
+        VOLUME_TYPE_IO1,
+        VOLUME_TYPE_IO2,
+        VOLUME_TYPE_ST1,
+        VOLUME_TYPE_SC1,
+        VOLUME_TYPE_STANDARD,
+        _VOLUME_TYPE_MAX,
+        _VOLUME_TYPE_INVALID = -EINVAL,
+} VolumeType;
+
+/* [Interface] Restore=: an ENI found by tag in another AZ is replaced by a
+ * new one in this instance's subnet (create), or refused as today (no). */
+typedef enum InterfaceRestore {
+        INTERFACE_RESTORE_NO,
+        INTERFACE_RESTORE_CREATE,
+        _INTERFACE_RESTORE_MAX,
+        _INTERFACE_RESTORE_INVALID = -EINVAL,
+} InterfaceRestore;
+
+/* [DNS] UnpublishOnStop=: terminating unpublishes on SIGTERM only when IMDS
+ * says the instance is being terminated. */
+typedef enum UnpublishOnStop {
+        UNPUBLISH_ON_STOP_NO,
+        UNPUBLISH_ON_STOP_TERMINATING,
+        _UNPUBLISH_ON_STOP_MAX,
+        _UNPUBLISH_ON_STOP_INVALID = -EINVAL,
+} UnpublishOnStop;
 
 typedef enum RoutingMode {
         ROUTING_AUTO,
@@ -78,6 +132,8 @@ typedef enum DnsMode {
         _DNS_MODE_INVALID = -EINVAL,
 } DnsMode;
 
+/* The section types. CONFIG_SECTION_VOLUME is [Volume] and every
+ * [Volume:NAME]; the other types appear once. */
 typedef enum ConfigSection {
         CONFIG_SECTION_NODE,
         CONFIG_SECTION_VOLUME,
@@ -95,6 +151,16 @@ const char *format_policy_to_string(FormatPolicy f) _pure_;
 FormatPolicy format_policy_from_string(const char *s) _pure_;
 const char *take_over_policy_to_string(TakeOverPolicy t) _pure_;
 TakeOverPolicy take_over_policy_from_string(const char *s) _pure_;
+const char *stripe_mode_to_string(StripeMode m) _pure_;
+StripeMode stripe_mode_from_string(const char *s) _pure_;
+const char *volume_restore_to_string(VolumeRestore r) _pure_;
+VolumeRestore volume_restore_from_string(const char *s) _pure_;
+const char *volume_type_to_string(VolumeType t) _pure_;
+VolumeType volume_type_from_string(const char *s) _pure_;
+const char *interface_restore_to_string(InterfaceRestore r) _pure_;
+InterfaceRestore interface_restore_from_string(const char *s) _pure_;
+const char *unpublish_on_stop_to_string(UnpublishOnStop u) _pure_;
+UnpublishOnStop unpublish_on_stop_from_string(const char *s) _pure_;
 const char *routing_mode_to_string(RoutingMode r) _pure_;
 RoutingMode routing_mode_from_string(const char *s) _pure_;
 const char *dns_mode_to_string(DnsMode m) _pure_;
@@ -113,10 +179,25 @@ typedef struct ConfigNode {
         usec_t timeout;                 /* > 0 */
 } ConfigNode;
 
+/* The name of [Volume] where a volume section needs a name (the md array
+ * <node>-data, --section data). */
+#define CONFIG_VOLUME_DATA "data"
+
+/* The most members of a striped set, by Id= or Count=. */
+#define CONFIG_STRIPE_MEMBERS_MAX 16U
+
+/* One volume section: [Volume] or [Volume:NAME]. A section is one volume,
+ * or with Stripe=raid0 a set of members: the ids of Id=, or the Count=
+ * volumes that carry Tag= (config_volume_n_members()). */
 typedef struct ConfigVolume {
-        char *id;                       /* vol-...; NULL when found by tag */
+        char *section;                  /* "data" for [Volume], NAME for [Volume:NAME] */
+        char **ids;                     /* Id=: vol-... in the order given, NULL-terminated; NULL when found by tag */
+        size_t n_ids;                   /* entries of ids; > 1 only with Stripe=raid0 */
+        char *id;                       /* ids[0] (owned by ids): the volume of a section that is one volume; NULL when found by tag */
         ConfigTag tag;
-        char *device;                   /* name passed to AttachVolume; "auto": picked at attach time (devname.h) */
+        unsigned count;                 /* Count=: volumes carrying Tag= in a striped set, 2..16; 0: unset (one volume) */
+        StripeMode stripe;
+        char *device;                   /* name passed to AttachVolume; "auto": picked at attach time (devname.h); only "auto" for a set */
         char *mount_point;              /* absolute, normalised, not "/" */
         FileSystem file_system;
         char *mount_options;            /* NULL: none */
@@ -125,6 +206,9 @@ typedef struct ConfigVolume {
         TakeOverPolicy take_over;
         usec_t take_over_timeout;
         bool detach_on_stop;
+        VolumeRestore restore;          /* only with Tag= */
+        unsigned size_gib;              /* Size=: 1..65536 GiB for a volume created blank; 0: unset */
+        VolumeType volume_type;
 } ConfigVolume;
 
 typedef struct ConfigInterface {
@@ -136,6 +220,7 @@ typedef struct ConfigInterface {
         TakeOverPolicy take_over;
         usec_t take_over_timeout;
         bool detach_on_stop;
+        InterfaceRestore restore;       /* only with Tag= */
 } ConfigInterface;
 
 typedef struct ConfigDns {
@@ -144,6 +229,7 @@ typedef struct ConfigDns {
         DnsMode mode;
         unsigned ttl;                   /* 0..2147483647 */
         bool wait_in_sync;
+        UnpublishOnStop unpublish_on_stop;
 } ConfigDns;
 
 typedef struct ConfigSignal {
@@ -165,7 +251,18 @@ typedef struct Config {
         /* A section that is absent is a path that is skipped; a section
          * that appears, even empty, is present. */
         bool has_volume;
-        ConfigVolume volume;
+        ConfigVolume volume;            /* [Volume], section "data" */
+
+        /* Every volume section that is present: &volume first when
+         * has_volume, then each [Volume:NAME] in the order in which the
+         * sources first named it. The pointers stay valid as long as the
+         * Config. */
+        ConfigVolume **volumes;
+        size_t n_volumes;
+
+        /* --section NAME (config_select_volume()): the one volume section
+         * that --attach-only and --detach act on; NULL: every one. */
+        const ConfigVolume *only_volume;
 
         bool has_interface;
         ConfigInterface interface;
@@ -177,10 +274,23 @@ typedef struct Config {
         ConfigSignal signal;
 
         /* Internal bookkeeping for messages: where each section first
-         * appeared and where each key was last set. */
+         * appeared and where each key was last set ([Volume:NAME]
+         * sections keep theirs beside them, see config-internal.h). */
         ConfigOrigin section_origins[_CONFIG_SECTION_MAX];
         ConfigOrigin *key_origins;
 } Config;
+
+/* The member count of a volume section: the ids of Id=, else Count=,
+ * else 1 (a section found by Tag= without Count= is one volume). */
+size_t config_volume_n_members(const ConfigVolume *v) _pure_;
+
+/* The volume section named section ("data" for [Volume]); NULL when none
+ * is present. */
+ConfigVolume *config_volume_find(const Config *c, const char *section);
+
+/* A name that [Volume:NAME] may carry: 1 to 32 of a-z 0-9 -. ("data" is
+ * one, but it is [Volume]'s and refused in [Volume:data].) */
+bool volume_section_name_is_valid(const char *s) _pure_;
 
 /* A configuration error, ready for the log, e.g.
  * "/etc/nodeagent/nodeagent.conf:12: [Volume] Id=vol-123: not an EBS volume
@@ -209,6 +319,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
  * group or others may write (or that someone other than root or us owns),
  * -ENOMEM, and the errno of a failed read. */
 
+/* Section headers are [Section] or, for volumes, [Volume:NAME]; --set
+ * takes Volume:NAME.Key=Value. A [Volume:NAME] named by several sources is
+ * one section, merged key by key like any other. */
+
 /* Parses one INI text. source_name names it in messages. */
 int config_parse_string(Config *c, const char *source_name, const char *text, ConfigError *ret_error);
 
@@ -232,16 +346,27 @@ bool config_is_nodeagent_user_data(const char *text);
  * changes, not even --set), or a negative errno. */
 int config_apply_user_data(Config *c, const char *text, char **set_overrides, ConfigError *ret_error);
 
-/* The rules across keys, on the final configuration: [Volume] needs exactly
- * one of Id= and Tag=, and MountPoint=; [Interface] needs exactly one of Id=
- * and Tag=; [DNS] needs HostedZoneId= and Name=; [Signal] needs both or
- * neither of CloudFormationStack= and CloudFormationResource=. */
+/* The rules across keys, on the final configuration. Each volume section
+ * needs exactly one of Id= and Tag=, and MountPoint=; several ids or
+ * Count= need Stripe=raid0, which needs at least two members (and
+ * Device=auto); Count= needs Tag=; Restore= needs Tag=. No two volume
+ * sections share a mount point, a volume id, a tag or a Device= name (a
+ * mount point inside another's is fine: it is mounted after it).
+ * [Interface] needs exactly one of Id= and Tag=, and Tag= for Restore=;
+ * [DNS] needs HostedZoneId= and Name=; [Signal] needs both or neither of
+ * CloudFormationStack= and CloudFormationResource=. */
 int config_validate(const Config *c, ConfigError *ret_error);
 
+/* --section NAME: sets c->only_volume to the volume section named name, or
+ * returns -EINVAL with a message that lists the volume sections there are.
+ * On the final configuration (user data may add sections). */
+int config_select_volume(Config *c, const char *name, ConfigError *ret_error);
+
 /* Writes the effective configuration as INI that config_parse_string()
- * reads back to the same values: every key of every present section (an
- * unset key as an empty assignment, which means its default), and a
- * comment for each absent section. For --check. */
+ * reads back to the same values: every key of every present section,
+ * [Volume:NAME] sections after [Volume] (an unset key as an empty
+ * assignment, which means its default), and a comment for each absent
+ * section. For --check. */
 int config_format_plan(const Config *c, FILE *f);
 
 /* The checks behind the keys, for other modules that meet the same ids. */

@@ -41,6 +41,7 @@ static bool arg_mode_set = false;
 static const char *arg_config = "/etc/nodeagent/nodeagent.conf";
 static char **arg_set = NULL;
 static size_t arg_n_set = 0;
+static const char *arg_section = NULL;  /* --section NAME: one volume section */
 static unsigned arg_verbosity = 0;
 
 static void help(void) {
@@ -52,9 +53,9 @@ static void help(void) {
                "Modes (at most one):\n"
                "      (none)            Boot sequence, READY=1, then supervise until SIGTERM\n"
                "      --once            Boot sequence, then exit\n"
-               "      --attach-only     Attach volume and ENI, print where they are, exit\n"
-               "                        (no mount, routing or DNS: manual recovery)\n"
-               "      --detach          Unmount and detach the volume (and the ENI when\n"
+               "      --attach-only     Attach the volumes and the ENI, print where they are,\n"
+               "                        exit (no mount, routing or DNS: manual recovery)\n"
+               "      --detach          Unmount and detach the volumes (and the ENI when\n"
                "                        [Interface] DetachOnStop=yes)\n"
                "      --check           Validate configuration, identity and IAM permissions\n"
                "                        (EC2 DryRun), print the plan; change nothing\n"
@@ -66,7 +67,10 @@ static void help(void) {
                "      --config FILE     Configuration file (default %s,\n"
                "                        plus conf.d/*.conf beside it)\n"
                "      --set Section.Key=Value\n"
-               "                        Override one setting (repeatable)\n"
+               "                        Override one setting (repeatable); Section is\n"
+               "                        Volume:NAME for a named volume section\n"
+               "      --section NAME    With --attach-only or --detach: only this volume\n"
+               "                        section (data for [Volume], NAME for [Volume:NAME])\n"
                "  -v                    More detail in the log (repeatable, up to -v -v -v)\n"
                "      --version         Show the version\n"
                "  -h, --help            Show this help\n"
@@ -99,6 +103,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_UNPUBLISH,
                 ARG_CONFIG,
                 ARG_SET,
+                ARG_SECTION,
                 ARG_VERSION,
         };
         static const struct option options[] = {
@@ -110,6 +115,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "unpublish",   no_argument,       NULL, ARG_UNPUBLISH },
                 { "config",      required_argument, NULL, ARG_CONFIG },
                 { "set",         required_argument, NULL, ARG_SET },
+                { "section",     required_argument, NULL, ARG_SECTION },
                 { "verbose",     no_argument,       NULL, 'v' },
                 { "version",     no_argument,       NULL, ARG_VERSION },
                 { "help",        no_argument,       NULL, 'h' },
@@ -157,6 +163,17 @@ static int parse_argv(int argc, char *argv[]) {
                         r = 0;
                         break;
                 }
+                case ARG_SECTION:
+                        /* Whether the section exists is known only once the
+                         * user data is in; a name no section can have fails now. */
+                        if (!volume_section_name_is_valid(optarg)) {
+                                log_error("--section %s: not a volume section name (data for [Volume], "
+                                          "else NAME of [Volume:NAME]: 1 to 32 of a-z 0-9 -).", optarg);
+                                return -EINVAL;
+                        }
+                        arg_section = optarg;
+                        r = 0;
+                        break;
                 case 'v':
                         arg_verbosity++;
                         r = 0;
@@ -179,6 +196,10 @@ static int parse_argv(int argc, char *argv[]) {
 
         if (optind < argc) {
                 log_error("Unexpected argument \"%s\"; see nodeagent --help.", argv[optind]);
+                return -EINVAL;
+        }
+        if (arg_section && !IN_SET(arg_mode, MODE_ATTACH_ONLY, MODE_DETACH)) {
+                log_error("--section applies to --attach-only and --detach only.");
                 return -EINVAL;
         }
         return 1;
@@ -216,6 +237,12 @@ static int complete_config(Config *config, Instance *instance, usec_t deadline) 
         r = config_validate(config, &error);
         if (r < 0)
                 return log_error_errno(r, "%s", error.message ?: "Invalid configuration.");
+
+        if (arg_section) {
+                r = config_select_volume(config, arg_section, &error);
+                if (r < 0)
+                        return log_error_errno(r, "%s", error.message ?: "Failed to select the volume section: %m");
+        }
         return 0;
 }
 

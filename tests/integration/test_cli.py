@@ -53,6 +53,10 @@ def test_version():
     ["--attach-only", "--detach"],
     ["stray-argument"],
     ["--config"],
+    ["--section", "log"],
+    ["--check", "--section", "log"],
+    ["--detach", "--section", "Log"],
+    ["--detach", "--section", ""],
 ])
 def test_bad_usage_is_status_2(args):
     r = offline(*args)
@@ -68,8 +72,10 @@ def test_bad_usage_is_status_2(args):
     ("[Interface]\nId=eni-xyz\n", ["nodeagent.conf:2", "eni-xyz"]),
     ("[DNS]\nHostedZoneId=not-a-zone\nName=a.b.\n", ["nodeagent.conf:2", "HostedZoneId"]),
     ("[Volume]\nTag=NoEqualsSign\nMountPoint=/data\n", ["nodeagent.conf:2", "Tag"]),
+    ("[Volume:log]\nMountPoint=/log\nStripe=raid1\n", ["nodeagent.conf:3", "Volume:log", "Stripe"]),
+    ("[Volume:Log]\nMountPoint=/log\n", ["nodeagent.conf:1", "Volume:Log"]),
 ], ids=["short-volume-id", "uppercase-volume-id", "unknown-section", "unknown-key", "bad-duration",
-        "bad-eni-id", "bad-zone-id", "bad-tag"])
+        "bad-eni-id", "bad-zone-id", "bad-tag", "bad-stripe", "bad-section-name"])
 def test_config_errors_fail_fast_naming_file_line_key(confdir, text, words):
     path = write_config(confdir, text)
     r = offline("--check", "--config", path)
@@ -85,6 +91,13 @@ def test_conf_d_error_names_its_file(confdir):
     r = offline("--check", "--config", path)
     assert r.status == 2, r
     assert "50-fs.conf:2" in r.stderr and "FileSystem" in r.stderr
+
+
+def test_section_must_name_a_volume_section(agent, confdir):
+    path = write_config(confdir, FULL + "[Volume:log]\nTag=Name=kafka-1-log\nMountPoint=/var/lib/kafka/log\n")
+    r = agent("--detach", "--section", "wal", "--config", path)
+    assert r.status == 2, r
+    assert "wal" in r.stderr and "data ([Volume]), log" in r.stderr
 
 
 def test_set_override_is_validated(confdir):

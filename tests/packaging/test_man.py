@@ -10,6 +10,7 @@ import pytest
 from conftest import TOP, need_tool, run
 
 CONFIG_C = os.path.join(TOP, "agent", "config-keys.c")
+CONFIG_VALUE_C = os.path.join(TOP, "agent", "config-value.c")
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,34 @@ def test_every_config_key_is_in_nodeagent_conf_5_under_its_section(pages):
         # Each key is the tag of its own .TP paragraph: ".BI Key= value".
         if not re.search(rf"^\.TP\n\.(?:BI|BR|B) {key}=", body, flags=re.M):
             missing.append(f"[{section}] {key}=")
+    assert missing == []
+
+
+def enum_keys():
+    """(Section, Key, [value names]) of every enum key of the key table."""
+    with open(CONFIG_C) as f:
+        keys_src = f.read()
+    with open(CONFIG_VALUE_C) as f:
+        values_src = f.read()
+    tables = {}
+    for name, body in re.findall(r"DEFINE_ENUM_TABLE\((\w+),(.*?)\);", values_src, flags=re.S):
+        tables[name] = re.findall(r'\] = "([^"]+)"', body)
+    keys = re.findall(r"KEY\((\w+),\s*\"(\w+)\",\s*KEY_ENUM,[^;]*?\.enum_table = &(\w+)_table", keys_src)
+    assert len(keys) >= 10, "the key table's shape changed: update this test"
+    names = {"NODE": "Node", "VOLUME": "Volume", "INTERFACE": "Interface", "DNS": "DNS", "SIGNAL": "Signal"}
+    return [(names[s], k, tables[t]) for s, k, t in keys]
+
+
+def test_every_value_of_an_enum_key_is_in_nodeagent_conf_5(pages):
+    sections = sections_of_conf_page(pages["nodeagent.conf.5"])
+    missing = []
+    for section, key, values in enum_keys():
+        body = sections.get(section.upper(), "")
+        m = re.search(rf"^\.TP\n\.(?:BI|BR|B) {key}=.*?(?=^\.TP$|\Z)", body, flags=re.M | re.S)
+        paragraph = m.group(0) if m else ""
+        for v in values:
+            if not re.search(rf"(?<![\w-]){re.escape(v)}(?![\w-])", paragraph):
+                missing.append(f"[{section}] {key}={v}")
     assert missing == []
 
 

@@ -117,6 +117,19 @@ static void test_defaults(void) {
         ASSERT_EQ(c->volume.take_over, TAKE_OVER_WAIT);
         ASSERT_TRUE(c->volume.take_over_timeout == 10 * USEC_PER_MINUTE);
         ASSERT_FALSE(c->volume.detach_on_stop);
+        ASSERT_STREQ(c->volume.section, "data");
+        ASSERT_NULL(c->volume.ids);
+        ASSERT_EQ(c->volume.n_ids, 0);
+        ASSERT_EQ(c->volume.count, 0);
+        ASSERT_EQ(c->volume.stripe, STRIPE_NONE);
+        ASSERT_EQ(c->volume.restore, VOLUME_RESTORE_NO);
+        ASSERT_EQ(c->volume.size_gib, 0);
+        ASSERT_EQ(c->volume.volume_type, VOLUME_TYPE_GP3);
+        ASSERT_EQ(config_volume_n_members(&c->volume), 1);
+        ASSERT_NULL(c->volumes);
+        ASSERT_EQ(c->n_volumes, 0);
+        ASSERT_NULL(c->only_volume);
+        ASSERT_NULL(config_volume_find(c, "data"));
 
         ASSERT_FALSE(c->has_interface);
         ASSERT_NULL(c->interface.id);
@@ -124,6 +137,8 @@ static void test_defaults(void) {
         ASSERT_EQ(c->interface.device_index, 1);
         ASSERT_EQ(c->interface.routing, ROUTING_AUTO);
         ASSERT_FALSE(c->interface.detach_on_stop);
+        ASSERT_EQ(c->interface.take_over, TAKE_OVER_WAIT);
+        ASSERT_EQ(c->interface.restore, INTERFACE_RESTORE_NO);
 
         ASSERT_FALSE(c->has_dns);
         ASSERT_NULL(c->dns.hosted_zone_id);
@@ -131,6 +146,7 @@ static void test_defaults(void) {
         ASSERT_EQ(c->dns.mode, DNS_MODE_NODE);
         ASSERT_EQ(c->dns.ttl, 60);
         ASSERT_FALSE(c->dns.wait_in_sync);
+        ASSERT_EQ(c->dns.unpublish_on_stop, UNPUBLISH_ON_STOP_NO);
 
         ASSERT_FALSE(c->has_signal);
         ASSERT_NULL(c->signal.cloudformation_stack);
@@ -157,6 +173,21 @@ static void test_enum_tables(void) {
         ASSERT_EQ(format_policy_from_string("if-blank"), FORMAT_IF_BLANK);
         ASSERT_STREQ(take_over_policy_to_string(TAKE_OVER_FORCE_DETACH_DEAD), "force-detach-dead");
         ASSERT_EQ(take_over_policy_from_string("wait"), TAKE_OVER_WAIT);
+        ASSERT_STREQ(take_over_policy_to_string(TAKE_OVER_HANDOVER), "handover");
+        ASSERT_EQ(take_over_policy_from_string("handover"), TAKE_OVER_HANDOVER);
+        ASSERT_STREQ(stripe_mode_to_string(STRIPE_RAID0), "raid0");
+        ASSERT_EQ(stripe_mode_from_string("none"), STRIPE_NONE);
+        ASSERT_EQ(stripe_mode_from_string("raid1"), -EINVAL);
+        ASSERT_STREQ(volume_restore_to_string(VOLUME_RESTORE_SNAPSHOT_OR_BLANK), "snapshot-or-blank");
+        ASSERT_EQ(volume_restore_from_string("blank"), VOLUME_RESTORE_BLANK);
+        ASSERT_EQ(volume_restore_from_string("yes"), -EINVAL);
+        ASSERT_STREQ(volume_type_to_string(VOLUME_TYPE_STANDARD), "standard");
+        ASSERT_EQ(volume_type_from_string("io2"), VOLUME_TYPE_IO2);
+        ASSERT_EQ(volume_type_from_string("gp1"), -EINVAL);
+        ASSERT_STREQ(interface_restore_to_string(INTERFACE_RESTORE_CREATE), "create");
+        ASSERT_EQ(interface_restore_from_string("no"), INTERFACE_RESTORE_NO);
+        ASSERT_STREQ(unpublish_on_stop_to_string(UNPUBLISH_ON_STOP_TERMINATING), "terminating");
+        ASSERT_EQ(unpublish_on_stop_from_string("always"), -EINVAL);
         ASSERT_STREQ(routing_mode_to_string(ROUTING_NONE), "none");
         ASSERT_EQ(routing_mode_from_string("agent"), ROUTING_AGENT);
         ASSERT_STREQ(dns_mode_to_string(DNS_MODE_MULTIVALUE), "multivalue");
@@ -276,6 +307,50 @@ static void test_values_table(void) {
                 { "Volume.TakeOverTimeout=soon", false },
                 { "Volume.DetachOnStop=yes", true },
                 { "Volume.DetachOnStop=2", false },
+                { "Volume.TakeOver=handover", true },
+                { "Volume.Id=vol-12345678 vol-0123456789abcdef0", true },
+                { "Volume.Id=vol-12345678   vol-87654321 ", true },
+                { "Volume.Id=vol-12345678 vol-12345678", false },
+                { "Volume.Id=vol-12345678 vol-123", false },
+                { "Volume.Id=vol-12345678,vol-87654321", false },
+                { "Volume.Count=2", true },
+                { "Volume.Count=16", true },
+                { "Volume.Count=1", false },
+                { "Volume.Count=0", false },
+                { "Volume.Count=17", false },
+                { "Volume.Count=two", false },
+                { "Volume.Stripe=raid0", true },
+                { "Volume.Stripe=none", true },
+                { "Volume.Stripe=raid1", false },
+                { "Volume.Stripe=RAID0", false },
+                { "Volume.Restore=no", true },
+                { "Volume.Restore=snapshot", true },
+                { "Volume.Restore=snapshot-or-blank", true },
+                { "Volume.Restore=blank", true },
+                { "Volume.Restore=yes", false },
+                { "Volume.Restore=create", false },
+                { "Volume.Size=1", true },
+                { "Volume.Size=65536", true },
+                { "Volume.Size=0", false },
+                { "Volume.Size=65537", false },
+                { "Volume.Size=100G", false },
+                { "Volume.VolumeType=gp3", true },
+                { "Volume.VolumeType=gp2", true },
+                { "Volume.VolumeType=io1", true },
+                { "Volume.VolumeType=io2", true },
+                { "Volume.VolumeType=st1", true },
+                { "Volume.VolumeType=sc1", true },
+                { "Volume.VolumeType=standard", true },
+                { "Volume.VolumeType=GP3", false },
+                { "Volume.VolumeType=magnetic", false },
+                { "Volume:log.MountPoint=/var/lib/kafka/log", true },
+                { "Volume:log.Id=vol-12345678 vol-87654321", true },
+                { "Volume:a-1.Grow=no", true },
+                { "Volume:log.Grow=perhaps", false },
+                { "Volume:Log.Grow=no", false },
+                { "Volume:data.Grow=no", false },
+                { "Volume:.Grow=no", false },
+                { "Interface:x.Routing=none", false },
 
                 { "Interface.Id=eni-0123456789abcdef0", true },
                 { "Interface.Id=eni-1234567", false },
@@ -295,6 +370,12 @@ static void test_values_table(void) {
                 { "Interface.Routing=none", true },
                 { "Interface.Routing=manual", false },
                 { "Interface.DetachOnStop=off", true },
+                { "Interface.TakeOver=handover", true },
+                { "Interface.TakeOver=hand-over", false },
+                { "Interface.Restore=no", true },
+                { "Interface.Restore=create", true },
+                { "Interface.Restore=snapshot", false },
+                { "Interface.Id=eni-12345678 eni-87654321", false },
 
                 { "DNS.HostedZoneId=Z0123456789ABCDEFGHIJ", true },
                 { "DNS.HostedZoneId=/hostedzone/Z0123456789ABCDEFGHIJ", true },
@@ -321,6 +402,9 @@ static void test_values_table(void) {
                 { "DNS.TTL=60s", false },
                 { "DNS.WaitInSync=true", true },
                 { "DNS.WaitInSync=ja", false },
+                { "DNS.UnpublishOnStop=no", true },
+                { "DNS.UnpublishOnStop=terminating", true },
+                { "DNS.UnpublishOnStop=yes", false },
 
                 { "Signal.CloudFormationStack=my-stack", true },
                 { "Signal.CloudFormationStack=arn:aws:cloudformation:eu-west-1:123456789012:stack/my-stack/1c2fa620-982a-11e3-aff7-50e2416294e0", true },
@@ -604,7 +688,7 @@ static void test_syntax_errors(void) {
                 { "[Node]\n=kafka\n",
                   "test.conf:2: =kafka: assignment without a key" },
                 { "[Nodes]\n",
-                  "test.conf:1: [Nodes]: unknown section (sections are Node, Volume, Interface, DNS and Signal)" },
+                  "test.conf:1: [Nodes]: unknown section (sections are Node, Volume, Volume:NAME, Interface, DNS and Signal)" },
                 { "[volume]\n",
                   "test.conf:1: [volume]: unknown section (did you mean [Volume]?)" },
                 { "[Volume\n",
@@ -613,8 +697,8 @@ static void test_syntax_errors(void) {
                   "test.conf:1: [Volume] # data: not a section header ([Section] alone on its line)" },
                 { "[]\n",
                   "test.conf:1: []: not a section header ([Section] alone on its line)" },
-                { "[Volume]\nSize=10\n",
-                  "test.conf:2: [Volume] Size=10: unknown key" },
+                { "[Volume]\nColour=blue\n",
+                  "test.conf:2: [Volume] Colour=blue: unknown key" },
                 { "[Volume]\nmountpoint=/data\n",
                   "test.conf:2: [Volume] mountpoint=/data: unknown key (did you mean MountPoint=?)" },
                 { "[Node]\nMountPoint=/data\n",
@@ -723,9 +807,9 @@ static void test_set(void) {
         ASSERT_EQ(config_apply_set(c, "Volume.=vol-12345678", &e), -EINVAL);
         ASSERT_STREQ(e.message, "--set: Volume.=vol-12345678: not Section.Key=Value");
         ASSERT_EQ(config_apply_set(c, ".Id=vol-12345678", &e), -EINVAL);
-        ASSERT_STREQ(e.message, "--set: []: unknown section (sections are Node, Volume, Interface, DNS and Signal)");
+        ASSERT_STREQ(e.message, "--set: []: unknown section (sections are Node, Volume, Volume:NAME, Interface, DNS and Signal)");
         ASSERT_EQ(config_apply_set(c, "Disk.Id=vol-12345678", &e), -EINVAL);
-        ASSERT_STREQ(e.message, "--set: [Disk]: unknown section (sections are Node, Volume, Interface, DNS and Signal)");
+        ASSERT_STREQ(e.message, "--set: [Disk]: unknown section (sections are Node, Volume, Volume:NAME, Interface, DNS and Signal)");
         ASSERT_EQ(config_apply_set(c, "dns.TTL=5", &e), -EINVAL);
         ASSERT_STREQ(e.message, "--set: [dns]: unknown section (did you mean [DNS]?)");
         ASSERT_EQ(config_apply_set(c, "DNS.Ttl=5", &e), -EINVAL);
@@ -1080,9 +1164,11 @@ static void test_plan(void) {
         ASSERT_NOT_NULL(c);
         p = plan(c);
         ASSERT_NOT_NULL(p);
-        ASSERT_NOT_NULL(strstr(p, "[Volume]\nId=\nTag=Name=kafka=1\nDevice=auto\nMountPoint=/var/lib/kafka\n"
+        ASSERT_NOT_NULL(strstr(p, "[Volume]\nId=\nTag=Name=kafka=1\nCount=\nStripe=none\nDevice=auto\n"
+                                  "MountPoint=/var/lib/kafka\n"
                                   "FileSystem=xfs\nMountOptions=noatime\nFormat=if-blank\nGrow=yes\n"
-                                  "TakeOver=force-detach-dead\nTakeOverTimeout=1500us\nDetachOnStop=no\n"));
+                                  "TakeOver=force-detach-dead\nTakeOverTimeout=1500us\nDetachOnStop=no\n"
+                                  "Restore=no\nSize=\nVolumeType=gp3\n"));
         ASSERT_NOT_NULL(strstr(p, "Timeout=1min 30s\n"));
         ASSERT_NOT_NULL(strstr(p, "[DNS]\nHostedZoneId=Z0123\nName=kafka-1.cluster.internal.\nMode=shared\nTTL=0\nWaitInSync=no\n"));
         ASSERT_NOT_NULL(strstr(p, "[Signal]\nCloudFormationStack=stack\nCloudFormationResource=Asg\nLifecycleHook=\n"));
@@ -1097,6 +1183,439 @@ static void test_plan(void) {
         ASSERT_STREQ(q, p);
         ASSERT_TRUE(d->volume.take_over_timeout == 1500);
         ASSERT_OK(config_validate(d, NULL));
+}
+
+/* [Volume:NAME]: its own section of every [Volume] key, in c->volumes
+ * after [Volume], merged by name. */
+static void test_named_sections(void) {
+        _cleanup_(config_freep) Config *c = parse(
+                "[Volume:log]\nId=vol-11111111\nMountPoint=/var/lib/kafka/log\nGrow=no\n"
+                "[Volume:wal-2]\nTag=role=wal\n"
+                "[Volume]\nId=vol-22222222\nMountPoint=/var/lib/kafka\n"
+                "[Volume:log]\nFileSystem=xfs\nTakeOver=handover\n");
+        ConfigVolume *log, *wal;
+
+        ASSERT_NOT_NULL(c);
+        ASSERT_TRUE(c->has_volume);
+        ASSERT_EQ(c->n_volumes, 3);
+        /* [Volume] first, though it came last, then the order of first
+         * appearance. */
+        ASSERT_TRUE(c->volumes[0] == &c->volume);
+        ASSERT_STREQ(c->volumes[0]->section, "data");
+        ASSERT_STREQ(c->volumes[1]->section, "log");
+        ASSERT_STREQ(c->volumes[2]->section, "wal-2");
+
+        log = config_volume_find(c, "log");
+        wal = config_volume_find(c, "wal-2");
+        ASSERT_TRUE(log == c->volumes[1]);
+        ASSERT_TRUE(wal == c->volumes[2]);
+        ASSERT_TRUE(config_volume_find(c, "data") == &c->volume);
+        ASSERT_NULL(config_volume_find(c, "Log"));
+        ASSERT_NULL(config_volume_find(c, "Volume:log"));
+
+        /* Each section has its own values, merged across its headers. */
+        ASSERT_STREQ(log->id, "vol-11111111");
+        ASSERT_STREQ(log->mount_point, "/var/lib/kafka/log");
+        ASSERT_FALSE(log->grow);
+        ASSERT_EQ(log->file_system, FILESYSTEM_XFS);
+        ASSERT_EQ(log->take_over, TAKE_OVER_HANDOVER);
+        ASSERT_STREQ(log->device, "auto");
+        ASSERT_STREQ(wal->tag.key, "role");
+        ASSERT_NULL(wal->id);
+        ASSERT_NULL(wal->mount_point);
+        ASSERT_TRUE(wal->grow);
+        ASSERT_STREQ(c->volume.id, "vol-22222222");
+        ASSERT_TRUE(c->volume.grow);
+        ASSERT_EQ(c->volume.file_system, FILESYSTEM_EXT4);
+
+        /* --set reaches one section, and an empty value resets it there. */
+        ASSERT_OK(config_apply_set(c, "Volume:log.MountPoint=/x", NULL));
+        ASSERT_STREQ(log->mount_point, "/x");
+        ASSERT_STREQ(c->volume.mount_point, "/var/lib/kafka");
+        ASSERT_OK(config_apply_set(c, "Volume:log.Grow=", NULL));
+        ASSERT_TRUE(log->grow);
+        ASSERT_FALSE(c->volume.detach_on_stop);
+
+        /* A new section by --set is added at the end. */
+        ASSERT_OK(config_apply_set(c, "Volume:z.DetachOnStop=yes", NULL));
+        ASSERT_EQ(c->n_volumes, 4);
+        ASSERT_STREQ(c->volumes[3]->section, "z");
+        ASSERT_TRUE(c->volumes[3]->detach_on_stop);
+        /* ... but not when its value is refused. */
+        ASSERT_EQ(config_apply_set(c, "Volume:y.Grow=perhaps", NULL), -EINVAL);
+        ASSERT_EQ(config_apply_set(c, "Volume:y.Colour=blue", NULL), -EINVAL);
+        ASSERT_EQ(c->n_volumes, 4);
+        ASSERT_NULL(config_volume_find(c, "y"));
+
+        /* A header alone makes a section present, as for [Volume]. */
+        config_free(TAKE_PTR(c));
+        c = parse("[Volume:empty]\n");
+        ASSERT_NOT_NULL(c);
+        ASSERT_FALSE(c->has_volume);
+        ASSERT_EQ(c->n_volumes, 1);
+        ASSERT_STREQ(c->volumes[0]->section, "empty");
+        /* [Volume] arriving later goes in front. */
+        ASSERT_OK(config_apply_set(c, "Volume.Grow=no", NULL));
+        ASSERT_TRUE(c->has_volume);
+        ASSERT_EQ(c->n_volumes, 2);
+        ASSERT_TRUE(c->volumes[0] == &c->volume);
+        ASSERT_STREQ(c->volumes[1]->section, "empty");
+}
+
+static void test_named_section_errors(void) {
+        static const struct {
+                const char *text;
+                const char *message;
+        } cases[] = {
+                { "[Volume:Log]\n",
+                  "t.conf:1: [Volume:Log]: not a volume section name (Volume: and 1 to 32 of a-z 0-9 -)" },
+                { "[Volume:]\n",
+                  "t.conf:1: [Volume:]: not a volume section name (Volume: and 1 to 32 of a-z 0-9 -)" },
+                { "[Volume:a_b]\n",
+                  "t.conf:1: [Volume:a_b]: not a volume section name (Volume: and 1 to 32 of a-z 0-9 -)" },
+                { "[Volume:a:b]\n",
+                  "t.conf:1: [Volume:a:b]: not a volume section name (Volume: and 1 to 32 of a-z 0-9 -)" },
+                { "[Volume: log]\n",
+                  "t.conf:1: [Volume: log]: not a volume section name (Volume: and 1 to 32 of a-z 0-9 -)" },
+                { "[Volume:data]\n",
+                  "t.conf:1: [Volume:data]: \"data\" is the name of [Volume]; write [Volume]" },
+                { "[Interface:eth1]\n",
+                  "t.conf:1: [Interface:eth1]: only volume sections take a name ([Volume:NAME])" },
+                { "[volume:log]\n",
+                  "t.conf:1: [volume:log]: unknown section (did you mean [Volume:log]?)" },
+                { "[Volumes:log]\n",
+                  "t.conf:1: [Volumes:log]: unknown section (sections are Node, Volume, Volume:NAME, Interface, DNS and Signal)" },
+                { "[Volume:log]\nGrow=perhaps\n",
+                  "t.conf:2: [Volume:log] Grow=perhaps: not a boolean (yes, no, true, false, on, off, 1 or 0)" },
+                { "[Volume:log]\nRouting=none\n",
+                  "t.conf:2: [Volume:log] Routing=none: unknown key (Routing= belongs in [Interface])" },
+                { "[Volume:log]\n=x\n",
+                  "t.conf:2: =x: assignment without a key" },
+        };
+        _cleanup_free_ char *n32 = repeat('a', 32), *n33 = repeat('a', 33), *a = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(config_error_done) ConfigError e = {};
+
+                ASSERT_OK(config_new(&c));
+                ASSERT_EQ(config_parse_string(c, "t.conf", cases[i].text, &e), -EINVAL);
+                ASSERT_STREQ(e.message, cases[i].message);
+        }
+
+        /* The error's section is the section as written. */
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(config_error_done) ConfigError e = {};
+
+                ASSERT_OK(config_new(&c));
+                ASSERT_EQ(config_apply_set(c, "Volume:log.Grow=perhaps", &e), -EINVAL);
+                ASSERT_STREQ(e.message, "--set: [Volume:log] Grow=perhaps: not a boolean (yes, no, true, false, on, off, 1 or 0)");
+                ASSERT_STREQ(e.section, "Volume:log");
+                ASSERT_STREQ(e.key, "Grow");
+                ASSERT_EQ(config_apply_set(c, "Volume:log.=x", &e), -EINVAL);
+                ASSERT_STREQ(e.message, "--set: Volume:log.=x: not Section.Key=Value");
+                ASSERT_EQ(c->n_volumes, 0);
+        }
+
+        ASSERT_NOT_NULL(n32);
+        ASSERT_NOT_NULL(n33);
+        ASSERT_TRUE(volume_section_name_is_valid(n32));
+        ASSERT_FALSE(volume_section_name_is_valid(n33));
+        ASSERT_TRUE(volume_section_name_is_valid("0"));
+        ASSERT_TRUE(volume_section_name_is_valid("-"));
+        ASSERT_TRUE(volume_section_name_is_valid("data"));
+        ASSERT_FALSE(volume_section_name_is_valid(""));
+        ASSERT_FALSE(volume_section_name_is_valid("D"));
+        ASSERT_FALSE(volume_section_name_is_valid("a.b"));
+        ASSERT_FALSE(volume_section_name_is_valid(NULL));
+        ASSERT_TRUE(asprintf(&a, "Volume:%s.Grow=no", n32) > 0);
+        ASSERT_OK(set_one(a));
+        a = mfree(a);
+        ASSERT_TRUE(asprintf(&a, "Volume:%s.Grow=no", n33) > 0);
+        ASSERT_EQ(set_one(a), -EINVAL);
+}
+
+/* Id= takes several ids; a later Id= replaces the list, never appends. */
+static void test_id_lists(void) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(config_error_done) ConfigError e = {};
+
+        ASSERT_OK(config_new(&c));
+        ASSERT_OK(config_apply_set(c, "Volume.Id=vol-11111111 vol-22222222  vol-33333333", &e));
+        ASSERT_EQ(c->volume.n_ids, 3);
+        ASSERT_STREQ(c->volume.ids[0], "vol-11111111");
+        ASSERT_STREQ(c->volume.ids[1], "vol-22222222");
+        ASSERT_STREQ(c->volume.ids[2], "vol-33333333");
+        ASSERT_NULL(c->volume.ids[3]);
+        ASSERT_TRUE(c->volume.id == c->volume.ids[0]);
+        ASSERT_EQ(config_volume_n_members(&c->volume), 3);
+
+        ASSERT_OK(config_apply_set(c, "Volume.Id=vol-44444444", &e));
+        ASSERT_EQ(c->volume.n_ids, 1);
+        ASSERT_STREQ(c->volume.id, "vol-44444444");
+        ASSERT_NULL(c->volume.ids[1]);
+
+        /* A refused list leaves the previous one whole. */
+        ASSERT_EQ(config_apply_set(c, "Volume.Id=vol-55555555 vol-55555555", &e), -EINVAL);
+        ASSERT_STREQ(e.message, "--set: [Volume] Id=vol-55555555 vol-55555555: the same value appears twice");
+        ASSERT_EQ(config_apply_set(c, "Volume.Id=vol-55555555 vol-5", &e), -EINVAL);
+        ASSERT_STREQ(e.message, "--set: [Volume] Id=vol-55555555 vol-5: not an EBS volume id (vol- and 8 or 17 lowercase hex digits)");
+        ASSERT_EQ(c->volume.n_ids, 1);
+        ASSERT_STREQ(c->volume.id, "vol-44444444");
+
+        ASSERT_EQ(config_apply_set(c,
+                                   "Volume.Id=vol-00000001 vol-00000002 vol-00000003 vol-00000004 vol-00000005 "
+                                   "vol-00000006 vol-00000007 vol-00000008 vol-00000009 vol-0000000a vol-0000000b "
+                                   "vol-0000000c vol-0000000d vol-0000000e vol-0000000f vol-00000010", &e), 0);
+        ASSERT_EQ(c->volume.n_ids, 16);
+        ASSERT_EQ(config_apply_set(c,
+                                   "Volume.Id=vol-00000001 vol-00000002 vol-00000003 vol-00000004 vol-00000005 "
+                                   "vol-00000006 vol-00000007 vol-00000008 vol-00000009 vol-0000000a vol-0000000b "
+                                   "vol-0000000c vol-0000000d vol-0000000e vol-0000000f vol-00000010 vol-00000011", &e),
+                  -EINVAL);
+        ASSERT_NOT_NULL(strstr(e.message, ": more than 16 volume ids"));
+
+        /* The empty assignment unsets all of it. */
+        ASSERT_OK(config_apply_set(c, "Volume.Id=", &e));
+        ASSERT_NULL(c->volume.ids);
+        ASSERT_NULL(c->volume.id);
+        ASSERT_EQ(c->volume.n_ids, 0);
+
+        /* Count= is the member count of a set found by tag. */
+        ASSERT_OK(config_apply_set(c, "Volume.Tag=node=kafka-1", &e));
+        ASSERT_EQ(config_volume_n_members(&c->volume), 1);
+        ASSERT_OK(config_apply_set(c, "Volume.Count=3", &e));
+        ASSERT_EQ(config_volume_n_members(&c->volume), 3);
+        ASSERT_OK(config_apply_set(c, "Volume.Count=", &e));
+        ASSERT_EQ(c->volume.count, 0);
+        ASSERT_OK(config_apply_set(c, "Volume.Size=500", &e));
+        ASSERT_EQ(c->volume.size_gib, 500);
+        ASSERT_OK(config_apply_set(c, "Volume.Size=", &e));
+        ASSERT_EQ(c->volume.size_gib, 0);
+}
+
+/* The rules of every volume section, and across them. */
+static void test_validate_volumes(void) {
+        static const struct {
+                const char *text;
+                const char *message; /* NULL: valid */
+        } cases[] = {
+                { "[Volume:log]\nId=vol-12345678\nMountPoint=/log\n", NULL },
+                { "[Volume:log]\nMountPoint=/log\n",
+                  "v.conf:1: [Volume:log] needs Id= or Tag=" },
+                { "[Volume]\nId=vol-12345678\nMountPoint=/data\n[Volume:log]\nTag=a=b\n",
+                  "v.conf:4: [Volume:log] needs MountPoint=" },
+                { "[Volume:log]\nId=vol-12345678\nTag=a=b\nMountPoint=/log\n",
+                  "v.conf:1: [Volume:log] has both Id= (v.conf:2) and Tag= (v.conf:3): keep one, and reset the other with an empty assignment" },
+
+                /* Striped sets. */
+                { "[Volume]\nId=vol-11111111 vol-22222222\nStripe=raid0\nMountPoint=/data\n", NULL },
+                { "[Volume:s]\nTag=set=kafka-1\nCount=3\nStripe=raid0\nMountPoint=/data\n", NULL },
+                { "[Volume]\nId=vol-11111111 vol-22222222\nMountPoint=/data\n",
+                  "v.conf:2: [Volume] Id= names 2 volumes: a striped set needs Stripe=raid0 (without it a section is one volume)" },
+                { "[Volume]\nId=vol-11111111\nStripe=raid0\nMountPoint=/data\n",
+                  "v.conf:3: [Volume] Stripe=raid0 needs at least two volumes: several ids in Id=, or Tag= with Count=" },
+                { "[Volume]\nTag=a=b\nStripe=raid0\nMountPoint=/data\n",
+                  "v.conf:3: [Volume] Stripe=raid0 needs at least two volumes: several ids in Id=, or Tag= with Count=" },
+                { "[Volume]\nId=vol-11111111\nCount=2\nStripe=raid0\nMountPoint=/data\n",
+                  "v.conf:3: [Volume] Count=2 needs Tag=: it is how many volumes carry the tag" },
+                { "[Volume]\nTag=a=b\nCount=2\nMountPoint=/data\n",
+                  "v.conf:3: [Volume] Count=2 needs Stripe=raid0 (without it a section is one volume)" },
+                { "[Volume]\nId=vol-11111111 vol-22222222\nStripe=raid0\nDevice=/dev/sdg\nMountPoint=/data\n",
+                  "v.conf:4: [Volume] Device=/dev/sdg: the members of a striped set take their names from Device=auto" },
+                /* Stripe=none spelled out is the default. */
+                { "[Volume]\nId=vol-11111111\nStripe=none\nMountPoint=/data\n", NULL },
+
+                /* Restore= needs Tag=. */
+                { "[Volume]\nTag=a=b\nRestore=snapshot\nMountPoint=/data\nSize=100\nVolumeType=io2\n", NULL },
+                { "[Volume]\nTag=a=b\nCount=2\nStripe=raid0\nRestore=snapshot-or-blank\nMountPoint=/data\n", NULL },
+                { "[Volume:log]\nId=vol-11111111\nRestore=blank\nMountPoint=/data\n",
+                  "v.conf:3: [Volume:log] Restore=blank needs Tag= (a restore finds volumes by their tag)" },
+                { "[Volume]\nId=vol-11111111\nRestore=no\nMountPoint=/data\n", NULL },
+                { "[Interface]\nTag=a=b\nRestore=create\nTakeOver=handover\n", NULL },
+                { "[Interface]\nId=eni-12345678\n\nRestore=create\n",
+                  "v.conf:4: [Interface] Restore=create needs Tag= (the new interface is found again by the tag)" },
+                { "[DNS]\nHostedZoneId=Z1\nName=a.example\nUnpublishOnStop=terminating\n", NULL },
+
+                /* Across sections: nested mount points are fine, the same
+                 * one, the same volume, tag or device name is not. */
+                { "[Volume]\nId=vol-11111111\nMountPoint=/data\n"
+                  "[Volume:log]\nId=vol-22222222\nMountPoint=/data/log\n"
+                  "[Volume:idx]\nTag=a=b\nMountPoint=/data/log/idx\n", NULL },
+                { "[Volume]\nId=vol-11111111\nMountPoint=/data\n"
+                  "[Volume:log]\nId=vol-22222222\nMountPoint=/data/\n",
+                  "v.conf:6: [Volume:log] MountPoint=/data is also [Volume]'s (v.conf:3): each volume section needs its own mount point" },
+                { "[Volume:a]\nId=vol-11111111 vol-33333333\nStripe=raid0\nMountPoint=/a\n"
+                  "[Volume:b]\nMountPoint=/b\nId=vol-22222222 vol-33333333\nStripe=raid0\n",
+                  "v.conf:7: [Volume:b] Id=: vol-33333333 is also in [Volume:a] (v.conf:2): a volume belongs to one section" },
+                { "[Volume:a]\nTag=a=b\nMountPoint=/a\n[Volume:b]\nTag=a=b\nMountPoint=/b\n",
+                  "v.conf:5: [Volume:b] Tag=a=b is also [Volume:a]'s (v.conf:2): both would find the same volumes" },
+                { "[Volume:a]\nTag=a=b\nMountPoint=/a\n[Volume:b]\nTag=a=c\nMountPoint=/b\n", NULL },
+                { "[Volume:a]\nTag=a=b\nMountPoint=/a\nDevice=/dev/sdg\n[Volume:b]\nTag=a=c\nMountPoint=/b\nDevice=/dev/sdg\n",
+                  "v.conf:8: [Volume:b] Device=/dev/sdg is also [Volume:a]'s (v.conf:4): one name, one attachment" },
+                { "[Volume:a]\nTag=a=b\nMountPoint=/a\n[Volume:b]\nTag=a=c\nMountPoint=/b\n[Volume]\n",
+                  "v.conf:7: [Volume] needs Id= or Tag=" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(config_error_done) ConfigError e = {};
+                int r;
+
+                ASSERT_OK(config_new(&c));
+                ASSERT_OK(config_parse_string(c, "v.conf", cases[i].text, &e));
+                r = config_validate(c, &e);
+                if (!cases[i].message) {
+                        if (r < 0) {
+                                test_fail(__FILE__, __LINE__, "case %zu: unexpected: %s", i, strna(e.message));
+                                return;
+                        }
+                        continue;
+                }
+                if (r != -EINVAL || !streq_ptr(e.message, cases[i].message)) {
+                        test_fail(__FILE__, __LINE__, "case %zu: got %d \"%s\", expected \"%s\"", i, r,
+                                  strna(e.message), cases[i].message);
+                        return;
+                }
+        }
+
+        /* A rule broken by --set points at --set. */
+        {
+                _cleanup_(config_freep) Config *c = parse("[Volume:log]\nId=vol-11111111\nMountPoint=/log\n");
+                _cleanup_(config_error_done) ConfigError e = {};
+
+                ASSERT_NOT_NULL(c);
+                ASSERT_OK(config_apply_set(c, "Volume:log.Stripe=raid0", &e));
+                ASSERT_EQ(config_validate(c, &e), -EINVAL);
+                ASSERT_STREQ(e.message, "--set: [Volume:log] Stripe=raid0 needs at least two volumes: several ids in Id=, or Tag= with Count=");
+                ASSERT_STREQ(e.section, "Volume:log");
+                ASSERT_STREQ(e.key, "Stripe");
+        }
+}
+
+static void test_select_volume(void) {
+        _cleanup_(config_freep) Config *c = NULL, *none = NULL;
+        _cleanup_(config_error_done) ConfigError e = {};
+
+        c = parse("[Volume:log]\nTag=a=b\nMountPoint=/log\n[Volume]\nTag=a=c\nMountPoint=/data\n"
+                  "[Volume:wal]\nTag=a=d\nMountPoint=/wal\n");
+        ASSERT_NOT_NULL(c);
+
+        ASSERT_OK(config_select_volume(c, "log", &e));
+        ASSERT_TRUE(c->only_volume == config_volume_find(c, "log"));
+        ASSERT_OK(config_select_volume(c, "data", &e));
+        ASSERT_TRUE(c->only_volume == &c->volume);
+
+        ASSERT_EQ(config_select_volume(c, "Volume:log", &e), -EINVAL);
+        ASSERT_STREQ(e.message, "--section: Volume:log: no such volume section (volume sections: data ([Volume]), log, wal)");
+        ASSERT_EQ(config_select_volume(c, "idx", &e), -EINVAL);
+        ASSERT_STREQ(e.message, "--section: idx: no such volume section (volume sections: data ([Volume]), log, wal)");
+        ASSERT_TRUE(c->only_volume == &c->volume);
+
+        ASSERT_OK(config_new(&none));
+        ASSERT_EQ(config_select_volume(none, "data", &e), -EINVAL);
+        ASSERT_STREQ(e.message, "--section: data: no such volume section (volume sections: there is none)");
+        ASSERT_NULL(none->only_volume);
+}
+
+/* Named sections through every source, in the contract's order. */
+static void test_load_named(void) {
+        _cleanup_rm_rf_ char *dir = tmpdir_new();
+        _cleanup_free_ char *main_path = NULL, *confd = NULL, *dropin = NULL;
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(config_error_done) ConfigError e = {};
+        char *sets[] = { (char *) "Volume:log.MountPoint=/x", (char *) "Volume:set.Count=4", NULL };
+        ConfigVolume *log, *set;
+
+        ASSERT_NOT_NULL(dir);
+        main_path = write_file(dir, "nodeagent.conf",
+                               "[Volume:log]\nId=vol-11111111\nMountPoint=/var/lib/kafka/log\nFileSystem=xfs\n"
+                               "[Volume:set]\nTag=set=kafka-1\nCount=2\nStripe=raid0\nMountPoint=/set\n", 0644);
+        ASSERT_NOT_NULL(main_path);
+        ASSERT_TRUE(asprintf(&confd, "%s/conf.d", dir) > 0);
+        ASSERT_OK(mkdir(confd, 0755));
+        /* A later Id= replaces; an empty one resets to the default. */
+        dropin = write_file(confd, "50-log.conf", "[Volume:log]\nId=vol-22222222\nFileSystem=\n", 0644);
+        ASSERT_NOT_NULL(dropin);
+
+        ASSERT_OK(config_new(&c));
+        ASSERT_OK(config_load(c, main_path, sets, &e));
+        log = config_volume_find(c, "log");
+        set = config_volume_find(c, "set");
+        ASSERT_NOT_NULL(log);
+        ASSERT_NOT_NULL(set);
+        ASSERT_EQ(log->n_ids, 1);
+        ASSERT_STREQ(log->id, "vol-22222222");
+        ASSERT_EQ(log->file_system, FILESYSTEM_EXT4);
+        ASSERT_STREQ(log->mount_point, "/x");
+        ASSERT_EQ(set->count, 4);
+
+        ASSERT_EQ(config_apply_user_data(c,
+                                         "#nodeagent\n"
+                                         "[Volume:log]\nMountPoint=/from-user-data\nId=vol-33333333 vol-44444444\nStripe=raid0\n"
+                                         "[Volume:set]\nCount=3\n"
+                                         "[Volume:ud]\nTag=ud=1\nMountPoint=/ud\n"
+                                         "[Volume]\nTag=data=1\nMountPoint=/data\n",
+                                         sets, &e), 1);
+        ASSERT_EQ(c->n_volumes, 4);
+        ASSERT_TRUE(c->volumes[0] == &c->volume);
+        ASSERT_STREQ(c->volumes[1]->section, "log");
+        ASSERT_STREQ(c->volumes[2]->section, "set");
+        ASSERT_STREQ(c->volumes[3]->section, "ud");
+        ASSERT_TRUE(log == c->volumes[1]);
+        /* --set keeps the last word. */
+        ASSERT_STREQ(log->mount_point, "/x");
+        ASSERT_EQ(set->count, 4);
+        ASSERT_EQ(log->n_ids, 2);
+        ASSERT_STREQ(log->ids[1], "vol-44444444");
+        ASSERT_OK(config_validate(c, &e));
+
+        /* User data's errors name the section as written. */
+        ASSERT_EQ(config_apply_user_data(c, "#nodeagent\n[Volume:ud]\nSize=0\n", NULL, &e), -EINVAL);
+        ASSERT_STREQ(e.message, "user data:3: [Volume:ud] Size=0: not a size from 1 to 65536 GiB");
+}
+
+static void test_plan_named(void) {
+        _cleanup_(config_freep) Config *c = NULL, *d = NULL;
+        _cleanup_free_ char *p = NULL, *q = NULL;
+
+        c = parse("[Volume:log]\nId=vol-11111111 vol-22222222\nStripe=raid0\nMountPoint=/log\nSize=10\n"
+                  "[Volume:b]\nTag=a=b\nCount=3\nStripe=raid0\nMountPoint=/b\nRestore=snapshot\nVolumeType=st1\n"
+                  "TakeOver=handover\n"
+                  "[Interface]\nTag=a=b\nRestore=create\n"
+                  "[DNS]\nHostedZoneId=Z1\nName=a.example\nUnpublishOnStop=terminating\n");
+        ASSERT_NOT_NULL(c);
+        p = plan(c);
+        ASSERT_NOT_NULL(p);
+        ASSERT_NOT_NULL(strstr(p, "\n# [Volume] is absent: only the named volume sections below are attached.\n"
+                                  "\n[Volume:log]\nId=vol-11111111 vol-22222222\nTag=\nCount=\nStripe=raid0\n"));
+        ASSERT_NOT_NULL(strstr(p, "Restore=no\nSize=10\nVolumeType=gp3\n\n[Volume:b]\nId=\nTag=a=b\nCount=3\n"));
+        ASSERT_NOT_NULL(strstr(p, "TakeOver=handover\n"));
+        ASSERT_NOT_NULL(strstr(p, "Restore=snapshot\nSize=\nVolumeType=st1\n\n[Interface]\n"));
+        ASSERT_NOT_NULL(strstr(p, "DetachOnStop=no\nRestore=create\n"));
+        ASSERT_NOT_NULL(strstr(p, "UnpublishOnStop=terminating\n"));
+
+        /* The plan reads back to the same configuration. */
+        d = parse(p);
+        ASSERT_NOT_NULL(d);
+        q = plan(d);
+        ASSERT_NOT_NULL(q);
+        ASSERT_STREQ(q, p);
+        ASSERT_EQ(d->n_volumes, 2);
+        ASSERT_FALSE(d->has_volume);
+        ASSERT_EQ(d->volumes[0]->n_ids, 2);
+        ASSERT_OK(config_validate(d, NULL));
+
+        /* With [Volume] too, it comes first. */
+        ASSERT_OK(config_apply_set(c, "Volume.Id=vol-33333333", NULL));
+        p = mfree(p);
+        p = plan(c);
+        ASSERT_NOT_NULL(p);
+        ASSERT_NULL(strstr(p, "absent: only"));
+        ASSERT_NOT_NULL(strstr(p, "\n[Volume]\nId=vol-33333333\n"));
+        ASSERT_TRUE(strstr(p, "[Volume]\n") < strstr(p, "[Volume:log]\n"));
+        ASSERT_TRUE(strstr(p, "[Volume:log]\n") < strstr(p, "[Volume:b]\n"));
 }
 
 int main(void) {
@@ -1121,5 +1640,12 @@ int main(void) {
         RUN_TEST(test_user_data);
         RUN_TEST(test_validate);
         RUN_TEST(test_plan);
+        RUN_TEST(test_named_sections);
+        RUN_TEST(test_named_section_errors);
+        RUN_TEST(test_id_lists);
+        RUN_TEST(test_validate_volumes);
+        RUN_TEST(test_select_volume);
+        RUN_TEST(test_load_named);
+        RUN_TEST(test_plan_named);
         return tests_finish();
 }
