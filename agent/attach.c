@@ -608,19 +608,17 @@ static void log_attached_already(const Attach *a) {
 }
 
 /* The lifecycle: one state after the other until goal is reached. Each
- * step returns the next state, or a failure it has logged. */
-static int run(Attach *a, PathState goal) {
-        PathState state;
+ * step returns the next state, or a failure it has logged. With stop set,
+ * it returns as soon as the next state is the goal, leaving it in a->next
+ * for attach_complete(). */
+static int run_from(Attach *a, PathState state, PathState goal, bool stop) {
         int r;
 
-        r = attach_find(a);
-        if (r < 0)
-                return r;
-        state = decide(a, goal);
-        if (state == goal)
-                log_attached_already(a);
-
         for (unsigned steps = 0;; steps++) {
+                if (stop && state == goal) {
+                        a->next = state;
+                        return 0;
+                }
                 switch (state) {
                 case PATH_STATE_TAKE_OVER:
                         r = step_take_over(a, goal);
@@ -656,17 +654,43 @@ static int run(Attach *a, PathState goal) {
         }
 }
 
+static int run(Attach *a, PathState goal, bool stop) {
+        PathState state;
+        int r;
+
+        r = attach_find(a);
+        if (r < 0)
+                return r;
+        state = decide(a, goal);
+        if (state == goal)
+                log_attached_already(a);
+        return run_from(a, state, goal, stop);
+}
+
 int attach_run(Attach *a) {
         int r;
 
-        r = run(a, a->ops->wait_state);
+        r = run(a, a->ops->wait_state, false);
+        if (a->ops->local_done)
+                a->ops->local_done(a);
+        return r;
+}
+
+int attach_start(Attach *a) {
+        return run(a, a->ops->wait_state, true);
+}
+
+int attach_complete(Attach *a) {
+        int r;
+
+        r = run_from(a, a->next, a->ops->wait_state, false);
         if (a->ops->local_done)
                 a->ops->local_done(a);
         return r;
 }
 
 int attach_run_to_ec2(Attach *a) {
-        return run(a, PATH_STATE_WAIT_ATTACHED);
+        return run(a, PATH_STATE_WAIT_ATTACHED, false);
 }
 
 int attach_release(Attach *a) {

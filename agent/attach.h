@@ -124,6 +124,7 @@ struct Attach {
         unsigned taken_away;            /* attaches lost to another instance in a row */
         usec_t attached_at;             /* when EC2 accepted our attach */
         Backoff not_running;            /* waits while this instance is not "running" yet */
+        PathState next;                 /* where attach_complete() goes on */
         bool reattached;                /* the one retry of a dropped or stuck attach is used */
         bool while_attaching_done;
 };
@@ -132,6 +133,13 @@ struct Attach {
  * (proven by the kind): the boot's way. 0 on success, else negative errno,
  * logged once with its kind in a->path. */
 int attach_run(Attach *a);
+
+/* attach_run() in two halves, for the members of a set: attach_start()
+ * goes as far as the wait for the local side (found, taken over, Attach
+ * sent) and returns; attach_complete() waits for it. Starting every member
+ * before completing any overlaps their attaches. */
+int attach_start(Attach *a);
+int attach_complete(Attach *a);
 
 /* The same up to EC2's "attached", without waiting for the local side: for
  * --attach-only. */

@@ -17,22 +17,37 @@ static usec_t local_wait_until(const Node *n) {
         return MIN(usec_add(now(CLOCK_MONOTONIC), ATTACH_ONLY_LOCAL_WAIT_USEC), n->deadline);
 }
 
-static int attach_only_volume(Node *n, NodeVolume *v) {
-        const char *id;
+/* --section NAME limits --attach-only and --detach to one volume section
+ * (and to nothing else: not the interface). */
+static bool selected(const Node *n, const NodeVolume *v) {
+        return !n->config->only_volume || n->config->only_volume == v->config;
+}
+
+static int attach_only_member(Node *n, Volume *m) {
         int r;
 
-        r = volume_attach_to_ec2(&v->volume);
+        r = volume_attach_to_ec2(m);
         if (r < 0)
                 return r;
-        id = v->volume.ec2.id;
-
-        r = v->volume.attach.ops->wait_local(&v->volume.attach, local_wait_until(n));
+        r = m->attach.ops->wait_local(&m->attach, local_wait_until(n));
         if (r > 0)
-                printf("%s -> %s\n", id, v->volume.device.devnode);
+                printf("%s -> %s\n", m->ec2.id, m->device.devnode);
         else
-                printf("%s -> attached as %s, no local device yet\n", id, strna(v->volume.device_name));
-        v->volume.attach.ops->local_done(&v->volume.attach);
-        path_transition(&v->path, PATH_STATE_DONE, "%s is attached here.", id);
+                printf("%s -> attached as %s, no local device yet\n", m->ec2.id, strna(m->device_name));
+        m->attach.ops->local_done(&m->attach);
+        return 0;
+}
+
+static int attach_only_volume(Node *n, NodeVolume *v) {
+        int r;
+
+        for (size_t k = 0; k < v->n_members; k++) {
+                r = attach_only_member(n, &v->members[k]);
+                if (r < 0)
+                        return r;
+        }
+        path_transition(&v->path, PATH_STATE_DONE, "%s%s is attached here.", v->members[0].ec2.id,
+                        v->n_members > 1 ? " and the set's other members" : "");
         return 0;
 }
 
@@ -59,15 +74,17 @@ int node_attach_only(Node *n) {
         int r;
 
         if (n->n_volumes == 0 && !n->config->has_interface) {
-                log_info("Nothing to attach: neither [Volume] nor [Interface] is configured.");
+                log_info("Nothing to attach: neither a volume section nor [Interface] is configured.");
                 return 0;
         }
         for (size_t i = 0; i < n->n_volumes; i++) {
+                if (!selected(n, &n->volumes[i]))
+                        continue;
                 r = attach_only_volume(n, &n->volumes[i]);
                 if (r < 0)
                         return r;
         }
-        if (n->config->has_interface)
+        if (n->config->has_interface && !n->config->only_volume)
                 return attach_only_interface(n);
         return 0;
 }
@@ -98,50 +115,99 @@ static int unmount_volume(NodeVolume *v) {
         return 0;
 }
 
+static int detach_members(NodeVolume *v) {
+        int r;
+
+        for (size_t k = 0; k < v->n_members; k++) {
+                r = volume_detach(&v->members[k]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The sections in the order they are released: a mount point inside
+ * another's first (it is the longer path). */
+static size_t release_order(const Node *n, NodeVolume **ret) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < n->n_volumes; i++)
+                ret[k++] = &n->volumes[i];
+        for (size_t i = 1; i < k; i++)
+                for (size_t j = i; j > 0 && strlen(ret[j]->config->mount_point) >
+                                                    strlen(ret[j - 1]->config->mount_point); j--) {
+                        NodeVolume *t = ret[j];
+
+                        ret[j] = ret[j - 1];
+                        ret[j - 1] = t;
+                }
+        return k;
+}
+
 static int detach_volume(NodeVolume *v) {
         int r;
 
-        r = volume_find(&v->volume);
-        if (r < 0)
-                return r;
+        for (size_t k = 0; k < v->n_members; k++) {
+                r = volume_find(&v->members[k]);
+                if (r < 0)
+                        return r;
+        }
         r = unmount_volume(v);
         if (r < 0)
                 return r;
-        return volume_detach(&v->volume);
+        return detach_members(v);
 }
 
 int node_detach(Node *n) {
+        _cleanup_free_ NodeVolume **order = calloc(MAX(n->n_volumes, 1U), sizeof(NodeVolume *));
+        size_t k;
         int r;
 
+        if (!order)
+                return log_oom();
         if (n->n_volumes == 0)
-                log_info("No [Volume] section: no volume to detach.");
-        for (size_t i = 0; i < n->n_volumes; i++) {
-                r = detach_volume(&n->volumes[i]);
+                log_info("No volume section: no volume to detach.");
+        k = release_order(n, order);
+        for (size_t i = 0; i < k; i++) {
+                if (!selected(n, order[i]))
+                        continue;
+                r = detach_volume(order[i]);
                 if (r < 0)
                         return r;
         }
 
         /* The ENI carries the node's address: it goes only when asked to. */
-        if (n->config->has_interface && n->config->interface.detach_on_stop)
+        if (n->config->has_interface && n->config->interface.detach_on_stop && !n->config->only_volume)
                 return detach_interface(n);
         return 0;
 }
 
+static int release_volume(Node *n, NodeVolume *v) {
+        int r;
+
+        for (size_t k = 0; k < v->n_members; k++)
+                v->members[k].attach.deadline = n->deadline;
+        r = unmount_volume(v);
+        if (r < 0) {
+                log_error("%s: leaving %s attached.", v->path.name, strna(v->members[0].ec2.id));
+                return r;
+        }
+        return detach_members(v);
+}
+
 int node_release_on_stop(Node *n) {
+        _cleanup_free_ NodeVolume **order = calloc(MAX(n->n_volumes, 1U), sizeof(NodeVolume *));
+        size_t count;
         int r = 0, k;
 
+        if (!order)
+                return log_oom();
         n->deadline = usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE);
-        for (size_t i = 0; i < n->n_volumes; i++) {
-                NodeVolume *v = &n->volumes[i];
-
-                if (!v->config->detach_on_stop)
+        count = release_order(n, order);
+        for (size_t i = 0; i < count; i++) {
+                if (!order[i]->config->detach_on_stop)
                         continue;
-                v->volume.attach.deadline = n->deadline;
-                k = unmount_volume(v);
-                if (k >= 0)
-                        k = volume_detach(&v->volume);
-                else
-                        log_error("Leaving %s attached.", strna(v->volume.ec2.id));
+                k = release_volume(n, order[i]);
                 if (k < 0 && r >= 0)
                         r = k;
         }
@@ -217,29 +283,42 @@ static int status_interface(Node *n) {
         return 0;
 }
 
-static int status_volume(Node *n, NodeVolume *v) {
+static int status_member(Node *n, NodeVolume *v, Volume *m) {
         _cleanup_(block_device_done) BlockDevice d = {};
-        const Ec2Volume *e = &v->volume.ec2;
+        const Ec2Volume *e = &m->ec2;
         const Ec2VolumeAttachment *mine;
         int r;
 
-        r = volume_find(&v->volume);
+        r = volume_find(m);
         if (r < 0)
                 return r;
         mine = volume_attachment_of(e, n->instance->instance_id);
-        printf("Volume %s: %s", e->id, strna(e->state));
+        printf("Volume %s (%s): %s", e->id, v->config->section, strna(e->state));
         if (mine)
                 printf(", attached here as %s (%s)", strna(mine->device), strna(mine->state));
         else if (e->n_attachments > 0)
                 printf(", attached to %s", strna(e->attachments[0].instance_id));
         printf("\n");
 
-        if (blockdev_find(e->id, v->volume.device_name, &d) >= 0) {
+        if (blockdev_find(e->id, m->device_name, &d) >= 0) {
                 printf("  device %s (serial %s)\n", d.devnode, strna(d.serial));
-                r = fs_mount_state(d.devnode, v->config->mount_point);
-                printf("  %s %s\n", r > 0 ? "mounted at" : "not mounted at", v->config->mount_point);
+                if (v->n_members == 1) {
+                        r = fs_mount_state(d.devnode, v->config->mount_point);
+                        printf("  %s %s\n", r > 0 ? "mounted at" : "not mounted at", v->config->mount_point);
+                }
         } else
                 printf("  no local device\n");
+        return 0;
+}
+
+static int status_volume(Node *n, NodeVolume *v) {
+        int r;
+
+        for (size_t k = 0; k < v->n_members; k++) {
+                r = status_member(n, v, &v->members[k]);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 

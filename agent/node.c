@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,7 +26,56 @@ static int make_done_fd(void) {
         return fd < 0 ? -errno : fd;
 }
 
+/* A volume section's path: its name, and a Volume per member. */
+static int node_volume_init(NodeVolume *v, const ConfigVolume *config, Instance *instance, usec_t deadline) {
+        size_t n = config_volume_n_members(config);
+        int r;
+
+        *v = (NodeVolume) {
+                .config = config,
+                .mounted_fd = -EBADF,
+                .done_fd = -EBADF,
+        };
+        if (streq_ptr(config->section, CONFIG_VOLUME_DATA))
+                r = asprintf(&v->path_name, "volume");
+        else
+                r = asprintf(&v->path_name, "volume:%s", config->section);
+        if (r < 0) {
+                v->path_name = NULL;
+                return log_oom();
+        }
+        v->path = PATH_INIT(v->path_name);
+
+        v->members = calloc(MAX(n, 1U), sizeof(Volume));
+        if (!v->members)
+                return log_oom();
+        v->n_members = MAX(n, 1U);
+        for (size_t k = 0; k < v->n_members; k++) {
+                volume_init(&v->members[k], config, &v->path, instance->aws, instance->instance_id,
+                            instance->availability_zone, deadline);
+                /* A member of a set found by Id=: its own id. (By Tag= and
+                 * Count=, node-volume.c finds them all first.) */
+                if (config->n_ids > 1)
+                        v->members[k].attach.want_id = config->ids[k];
+        }
+        return 0;
+}
+
+static void node_volume_done(NodeVolume *v) {
+        for (size_t k = 0; k < v->n_members; k++)
+                volume_done(&v->members[k]);
+        v->members = mfree(v->members);
+        v->n_members = 0;
+        v->devnode = mfree(v->devnode);
+        fs_setup_result_done(&v->fs);
+        v->mounted_fd = safe_close(v->mounted_fd);
+        v->done_fd = safe_close(v->done_fd);
+        v->path_name = mfree(v->path_name);
+}
+
 int node_init(Node *n, const Config *config, Instance *instance, usec_t deadline) {
+        int r;
+
         *n = (Node) {
                 .config = config,
                 .instance = instance,
@@ -35,23 +85,15 @@ int node_init(Node *n, const Config *config, Instance *instance, usec_t deadline
                 .dns = { .path = PATH_INIT("dns"), .done_fd = -EBADF },
         };
 
-        if (config->has_volume) {
-                n->volumes = calloc(1, sizeof(NodeVolume));
+        if (config->n_volumes > 0) {
+                n->volumes = calloc(config->n_volumes, sizeof(NodeVolume));
                 if (!n->volumes)
                         return log_oom();
-                n->n_volumes = 1;
-                n->volumes[0] = (NodeVolume) {
-                        .path = PATH_INIT("volume"),
-                        .config = &config->volume,
-                        .mounted_fd = -EBADF,
-                        .done_fd = -EBADF,
-                };
         }
-        for (size_t i = 0; i < n->n_volumes; i++) {
-                NodeVolume *v = &n->volumes[i];
-
-                volume_init(&v->volume, v->config, &v->path, instance->aws, instance->instance_id,
-                            instance->availability_zone, deadline);
+        for (size_t i = 0; i < config->n_volumes; i++) {
+                r = node_volume_init(&n->volumes[n->n_volumes++], config->volumes[i], instance, deadline);
+                if (r < 0)
+                        return r;
         }
         if (config->has_interface)
                 eni_init(&n->interface.eni, &config->interface, &n->interface.path, instance->aws,
@@ -60,12 +102,8 @@ int node_init(Node *n, const Config *config, Instance *instance, usec_t deadline
 }
 
 void node_done(Node *n) {
-        for (size_t i = 0; i < n->n_volumes; i++) {
-                volume_done(&n->volumes[i].volume);
-                fs_setup_result_done(&n->volumes[i].fs);
-                n->volumes[i].mounted_fd = safe_close(n->volumes[i].mounted_fd);
-                n->volumes[i].done_fd = safe_close(n->volumes[i].done_fd);
-        }
+        for (size_t i = 0; i < n->n_volumes; i++)
+                node_volume_done(&n->volumes[i]);
         n->volumes = mfree(n->volumes);
         n->n_volumes = 0;
         eni_done(&n->interface.eni);
@@ -159,6 +197,43 @@ void node_volume_mounted(NodeVolume *v) {
         (void) !write(v->mounted_fd, &one, sizeof(one));
 }
 
+/* Whether path is below dir ("/a/b" is below "/a", "/ab" is not). */
+static bool path_below(const char *path, const char *dir) {
+        size_t l = strlen(dir);
+
+        return strncmp(path, dir, l) == 0 && path[l] == '/';
+}
+
+NodeVolume *node_parent_volume(Node *n, const NodeVolume *v) {
+        NodeVolume *parent = NULL;
+
+        for (size_t i = 0; i < n->n_volumes; i++) {
+                NodeVolume *p = &n->volumes[i];
+
+                if (p == v || !path_below(v->config->mount_point, p->config->mount_point))
+                        continue;
+                /* The nearest: the longest mount point above. */
+                if (!parent || strlen(p->config->mount_point) > strlen(parent->config->mount_point))
+                        parent = p;
+        }
+        return parent;
+}
+
+int node_wait_for_parent_mount(Node *n, const NodeVolume *v) {
+        NodeVolume *parent = node_parent_volume(n, v);
+        int fd, r;
+
+        if (!parent)
+                return 0;
+        fd = parent->mounted_fd;
+        do
+                r = wait_all_done(&fd, 1, WAIT_CANCELLABLE, USEC_INFINITY);
+        while (r == 0);
+        if (r < 0)
+                return r;
+        return atomic_load(&parent->mounted) ? 0 : -ECANCELED;
+}
+
 int node_wait_for_others(Node *n) {
         _cleanup_free_ int *fds = calloc(n->n_volumes + 1, sizeof(int));
         size_t k = 0;
@@ -241,16 +316,101 @@ static char *format_boot_phases(const Node *n) {
         return text ?: strdup("");
 }
 
+/* A volume section's ids as the state file says them: its volume's, or a
+ * set's members' separated by spaces. NULL before any was found. */
+static char *volume_ids(const NodeVolume *v) {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        if (!v->members[0].ec2.id)
+                return NULL;
+        f = open_memstream(&text, &size);
+        if (!f)
+                return NULL;
+        for (size_t k = 0; k < v->n_members; k++)
+                fprintf(f, "%s%s", k > 0 ? " " : "", strna(v->members[k].ec2.id));
+        if (fclose(f) != 0)
+                return mfree(text);
+        return text;
+}
+
+/* NODEAGENT_VOLUME_<NAME>_<what>: NAME upper-cased, '-' as '_'. */
+static char *section_key(const NodeVolume *v, const char *what) {
+        char *key;
+
+        if (asprintf(&key, "NODEAGENT_VOLUME_%s_%s", v->config->section, what) < 0)
+                return NULL;
+        for (char *p = key; *p; p++)
+                *p = *p == '-' ? '_' : (char) toupper((unsigned char) *p);
+        return key;
+}
+
+typedef struct StateVars {
+        NodeStateVar *vars;
+        size_t n;
+        char **owned;                   /* the strings to free */
+        size_t n_owned;
+} StateVars;
+
+static void state_vars_done(StateVars *s) {
+        for (size_t i = 0; i < s->n_owned; i++)
+                free(s->owned[i]);
+        free(s->owned);
+        free(s->vars);
+}
+
+/* The [Volume:NAME] sections' keys: _ID, _DEVICE, _MOUNT_POINT each. */
+static int named_section_vars(const Node *n, bool ok, StateVars *ret) {
+        ret->vars = calloc(3 * n->n_volumes + 1, sizeof(NodeStateVar));
+        ret->owned = calloc(6 * n->n_volumes + 1, sizeof(char *));
+        if (!ret->vars || !ret->owned)
+                return -ENOMEM;
+        for (size_t i = 0; i < n->n_volumes; i++) {
+                const NodeVolume *v = &n->volumes[i];
+                const char *what[] = { "ID", "DEVICE", "MOUNT_POINT" };
+                char *value[3];
+
+                if (streq_ptr(v->config->section, CONFIG_VOLUME_DATA))
+                        continue;
+                value[0] = volume_ids(v);
+                value[1] = v->devnode ? strdup(v->devnode) : NULL;
+                value[2] = ok || atomic_load(&v->mounted) ? strdup(v->config->mount_point) : NULL;
+                for (size_t k = 0; k < 3; k++) {
+                        char *key = section_key(v, what[k]);
+
+                        if (!key) {
+                                for (size_t m = k; m < 3; m++)
+                                        free(value[m]);
+                                return -ENOMEM;
+                        }
+                        ret->owned[ret->n_owned++] = key;
+                        if (value[k])
+                                ret->owned[ret->n_owned++] = value[k];
+                        ret->vars[ret->n++] = (NodeStateVar) { .name = key, .value = value[k] };
+                }
+        }
+        return 0;
+}
+
+static const NodeVolume *data_volume(const Node *n) {
+        for (size_t i = 0; i < n->n_volumes; i++)
+                if (streq_ptr(n->volumes[i].config->section, CONFIG_VOLUME_DATA))
+                        return &n->volumes[i];
+        return NULL;
+}
+
 /* The state file: at READY, and also when a boot fails (failed: the exit
  * status; what is known by then is in it too). */
 static int write_state(Node *n, const char *failed) {
-        const NodeVolume *v = n->n_volumes > 0 ? &n->volumes[0] : NULL;
-        _cleanup_free_ char *phases = format_boot_phases(n);
+        const NodeVolume *v = data_volume(n);
+        _cleanup_free_ char *phases = format_boot_phases(n), *ids = v ? volume_ids(v) : NULL;
+        _cleanup_(state_vars_done) StateVars extra = {};
         bool ok = !failed;
         NodeState s = {
                 .instance_id = n->instance->instance_id,
-                .volume_id = v ? v->volume.ec2.id : NULL,
-                .device = v && v->volume.device.devnode ? v->volume.device.devnode : NULL,
+                .volume_id = ids,
+                .device = v ? v->devnode : NULL,
                 .mount_point = v && (ok || atomic_load(&v->mounted)) ? v->config->mount_point : NULL,
                 .eni_id = n->config->has_interface ? n->interface.eni.ec2.id : NULL,
                 .interface = n->interface.have_link ? n->interface.eni.link.name : NULL,
@@ -261,6 +421,12 @@ static int write_state(Node *n, const char *failed) {
                 .failed = failed,
         };
         int r;
+
+        r = named_section_vars(n, ok, &extra);
+        if (r < 0)
+                return log_oom();
+        s.extra = extra.vars;
+        s.n_extra = extra.n;
 
         log_info("Boot phases: %s", isempty(phases) ? "(none)" : phases);
         r = notify_write_state(node_state_file_path(), &s);
@@ -330,7 +496,8 @@ static int prepare_runs(Node *n, NodeRun *runs, size_t n_runs) {
                 }
         }
         for (size_t i = 0; i < n->n_volumes; i++)
-                n->volumes[i].volume.attach.aws = n->volumes[i].aws;
+                for (size_t k = 0; k < n->volumes[i].n_members; k++)
+                        n->volumes[i].members[k].attach.aws = n->volumes[i].aws;
         if (n->config->has_interface)
                 n->interface.eni.attach.aws = n->interface.aws;
         return 0;
@@ -351,12 +518,12 @@ static void start_runs(Node *n, NodeRun *runs, size_t n_runs) {
 }
 
 int node_boot(Node *n) {
-        NodeRun runs[8];
+        _cleanup_free_ NodeRun *runs = calloc(n->n_volumes + 2, sizeof(NodeRun));
         size_t n_runs;
         int r;
 
-        if (n->n_volumes + 2 > ELEMENTSOF(runs))
-                return log_error_errno(E2BIG, "Too many paths for one boot.");
+        if (!runs)
+                return log_oom();
         n_runs = plan_runs(n, runs);
         n->failure = FAILURE_NONE;
 
@@ -383,8 +550,11 @@ int node_boot(Node *n) {
 
         /* The manual modes and the supervisor after READY use the main
          * thread's client. */
-        for (size_t i = 0; i < n->n_volumes; i++)
-                n->volumes[i].volume.attach.aws = n->volumes[i].aws = n->instance->aws;
+        for (size_t i = 0; i < n->n_volumes; i++) {
+                n->volumes[i].aws = n->instance->aws;
+                for (size_t k = 0; k < n->volumes[i].n_members; k++)
+                        n->volumes[i].members[k].attach.aws = n->instance->aws;
+        }
         if (n->config->has_interface)
                 n->interface.eni.attach.aws = n->interface.aws = n->instance->aws;
         n->dns.aws = n->instance->aws;

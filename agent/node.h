@@ -29,11 +29,18 @@
 
 typedef struct Node Node;
 
+/* One volume section's path: [Volume] ("volume") or [Volume:NAME]
+ * ("volume:NAME"). A plain section is one volume; a striped set
+ * (Stripe=raid0) is several, one md array, one filesystem. */
 typedef struct NodeVolume {
         Path path;
+        char *path_name;                /* "volume", "volume:log" */
         const ConfigVolume *config;
         AwsClient *aws;                 /* the path's own client while it runs */
-        Volume volume;
+        Volume *members;                /* one for a plain section, each member of a set */
+        size_t n_members;
+        char *devnode;                  /* where the filesystem lives: the volume's device, or the array's */
+        uint64_t size;                  /* that device's size in bytes, for online growth */
         FsSetupResult fs;
         atomic_bool mounted;            /* its filesystem is mounted: the node may serve */
         int mounted_fd;                 /* readable once mounted, or once the path has ended */
@@ -63,7 +70,7 @@ struct Node {
         usec_t deadline;
         const char *name;               /* [Node] Name=, else the instance id */
 
-        NodeVolume *volumes;            /* [Volume] ("volume") */
+        NodeVolume *volumes;            /* [Volume] first, then each [Volume:NAME] */
         size_t n_volumes;
         NodeInterface interface;        /* with [Interface] */
         NodeDns dns;                    /* with [DNS] */
@@ -121,6 +128,15 @@ int node_wait_for_others(Node *n);
 
 /* For node-volume.c: the volume's filesystem is mounted. */
 void node_volume_mounted(NodeVolume *v);
+
+/* For node-volume.c: waits until the volume section whose mount point
+ * holds v's is mounted (a nested mount point needs its parent's filesystem
+ * first). 0 at once when there is none; -ECANCELED when it failed. */
+int node_wait_for_parent_mount(Node *n, const NodeVolume *v);
+
+/* The volume section whose mount point is the nearest one above v's, or
+ * NULL: for mounting after it and unmounting before it. */
+NodeVolume *node_parent_volume(Node *n, const NodeVolume *v);
 
 /* The state file: $NODEAGENT_STATE_FILE (tests), else the contract's path. */
 const char *node_state_file_path(void);

@@ -52,13 +52,12 @@ static int check_mount(Supervisor *s) {
         for (size_t i = 0; i < n->n_volumes; i++) {
                 const NodeVolume *v = &n->volumes[i];
 
-                if (!v->volume.device.devnode)
+                if (!v->devnode)
                         continue;
-                r = fs_mount_state(v->volume.device.devnode, v->config->mount_point);
+                r = fs_mount_state(v->devnode, v->config->mount_point);
                 if (r <= 0)
                         return lost(s, "The filesystem of %s (%s) is no longer mounted at %s; exiting so that "
-                                    "systemd brings it back.", v->path.name, v->volume.device.devnode,
-                                    v->config->mount_point);
+                                    "systemd brings it back.", v->path.name, v->devnode, v->config->mount_point);
         }
         return 0;
 }
@@ -98,11 +97,16 @@ static void on_disk_changed(const char *devnode, uint64_t size, void *userdata) 
                 NodeVolume *v = &n->volumes[i];
                 int r;
 
-                if (!streq_ptr(v->volume.device.devnode, devnode) || size <= v->volume.device.size)
+                if (!streq_ptr(v->devnode, devnode) || size <= v->size)
                         continue;
-                log_info("%s: %s grew from %" PRIu64 " to %" PRIu64 " MiB.", v->path.name, devnode,
-                         v->volume.device.size >> 20, size >> 20);
-                v->volume.device.size = size;
+                log_info("%s: %s grew from %" PRIu64 " to %" PRIu64 " MiB.", v->path.name, devnode, v->size >> 20,
+                         size >> 20);
+                v->size = size;
+                if (v->n_members > 1) {
+                        log_info("%s: a striped set grows by adding members, not by growing one: nothing to do.",
+                                 v->path.name);
+                        continue;
+                }
                 if (!v->config->grow) {
                         log_info("%s: Grow=no: leaving the filesystem at its size.", v->path.name);
                         continue;
@@ -143,16 +147,18 @@ static int on_check_timer(sd_event_source *source, uint64_t usec, void *userdata
         Node *n = s->node;
         usec_t deadline = usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE);
 
-        for (size_t i = 0; i < n->n_volumes; i++) {
-                Attach *a = &n->volumes[i].volume.attach;
+        for (size_t i = 0; i < n->n_volumes; i++)
+                for (size_t k = 0; k < n->volumes[i].n_members; k++) {
+                        Attach *a = &n->volumes[i].members[k].attach;
 
-                if (!a->id)
-                        continue;
-                a->deadline = deadline;
-                if (attach_refresh(a) >= 0 && attach_mine(a) == ATTACH_MINE_NONE)
-                        return lost(s, "EC2 no longer lists volume %s as attached to this instance (%s); "
-                                    "exiting so that systemd brings it back.", a->id, n->instance->instance_id);
-        }
+                        if (!a->id)
+                                continue;
+                        a->deadline = deadline;
+                        if (attach_refresh(a) >= 0 && attach_mine(a) == ATTACH_MINE_NONE)
+                                return lost(s, "EC2 no longer lists volume %s as attached to this instance (%s); "
+                                            "exiting so that systemd brings it back.", a->id,
+                                            n->instance->instance_id);
+                }
         if (n->config->has_interface && n->interface.eni.attach.id) {
                 Attach *a = &n->interface.eni.attach;
 
@@ -290,7 +296,7 @@ int supervise_run(Node *n) {
         /* WATCHDOG=1 as often as systemd's WatchdogSec= asks for it. */
         (void) sd_event_set_watchdog(event, true);
 
-        if (n->n_volumes > 0 && n->volumes[0].volume.device.devnode) {
+        if (n->n_volumes > 0 && n->volumes[0].devnode) {
                 r = blockdev_monitor_new(&disks);
                 if (r < 0)
                         log_warning_errno(r, "Failed to watch the disks, a volume grown by EBS is not grown "

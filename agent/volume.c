@@ -277,6 +277,25 @@ void volume_done(Volume *v) {
         v->attach.id = NULL;
 }
 
+static void set_io_timeout(Volume *v) {
+        int r;
+
+        r = blockdev_set_ebs_io_timeout(&v->device);
+        if (r < 0)
+                log_warning_errno(r, "%s: Failed to set the NVMe I/O timeout of %s, continuing: %m", v->attach.path->name,
+                                  v->device.devnode);
+}
+
+int volume_attach_complete(Volume *v) {
+        int r;
+
+        r = attach_complete(&v->attach);
+        if (r < 0)
+                return r;
+        set_io_timeout(v);
+        return 0;
+}
+
 int volume_attach(Volume *v) {
         int r;
 
@@ -284,10 +303,7 @@ int volume_attach(Volume *v) {
         if (r < 0)
                 return r;
 
-        r = blockdev_set_ebs_io_timeout(&v->device);
-        if (r < 0)
-                log_warning_errno(r, "%s: Failed to set the NVMe I/O timeout of %s, continuing: %m", v->attach.path->name,
-                                  v->device.devnode);
+        set_io_timeout(v);
         return 0;
 }
 

@@ -48,6 +48,10 @@ void volume_done(Volume *v);
  * volume as last described and v->device the proven device. */
 int volume_attach(Volume *v);
 
+/* The second half of a member's attach (attach_start() did the first):
+ * waits for its proven device. */
+int volume_attach_complete(Volume *v);
+
 /* For --attach-only: the same, up to EC2's "attached". */
 int volume_attach_to_ec2(Volume *v);
 

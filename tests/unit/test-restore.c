@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The restore decision (restore.c): which snapshot, which parameters. */
+#include <stdlib.h>
+
+#include "restore.h"
+#include "tests.h"
+
+#define SNAP(i, st, t, gib) { .id = (char *) (i), .state = (char *) (st), .start_time = (char *) (t), .size_gib = (gib) }
+
+static const Ec2Snapshot snapshots[] = {
+        SNAP("snap-old", "completed", "2024-01-10T03:00:00.000Z", 20),
+        SNAP("snap-newest-pending", "pending", "2024-01-12T03:00:00.000Z", 20),
+        SNAP("snap-newest", "completed", "2024-01-11T03:00:00.000Z", 20),
+        SNAP("snap-error", "error", "2024-01-13T03:00:00.000Z", 20),
+};
+
+static void test_newest_completed_snapshot(void) {
+        ASSERT_STREQ(restore_newest_snapshot(snapshots, ELEMENTSOF(snapshots))->id, "snap-newest");
+        ASSERT_NULL(restore_newest_snapshot(snapshots + 1, 1));
+        ASSERT_NULL(restore_newest_snapshot(NULL, 0));
+}
+
+static void test_plan_from_the_lost_volume(void) {
+        ConfigVolume c = { .restore = VOLUME_RESTORE_SNAPSHOT, .size_gib = 5, .volume_type = VOLUME_TYPE_GP3 };
+        Ec2Volume old = { .size_gib = 30, .volume_type = (char *) "io2", .iops = 6000, .encrypted = true,
+                          .kms_key_id = (char *) "arn:aws:kms:us-east-1:1:key/k" };
+        RestorePlan p;
+
+        ASSERT_OK(restore_plan_volume(&c, &old, snapshots, ELEMENTSOF(snapshots), &p));
+        ASSERT_STREQ(p.snapshot->id, "snap-newest");
+        ASSERT_EQ(p.size_gib, 30);
+        ASSERT_STREQ(p.volume_type, "io2");
+        ASSERT_EQ(p.iops, 6000);
+        ASSERT_TRUE(p.encrypted);
+        ASSERT_STREQ(p.kms_key_id, "arn:aws:kms:us-east-1:1:key/k");
+}
+
+static void test_plan_from_the_snapshot_then_the_section(void) {
+        ConfigVolume c = { .restore = VOLUME_RESTORE_SNAPSHOT_OR_BLANK, .size_gib = 5,
+                           .volume_type = VOLUME_TYPE_ST1 };
+        Ec2Snapshot encrypted = SNAP("snap-e", "completed", "2024-01-11T03:00:00.000Z", 50);
+        RestorePlan p;
+
+        encrypted.encrypted = true;
+        ASSERT_OK(restore_plan_volume(&c, NULL, &encrypted, 1, &p));
+        ASSERT_EQ(p.size_gib, 50);
+        ASSERT_TRUE(p.encrypted);
+        ASSERT_STREQ(p.volume_type, "st1");
+
+        /* No snapshot: blank, of the section's size. */
+        ASSERT_OK(restore_plan_volume(&c, NULL, NULL, 0, &p));
+        ASSERT_NULL(p.snapshot);
+        ASSERT_EQ(p.size_gib, 5);
+}
+
+static void test_plan_refusals(void) {
+        ConfigVolume c = { .restore = VOLUME_RESTORE_SNAPSHOT };
+        RestorePlan p;
+
+        /* Restore=snapshot with only a pending snapshot: nothing to restore from. */
+        ASSERT_EQ(restore_plan_volume(&c, NULL, snapshots + 1, 1, &p), -ENOENT);
+        /* Blank with nothing to size it by. */
+        c.restore = VOLUME_RESTORE_BLANK;
+        ASSERT_EQ(restore_plan_volume(&c, NULL, NULL, 0, &p), -EINVAL);
+        c.restore = VOLUME_RESTORE_NO;
+        ASSERT_EQ(restore_plan_volume(&c, NULL, snapshots, ELEMENTSOF(snapshots), &p), -EOPNOTSUPP);
+        /* Blank ignores the snapshots. */
+        c.restore = VOLUME_RESTORE_BLANK;
+        c.size_gib = 8;
+        ASSERT_OK(restore_plan_volume(&c, NULL, snapshots, ELEMENTSOF(snapshots), &p));
+        ASSERT_NULL(p.snapshot);
+}
+
+static void test_internal_tags_and_token(void) {
+        _cleanup_free_ char *t = NULL, *long_one = NULL;
+
+        ASSERT_TRUE(restore_tag_is_internal("nodeagent:initialized"));
+        ASSERT_TRUE(restore_tag_is_internal("nodeagent:replaced-by"));
+        ASSERT_FALSE(restore_tag_is_internal("nodeagent:cluster"));
+        ASSERT_FALSE(restore_tag_is_internal("Name"));
+        ASSERT_OK(restore_client_token("i-0123456789abcdef0", "volume", "data", &t));
+        ASSERT_STREQ(t, "nodeagent-i-0123456789abcdef0-volume-data");
+        ASSERT_OK(restore_client_token("i-0123456789abcdef0", "volume",
+                                       "a-very-long-section-name-of-32ch", &long_one));
+        ASSERT_EQ(strlen(long_one), 64);
+}
+
+int main(void) {
+        RUN_TEST(test_newest_completed_snapshot);
+        RUN_TEST(test_plan_from_the_lost_volume);
+        RUN_TEST(test_plan_from_the_snapshot_then_the_section);
+        RUN_TEST(test_plan_refusals);
+        RUN_TEST(test_internal_tags_and_token);
+        return tests_finish();
+}
