@@ -27,6 +27,12 @@ void attach_set_timing(const AttachTiming *t) {
 }
 
 /* One poll policy per kind of wait, built from the timing in effect. */
+static BackoffPolicy poll_policy(PathState state);
+
+BackoffPolicy attach_poll_policy(void) {
+        return poll_policy(PATH_STATE_TAKE_OVER);
+}
+
 static BackoffPolicy poll_policy(PathState state) {
         return (BackoffPolicy) {
                 .initial = timing.poll_first ?: POLL_FIRST_USEC,
@@ -113,13 +119,45 @@ static int find_by_id(Attach *a) {
         return 0;
 }
 
+/* Tags the lost resources nodeagent:replaced-by=<the one in this zone>:
+ * lookups by tag skip them from then on. A failure is only a warning: the
+ * lookup prefers the one in this zone anyway. */
+void attach_mark_replaced(Attach *a, const char *const *ids, const char *new_id) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        Ec2Tag tag = { .key = (char *) ATTACH_TAG_REPLACED_BY, .value = (char *) new_id };
+        int r;
+
+        if (!ids[0])
+                return;
+        log_info("%s: find: tagging %s%s %s=%s.", a->path->name, ids[0], ids[1] ? " and the others" : "",
+                 ATTACH_TAG_REPLACED_BY, new_id);
+        r = ec2_create_tags(a->aws, ids, &tag, 1, false, a->deadline, &e);
+        if (r < 0)
+                log_warning_errno(r, "%s: Failed to tag %s %s=%s: %s%s%m", a->path->name, ids[0],
+                                  ATTACH_TAG_REPLACED_BY, new_id, strempty(e.code), e.code ? ": " : "");
+}
+
+/* restore: the resource found by tag is only in other zones (the lost
+ * entries), or none exists: a new one in this zone (the kind's restore()). */
+static int step_restore(Attach *a, const size_t *lost, size_t n_lost) {
+        attach_transition(a, PATH_STATE_RESTORE, "No %s tagged %s=%s is in %s%s; making one here (Restore=).",
+                          a->ops->what, a->want_tag->key, a->want_tag->value, a->availability_zone,
+                          n_lost > 0 ? ", only in other zones" : "");
+        return a->ops->restore(a, lost, n_lost);
+}
+
+static const char *candidate_tag(const Attach *a, size_t i, const char *key) {
+        return a->ops->candidate_tag ? a->ops->candidate_tag(a, i, key) : NULL;
+}
+
 static int find_by_tag(Attach *a) {
         _cleanup_(aws_error_done) AwsError e = {};
         _cleanup_free_ char *filter_name = NULL, *listed = NULL;
         _cleanup_free_ ZoneCandidate *candidates = NULL;
         _cleanup_free_ size_t *indexes = NULL;
+        _cleanup_free_ const char **others = NULL;
         const char *values[] = { a->want_tag->value, NULL };
-        size_t n = 0, k = 0, index = 0;
+        size_t n = 0, k = 0, index = 0, n_others = 0;
         int r;
 
         if (asprintf(&filter_name, "tag:%s", a->want_tag->key) < 0)
@@ -135,16 +173,19 @@ static int find_by_tag(Attach *a) {
 
         candidates = calloc(MAX(n, 1U), sizeof(ZoneCandidate));
         indexes = calloc(MAX(n, 1U), sizeof(size_t));
-        if (!candidates || !indexes)
+        others = calloc(n + 1, sizeof(char *));
+        if (!candidates || !indexes || !others)
                 return log_oom();
         for (size_t i = 0; i < n; i++) {
                 ZoneCandidate c;
 
                 a->ops->candidate(a, i, &c);
                 /* A volume on its way out (or broken) still carries its
-                 * tags: it is not a second match, nor a match at all. */
-                if (state_is_gone(c.state)) {
-                        log_debug("%s: find: skipping %s, which is %s.", a->path->name, c.id, c.state);
+                 * tags: it is not a second match, nor a match at all; nor
+                 * is one a restore replaced. */
+                if (state_is_gone(c.state) || candidate_tag(a, i, ATTACH_TAG_REPLACED_BY)) {
+                        log_debug("%s: find: skipping %s (%s%s).", a->path->name, c.id, c.state,
+                                  candidate_tag(a, i, ATTACH_TAG_REPLACED_BY) ? ", replaced" : "");
                         continue;
                 }
                 indexes[k] = i;
@@ -153,6 +194,8 @@ static int find_by_tag(Attach *a) {
         listed = zone_match_format(candidates, k);
 
         r = zone_match_pick(candidates, k, a->availability_zone, &index);
+        if ((r == -ENOENT || r == -EXDEV) && a->restore && a->ops->restore)
+                return step_restore(a, indexes, k);
         if (r == -ENOENT)
                 return path_fail(a->path, FAILURE_UNUSABLE, r, "No %s is tagged %s=%s.", a->ops->what,
                                  a->want_tag->key, a->want_tag->value);
@@ -167,6 +210,21 @@ static int find_by_tag(Attach *a) {
         if (r < 0)
                 return path_fail(a->path, FAILURE_OTHER, r, "Failed to choose among the %ss tagged %s=%s: %m",
                                  a->ops->what, a->want_tag->key, a->want_tag->value);
+
+        /* A restore of ours that a killed boot left before it could tag the
+         * lost ones: they get their tag now. */
+        if (candidate_tag(a, indexes[index], ATTACH_TAG_RESTORED_FROM))
+                for (size_t i = 0; i < k; i++)
+                        if (i != index)
+                                others[n_others++] = candidates[i].id;
+        if (n_others > 0) {
+                _cleanup_free_ char *id = strdup(candidates[index].id);
+
+                if (!id)
+                        return log_oom();
+                attach_mark_replaced(a, others, id);
+                /* mark_replaced() does not list again: the entries stand. */
+        }
         a->ops->keep(a, indexes[index]);
         return 0;
 }
@@ -240,7 +298,7 @@ static PathState decide(const Attach *a, PathState goal) {
 
 /* Waits for the next poll of EC2, telling systemd the wait is on purpose
  * (a deliberate wait must not be killed by TimeoutStartSec=). */
-static int wait_poll(Attach *a, Backoff *poll, usec_t not_after) {
+int attach_wait_poll(Attach *a, Backoff *poll, usec_t not_after) {
         usec_t interval = backoff_next(poll);
         usec_t until = MIN(usec_add(now(CLOCK_MONOTONIC), interval), not_after);
         int r;
@@ -253,7 +311,7 @@ static int wait_poll(Attach *a, Backoff *poll, usec_t not_after) {
 }
 
 /* The holder's EC2 state; "terminated" when EC2 no longer knows it. */
-static int holder_state(Attach *a, const char *holder, char **ret) {
+int attach_instance_state(Attach *a, const char *holder, char **ret) {
         _cleanup_(aws_error_done) AwsError e = {};
         const char *ids[] = { holder, NULL };
         Ec2Instance *instances = NULL;
@@ -281,7 +339,7 @@ static int force_detach_if_dead(Attach *a, const char *holder) {
         _cleanup_free_ char *state = NULL;
         int r;
 
-        r = holder_state(a, holder, &state);
+        r = attach_instance_state(a, holder, &state);
         if (r < 0)
                 return r;
         if (!attach_holder_is_dead(state)) {
@@ -341,7 +399,7 @@ static int step_take_over(Attach *a, PathState goal) {
                         attach_transition(a, PATH_STATE_TAKE_OVER, "The %s %s is being released.", a->ops->what,
                                           a->id);
 
-                r = wait_poll(a, &poll, v.holder ? usec_add(give_up, USEC_PER_MSEC) : USEC_INFINITY);
+                r = attach_wait_poll(a, &poll, v.holder ? usec_add(give_up, USEC_PER_MSEC) : USEC_INFINITY);
                 if (r < 0)
                         return path_fail(a->path, FAILURE_DEADLINE, r, "The deadline passed while the %s %s was %s.",
                                          a->ops->what, a->id, v.holder ? "held by another instance" :
@@ -362,7 +420,7 @@ static int step_wait_release(Attach *a, PathState goal) {
         attach_transition(a, PATH_STATE_WAIT_RELEASE, "Our own attachment of %s is detaching; waiting for it to "
                           "end before attaching again.", a->id);
         while (view_of(a).mine == ATTACH_MINE_DETACHING) {
-                r = wait_poll(a, &poll, USEC_INFINITY);
+                r = attach_wait_poll(a, &poll, USEC_INFINITY);
                 if (r < 0)
                         return path_fail(a->path, FAILURE_DEADLINE, r, "The deadline passed while %s was detaching "
                                          "from this instance.", a->id);
@@ -593,7 +651,7 @@ static int step_wait_attached(Attach *a) {
                 if (v.mine != ATTACH_MINE_ATTACHING)
                         return path_fail(a->path, FAILURE_OTHER, -EIO, "EC2 no longer lists %s as attached here.",
                                          a->id);
-                r = wait_poll(a, &poll, USEC_INFINITY);
+                r = attach_wait_poll(a, &poll, USEC_INFINITY);
                 if (r < 0)
                         return path_fail(a->path, FAILURE_DEADLINE, r, "EC2 did not report %s attached before the "
                                          "deadline.", a->id);
@@ -718,7 +776,7 @@ int attach_release(Attach *a) {
                         return r;
                 if (view_of(a).mine == ATTACH_MINE_NONE)
                         break;
-                r = wait_poll(a, &poll, USEC_INFINITY);
+                r = attach_wait_poll(a, &poll, USEC_INFINITY);
                 if (r < 0)
                         return path_fail(a->path, FAILURE_DEADLINE, r, "The %s %s was not free before the deadline.",
                                          a->ops->what, a->id);

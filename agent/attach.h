@@ -33,6 +33,13 @@
 
 typedef struct Attach Attach;
 
+/* The tags of a restore (DESIGN.md, "Lost volumes and lost zones"):
+ * RESTORED_FROM on the resource made in this zone (the snapshot, "blank", or
+ * the lost ENI's id); REPLACED_BY on the lost one (the new id). Lookups by
+ * tag skip what carries REPLACED_BY. */
+#define ATTACH_TAG_RESTORED_FROM "nodeagent:restored-from"
+#define ATTACH_TAG_REPLACED_BY "nodeagent:replaced-by"
+
 /* The resource's attachment to this instance, as EC2 last described it. */
 typedef enum AttachMine {
         ATTACH_MINE_NONE,               /* not attached here (or only "detached") */
@@ -62,6 +69,8 @@ typedef struct AttachOps {
          * rest. The resource's id is then a->id. */
         int (*list)(Attach *a, const char *id, const Ec2Filter *filter, AwsError *error, size_t *ret_n);
         void (*candidate)(const Attach *a, size_t i, ZoneCandidate *ret);
+        /* The i-th entry's tag key, NULL when it does not carry it. */
+        const char *(*candidate_tag)(const Attach *a, size_t i, const char *key);
         void (*keep)(Attach *a, size_t i);
         void (*view)(const Attach *a, AttachView *ret);
         /* "as /dev/sdf", "at device index 1": log lines of the attach. */
@@ -73,6 +82,12 @@ typedef struct AttachOps {
         int (*name_refused)(Attach *a, const AwsError *e);
         /* Detaches from holder (this instance or another one). */
         int (*detach)(Attach *a, const char *holder, bool force, AwsError *ret_error);
+
+        /* Restore= (DESIGN.md, "Lost volumes and lost zones"): the resource
+         * found by tag is only in other zones (lost: the listed entries
+         * there), or none exists (n_lost 0). Makes a new one in this zone,
+         * and keeps it as the resource. NULL: the kind cannot. */
+        int (*restore)(Attach *a, const size_t *lost, size_t n_lost);
 
         /* The local side. local_name: "the block device with serial
          * vol0123...", for the wait's log line (the caller frees). Called
@@ -114,6 +129,7 @@ struct Attach {
         const ConfigTag *want_tag;
         TakeOverPolicy take_over;
         usec_t take_over_timeout;
+        bool restore;                   /* Restore= is on: a lost resource is made anew here */
 
         const char *id;                 /* the resource's id, once found (the kind's string) */
 
@@ -148,6 +164,18 @@ int attach_run_to_ec2(Attach *a);
 /* Finds the resource (a->want_id / a->want_tag). For modes that only look
  * (--status) or release (--detach). */
 int attach_find(Attach *a);
+
+/* For the kinds' restore(): the polls of EC2 while waiting (the take-over's
+ * policy); one wait (telling systemd it is on purpose), not past not_after
+ * nor the deadline: 0, -ETIME at the deadline, -ECANCELED; an instance's
+ * EC2 state ("terminated" when EC2 no longer knows it; a failure is logged). */
+BackoffPolicy attach_poll_policy(void);
+int attach_wait_poll(Attach *a, Backoff *poll, usec_t not_after);
+int attach_instance_state(Attach *a, const char *instance_id, char **ret);
+
+/* Tags the lost resources (ids, NULL-terminated) replaced by new_id; a
+ * failure is only a warning. For the kinds' restore(). */
+void attach_mark_replaced(Attach *a, const char *const *ids, const char *new_id);
 
 /* Describes the found resource again by its id, quietly (for the daemon's
  * periodic look after READY): 0, or the negative errno of the call. */

@@ -246,6 +246,29 @@ int dns_plan(const ConfigDns *config, const char *node_name, const char *ip, boo
                             current ? DNS_ACTION_REPLACE : DNS_ACTION_CREATE, ret);
 }
 
+int dns_plan_replacing(const ConfigDns *config, const char *node_name, const char *ip, const char *old_ip,
+                       const Route53RecordSet *current, DnsPlan *ret) {
+        _cleanup_strv_free_ char **without = NULL;
+        char **values = NULL;
+        int r;
+
+        if (!config || !dns_ip_is_valid(ip) || !ret)
+                return -EINVAL;
+        if (config->mode != DNS_MODE_SHARED || !old_ip || streq(old_ip, ip) || !current ||
+            !values_contain(current->values, old_ip))
+                return dns_plan(config, node_name, ip, true, current, ret);
+        if (current->alias || current->other_policy || current->ttl < 0)
+                return -EOPNOTSUPP;
+
+        r = dns_values_without(current->values, old_ip, &without);
+        if (r < 0)
+                return r;
+        r = dns_values_with(without, ip, &values);
+        if (r < 0)
+                return r;
+        return plan_desired(config, NULL, config->ttl, current, values, DNS_ACTION_REPLACE, ret);
+}
+
 size_t dns_plan_changes(const DnsPlan *plan, const Route53RecordSet *current, Route53Change ret[static 2]) {
         switch (plan->action) {
         case DNS_ACTION_UPSERT:

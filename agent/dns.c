@@ -426,7 +426,11 @@ static int converge_round(Converge *c, bool *read_ahead) {
                 return r;
         have_current = r > 0;
 
-        r = dns_plan(p->config, p->node_name, p->ip, c->publish, have_current ? &current : NULL, &plan);
+        if (c->publish && p->replaces_ip)
+                r = dns_plan_replacing(p->config, p->node_name, p->ip, p->replaces_ip, have_current ? &current : NULL,
+                                       &plan);
+        else
+                r = dns_plan(p->config, p->node_name, p->ip, c->publish, have_current ? &current : NULL, &plan);
         if (r == -EOPNOTSUPP)
                 return path_fail(p->path, FAILURE_OTHER, r, "%s A is %s: it cannot be rewritten exactly, not touching "
                                  "it.", p->config->name, current.alias ? "an alias" :

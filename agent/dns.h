@@ -84,6 +84,13 @@ bool dns_record_set_same(const Route53RecordSet *a, const Route53RecordSet *b);
 int dns_plan(const ConfigDns *config, const char *node_name, const char *ip, bool publish,
              const Route53RecordSet *current, DnsPlan *ret);
 
+/* Publishing ip where old_ip was (the node's interface was restored in
+ * another zone, with a new address): in shared mode old_ip leaves the set in
+ * the same compare-and-swap batch that adds ip; the other modes replace the
+ * node's own set anyway (dns_plan()). */
+int dns_plan_replacing(const ConfigDns *config, const char *node_name, const char *ip, const char *old_ip,
+                       const Route53RecordSet *current, DnsPlan *ret);
+
 /* The changes of a plan, pointing into plan and current: 0, 1 or 2 of them. */
 size_t dns_plan_changes(const DnsPlan *plan, const Route53RecordSet *current, Route53Change ret[static 2]);
 
@@ -108,6 +115,10 @@ typedef struct DnsPublish {
          * instead of reading, and takes its set. A compare-and-swap built
          * on it is refused if the set changed since; then it reads again. */
         DnsRead *read_ahead;
+
+        /* The address ip replaces (a restored interface's lost one), taken
+         * out in the same batch; NULL: none. */
+        const char *replaces_ip;
 } DnsPublish;
 
 typedef struct DnsResult {

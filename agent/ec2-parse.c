@@ -61,6 +61,8 @@ void ec2_network_interface_done(Ec2NetworkInterface *n) {
         free(n->private_ip);
         strv_free(n->secondary_ips);
         free(n->status);
+        free(n->description);
+        strv_free(n->security_groups);
         free(n->attachment.id);
         free(n->attachment.instance_id);
         free(n->attachment.status);
@@ -324,8 +326,26 @@ int ec2_parse_network_interface(const XmlNode *n, Ec2NetworkInterface *e) {
                 r = ec2_dup_text(n, "privateIpAddress", &e->private_ip);
         if (r >= 0)
                 r = ec2_dup_text(n, "status", &e->status);
+        if (r >= 0)
+                r = ec2_dup_text(n, "description", &e->description);
         if (r < 0)
                 return r;
+
+        e->security_groups = calloc(xml_count(xml_child(n, "groupSet"), "item") + 1, sizeof(char *));
+        if (!e->security_groups)
+                return -ENOMEM;
+        {
+                size_t k = 0;
+
+                XML_FOREACH(item, xml_child(n, "groupSet"), "item") {
+                        if (!xml_child(item, "groupId"))
+                                continue;
+                        r = ec2_dup_text(item, "groupId", &e->security_groups[k]);
+                        if (r < 0)
+                                return r;
+                        k++;
+                }
+        }
 
         e->secondary_ips = calloc(xml_count(xml_child(n, "privateIpAddressesSet"), "item") + 1, sizeof(char *));
         if (!e->secondary_ips)

@@ -81,6 +81,8 @@ typedef struct Ec2NetworkInterface {
         char *private_ip;       /* the primary private IPv4 address */
         char **secondary_ips;   /* NULL-terminated; never NULL */
         char *status;           /* available, associated, attaching, in-use, detaching */
+        char *description;      /* NULL when it has none */
+        char **security_groups; /* the ids of its groups; NULL-terminated, never NULL */
         Ec2NetworkInterfaceAttachment attachment;
         Ec2Tag *tags;
         size_t n_tags;

@@ -4,6 +4,7 @@
 
 #include "eni.h"
 #include "log.h"
+#include "restore.h"
 
 static Eni *eni_of(const Attach *a) {
         return a->kind;
@@ -47,6 +48,12 @@ static void eni_keep(Attach *a, size_t i) {
         e->listed[i] = (Ec2NetworkInterface) {};
         drop_listed(e);
         a->id = e->ec2.id;
+}
+
+static const char *eni_candidate_tag(const Attach *a, size_t i, const char *key) {
+        const Ec2NetworkInterface *n = &eni_of(a)->listed[i];
+
+        return ec2_tags_get(n->tags, n->n_tags, key);
 }
 
 static void eni_view(const Attach *a, AttachView *ret) {
@@ -138,6 +145,141 @@ static void eni_local_done(Attach *a) {
         e->watch = netif_link_watch_free(e->watch);
 }
 
+/* This instance's subnet: where a new interface for it goes. */
+static int own_subnet(Attach *a, char **ret) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        const char *ids[] = { a->instance_id, NULL };
+        Ec2Instance *instances = NULL;
+        size_t n = 0;
+        int r;
+
+        r = ec2_describe_instances(a->aws, ids, NULL, 0, false, a->deadline, &e, &instances, &n);
+        if (r >= 0 && (n == 0 || isempty(instances[0].subnet_id)))
+                r = -ENOENT;
+        if (r < 0) {
+                ec2_instances_free(instances, n);
+                return path_fail(a->path, failure_kind_of_call(r), r, "Failed to read the subnet of %s: %s%s%m",
+                                 a->instance_id, strempty(e.code), e.code ? ": " : "");
+        }
+        *ret = TAKE_PTR(instances[0].subnet_id);
+        ec2_instances_free(instances, n);
+        return 0;
+}
+
+/* The new interface's tags from the start: the lost one's own tags (not
+ * nodeagent's record of their history), the node's Tag=, and which one it
+ * replaces. */
+static int restore_tags(Attach *a, const Ec2NetworkInterface *old, Ec2Tag **ret, size_t *ret_n) {
+        Ec2Tag *tags = calloc(old->n_tags + 2, sizeof(Ec2Tag));
+        size_t k = 0;
+
+        if (!tags)
+                return log_oom();
+        for (size_t i = 0; i < old->n_tags; i++)
+                if (!restore_tag_is_internal(old->tags[i].key) && !streq_ptr(old->tags[i].key, a->want_tag->key))
+                        tags[k++] = old->tags[i];
+        tags[k++] = (Ec2Tag) { .key = a->want_tag->key, .value = a->want_tag->value };
+        tags[k++] = (Ec2Tag) { .key = (char *) RESTORE_TAG_RESTORED_FROM, .value = old->id };
+        *ret = tags;
+        *ret_n = k;
+        return 0;
+}
+
+/* A new interface is "pending" for a moment: attached once "available". */
+static int wait_available(Attach *a) {
+        BackoffPolicy policy = attach_poll_policy();
+        Backoff poll = BACKOFF_INIT(&policy);
+        Eni *e = eni_of(a);
+        int r;
+
+        while (!streq_ptr(e->ec2.status, "available")) {
+                _cleanup_(aws_error_done) AwsError err = {};
+                _cleanup_free_ char *id = strdup(a->id);
+                size_t n = 0;
+
+                if (!id)
+                        return log_oom();
+                r = attach_wait_poll(a, &poll, USEC_INFINITY);
+                if (r < 0)
+                        return path_fail(a->path, FAILURE_DEADLINE, r, "The new network interface %s was not available "
+                                         "before the deadline.", id);
+                r = eni_list(a, id, NULL, &err, &n);
+                if (r < 0)
+                        return path_fail(a->path, failure_kind_of_call(r), r, "Failed to describe %s: %s%s%m", id,
+                                         strempty(err.code), err.code ? ": " : "");
+                if (n > 0)
+                        eni_keep(a, 0);
+        }
+        return 0;
+}
+
+/* Restore=create: an ENI lost with its zone is replaced by a new one in
+ * this instance's subnet, with its security groups, description and tags.
+ * Its address is new: the node's from now on (DNS follows, and in shared
+ * mode the old address leaves the set in the same batch). */
+static int eni_restore(Attach *a, const size_t *lost, size_t n_lost) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        _cleanup_free_ char *subnet = NULL, *token = NULL;
+        _cleanup_free_ Ec2Tag *tags = NULL;
+        _cleanup_free_ const char **lost_ids = NULL;
+        Eni *eni = eni_of(a);
+        Ec2NetworkInterface created = {};
+        const Ec2NetworkInterface *old;
+        size_t n_tags = 0;
+        int r;
+
+        if (n_lost == 0)
+                return path_fail(a->path, FAILURE_UNUSABLE, -ENOENT, "No network interface is tagged %s=%s: "
+                                 "Restore=create replaces one lost with its zone, and there is none.",
+                                 a->want_tag->key, a->want_tag->value);
+        old = &eni->listed[lost[0]];
+
+        r = own_subnet(a, &subnet);
+        if (r < 0)
+                return r;
+        r = restore_tags(a, old, &tags, &n_tags);
+        if (r < 0)
+                return r;
+        r = restore_client_token(a->instance_id, "eni", "interface", &token);
+        if (r < 0)
+                return log_oom();
+
+        path_transition(a->path, PATH_STATE_RESTORE, "Creating a network interface in %s (%s) to replace %s (%s, "
+                        "%s).", subnet, a->availability_zone, old->id, strna(old->az), strna(old->private_ip));
+        r = ec2_create_network_interface(a->aws,
+                                         &(Ec2NewNetworkInterface) {
+                                                 .subnet_id = subnet,
+                                                 .description = old->description,
+                                                 .security_group_ids = old->security_groups,
+                                                 .tags = tags,
+                                                 .n_tags = n_tags,
+                                                 .client_token = token,
+                                         },
+                                         false, a->deadline, &e, &created);
+        if (r < 0)
+                return path_fail(a->path, failure_kind_of_call(r), r, "CreateNetworkInterface in %s failed: %s%s%s",
+                                 subnet, strempty(e.code), e.code ? ": " : "", e.message ?: strerror(-r));
+        log_info("%s: restore: %s is %s, replacing %s (%s).", a->path->name, created.id, strna(created.private_ip),
+                 old->id, strna(old->private_ip));
+
+        free(eni->replaced_ip);
+        eni->replaced_ip = old->private_ip ? strdup(old->private_ip) : NULL;
+        lost_ids = calloc(n_lost + 1, sizeof(char *));
+        if (!lost_ids) {
+                ec2_network_interface_done(&created);
+                return log_oom();
+        }
+        for (size_t i = 0; i < n_lost; i++)
+                lost_ids[i] = eni->listed[lost[i]].id;
+        attach_mark_replaced(a, lost_ids, created.id);
+
+        drop_listed(eni);
+        ec2_network_interface_done(&eni->ec2);
+        eni->ec2 = created;
+        a->id = eni->ec2.id;
+        return wait_available(a);
+}
+
 static const AttachOps eni_ops = {
         .what = "network interface",
         .what_title = "Network interface",
@@ -145,11 +287,13 @@ static const AttachOps eni_ops = {
         .wait_state = PATH_STATE_WAIT_LINK,
         .list = eni_list,
         .candidate = eni_candidate,
+        .candidate_tag = eni_candidate_tag,
         .keep = eni_keep,
         .view = eni_view,
         .where = eni_where,
         .attach = eni_send_attach,
         .detach = eni_send_detach,
+        .restore = eni_restore,
         .local_name = eni_local_name,
         .while_attaching = eni_while_attaching,
         .wait_local = eni_wait_local,
@@ -172,6 +316,7 @@ void eni_init(Eni *e, const ConfigInterface *config, Path *path, AwsClient *aws,
                         .want_tag = &config->tag,
                         .take_over = config->take_over,
                         .take_over_timeout = config->take_over_timeout,
+                        .restore = config->restore == INTERFACE_RESTORE_CREATE,
                 },
         };
 }
@@ -181,6 +326,7 @@ void eni_done(Eni *e) {
                 return;
         drop_listed(e);
         e->watch = netif_link_watch_free(e->watch);
+        e->replaced_ip = mfree(e->replaced_ip);
         ec2_network_interface_done(&e->ec2);
         e->attach.id = NULL;
 }

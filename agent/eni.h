@@ -17,6 +17,8 @@ typedef struct Eni {
 
         Ec2NetworkInterface ec2;        /* as EC2 last described it */
         NetifLink link;                 /* once it showed up (eni_attach()) */
+        char *replaced_ip;              /* Restore=create made it: the lost interface's address, which
+                                         * DNS takes out where it puts the new one */
 
         /* Called once EC2 has accepted the attachment, before the wait for
          * the link: work that needs the ENI but not the link (the subnet's

@@ -50,6 +50,7 @@ int node_run_dns(Node *n) {
                 dns_read_done(&d->read);
 
         p.ip = node_ip(n);
+        p.replaces_ip = n->config->has_interface ? n->interface.eni.replaced_ip : NULL;
         if (isempty(p.ip))
                 return path_fail(&d->path, FAILURE_OTHER, -ENXIO, "There is no IP address to publish.");
         return dns_publish(&p, &result);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "notify.h"
 #include "node.h"
 #include "restore.h"
 
@@ -94,6 +95,18 @@ static FsVolumeMarks volume_marks(const NodeVolume *v) {
         return m;
 }
 
+static bool restored_from_snapshot(const NodeVolume *v) {
+        for (size_t k = 0; k < v->n_members; k++) {
+                const Ec2Volume *e = &v->members[k].ec2;
+                const char *from = ec2_tags_get(e->tags, e->n_tags, RESTORE_TAG_RESTORED_FROM);
+
+                if (from && !streq(from, RESTORE_FROM_BLANK) && !ec2_tags_get(e->tags, e->n_tags,
+                                                                                VOLUME_TAG_INITIALIZED))
+                        return true;
+        }
+        return false;
+}
+
 /* A mount point inside another volume's mount: that one first. */
 static int wait_for_parent(Node *n, NodeVolume *v) {
         NodeVolume *parent = node_parent_volume(n, v);
@@ -131,6 +144,13 @@ static int setup_filesystem(Node *n, NodeVolume *v) {
 
         path_transition(&v->path, PATH_STATE_FILESYSTEM, "Checking and mounting %s (%s) at %s.", v->devnode,
                         filesystem_to_string(cfg->file_system), cfg->mount_point);
+        if (restored_from_snapshot(v)) {
+                /* Its blocks load lazily from S3 as they are first read: the
+                 * first fsck can take long. Not a hang: tell systemd. */
+                log_info("%s: filesystem: restored from a snapshot, its first check reads it from S3 and can be "
+                         "slow.", v->path.name);
+                notify_extend_timeout(usec_add(usec_left(n->deadline), 30 * USEC_PER_SEC));
+        }
         r = fs_setup(v->devnode, cfg, &options, n->deadline, &v->fs);
         if (fs_error_is_refusal(r))
                 /* fs has said why, once; the path only records the kind. */

@@ -5,10 +5,10 @@
  * follow a path's name in the journal ("volume: attach -> wait-device: ...")
  * and in NODEAGENT_BOOT_PHASES. Each path uses these:
  *
- *   volume, volume:NAME   the attach lifecycle (attach.h): find, take-over,
- *                         force-detach, wait-release, attach, wait-device,
- *                         reattach; then filesystem, tag, done
- *   interface             the attach lifecycle: find, take-over,
+ *   volume, volume:NAME   the attach lifecycle (attach.h): find, restore,
+ *                         take-over, force-detach, wait-release, attach,
+ *                         wait-device, reattach; then filesystem, tag, done
+ *   interface             the attach lifecycle: find, restore, take-over,
  *                         force-detach, wait-release, attach, wait-link,
  *                         reattach; then routing, carrier, done
  *   dns                   read, wait-volume, change, insync, done
@@ -31,6 +31,7 @@ typedef enum PathState {
         PATH_STATE_WAIT_LINK,
         PATH_STATE_WAIT_ATTACHED,
         PATH_STATE_REATTACH,
+        PATH_STATE_RESTORE,
         PATH_STATE_UNMOUNT,
         PATH_STATE_DETACH,
         PATH_STATE_WAIT_DETACHED,

@@ -19,6 +19,7 @@ static const char *const path_state_table[_PATH_STATE_MAX] = {
         [PATH_STATE_WAIT_LINK] = "wait-link",
         [PATH_STATE_WAIT_ATTACHED] = "wait-attached",
         [PATH_STATE_REATTACH] = "reattach",
+        [PATH_STATE_RESTORE] = "restore",
         [PATH_STATE_UNMOUNT] = "unmount",
         [PATH_STATE_DETACH] = "detach",
         [PATH_STATE_WAIT_DETACHED] = "wait-detached",

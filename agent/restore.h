@@ -10,14 +10,15 @@
  * IOPS, throughput, encryption and KMS key), else from the snapshot (its
  * size, encryption and key), else from the section's Size= and VolumeType=. */
 
+#include "attach.h"
 #include "config.h"
 #include "ec2.h"
 
 /* The volume's tags that record a restore. RESTORED_FROM is on the new
  * volume (the snapshot id, or "blank"); REPLACED_BY on the lost one (the
  * new volume's id): lookups by Tag= skip a volume that carries it. */
-#define RESTORE_TAG_RESTORED_FROM "nodeagent:restored-from"
-#define RESTORE_TAG_REPLACED_BY "nodeagent:replaced-by"
+#define RESTORE_TAG_RESTORED_FROM ATTACH_TAG_RESTORED_FROM
+#define RESTORE_TAG_REPLACED_BY ATTACH_TAG_REPLACED_BY
 #define RESTORE_FROM_BLANK "blank"
 
 typedef struct RestorePlan {

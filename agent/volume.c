@@ -2,8 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <inttypes.h>
+
 #include "devname.h"
 #include "log.h"
+#include "restore.h"
 #include "volume.h"
 
 static Volume *volume_of(const Attach *a) {
@@ -81,6 +84,12 @@ static void volume_keep(Attach *a, size_t i) {
         drop_listed(v);
         a->id = v->ec2.id;
         adopt_attached_name(v, a->instance_id);
+}
+
+static const char *volume_candidate_tag(const Attach *a, size_t i, const char *key) {
+        const Ec2Volume *e = &volume_of(a)->listed[i];
+
+        return ec2_tags_get(e->tags, e->n_tags, key);
 }
 
 static AttachMine mine_of(const char *state) {
@@ -220,6 +229,229 @@ static void volume_local_done(Attach *a) {
         v->watch = blockdev_watch_free(v->watch);
 }
 
+/* A lost volume attached to a live instance (its zone half there, a split
+ * brain) may still be written: it gets TakeOverTimeout to let go before a
+ * copy is made here. One that is free, or held by a dead instance, does
+ * not hold the restore up. */
+static int wait_for_lost_holder(Attach *a, Ec2Volume *old) {
+        BackoffPolicy policy = attach_poll_policy();
+        Backoff poll = BACKOFF_INIT(&policy);
+        usec_t give_up = usec_add(now(CLOCK_MONOTONIC), a->take_over_timeout);
+        int r;
+
+        for (;;) {
+                _cleanup_(aws_error_done) AwsError e = {};
+                _cleanup_free_ char *state = NULL;
+                const Ec2VolumeAttachment *held = attachment_elsewhere(old, a->instance_id);
+                const char *ids[] = { old->id, NULL };
+                Ec2Volume *fresh = NULL;
+                size_t n = 0;
+
+                if (!held)
+                        return 0;
+                r = attach_instance_state(a, held->instance_id, &state);
+                if (r < 0)
+                        return r;
+                if (!streq(state, "running") && !streq(state, "pending") && !streq(state, "stopping"))
+                        return 0;
+                if (now(CLOCK_MONOTONIC) >= give_up) {
+                        log_notice("%s: restore: %s is still attached to %s (%s) after TakeOverTimeout=%s; making "
+                                   "the copy here anyway.", a->path->name, old->id, held->instance_id, state,
+                                   FORMAT_DURATION(a->take_over_timeout));
+                        return 0;
+                }
+                path_transition(a->path, PATH_STATE_RESTORE, "The lost volume %s is attached to %s, which is %s; "
+                                "waiting for it to let go (up to %s more).", old->id, held->instance_id, state,
+                                FORMAT_DURATION(usec_left(give_up)));
+                r = attach_wait_poll(a, &poll, usec_add(give_up, USEC_PER_MSEC));
+                if (r < 0)
+                        return path_fail(a->path, FAILURE_DEADLINE, r, "The deadline passed while the lost volume %s "
+                                         "was attached to %s.", old->id, held->instance_id);
+                r = ec2_describe_volumes(a->aws, ids, NULL, 0, false, a->deadline, &e, &fresh, &n);
+                if (r < 0) {
+                        ec2_volumes_free(fresh, n);
+                        return path_fail(a->path, failure_kind_of_call(r), r, "Failed to describe %s: %s%s%m", old->id,
+                                         strempty(e.code), e.code ? ": " : "");
+                }
+                if (n == 0) {
+                        ec2_volumes_free(fresh, n);
+                        return 0;
+                }
+                ec2_volume_done(old);
+                *old = fresh[0];
+                fresh[0] = (Ec2Volume) {};
+                ec2_volumes_free(fresh, n);
+        }
+}
+
+static int find_snapshots(Attach *a, Ec2Snapshot **ret, size_t *ret_n) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        _cleanup_free_ char *filter_name = NULL;
+        const char *values[] = { a->want_tag->value, NULL };
+        int r;
+
+        if (asprintf(&filter_name, "tag:%s", a->want_tag->key) < 0)
+                return log_oom();
+        r = ec2_describe_snapshots(a->aws, NULL, &(Ec2Filter) { .name = filter_name, .values = values }, 1, false,
+                                   a->deadline, &e, ret, ret_n);
+        if (r < 0)
+                return path_fail(a->path, failure_kind_of_call(r), r, "Failed to look for snapshots tagged %s=%s: "
+                                 "%s%s%m", a->want_tag->key, a->want_tag->value, strempty(e.code),
+                                 e.code ? ": " : "");
+        return 0;
+}
+
+/* The new volume's tags from the start: the lost volume's (or the
+ * snapshot's) own tags, not nodeagent's record of their history, plus the
+ * node's Tag= and where it comes from. */
+static int restore_tags(Attach *a, const Ec2Volume *old, const RestorePlan *plan, Ec2Tag **ret, size_t *ret_n) {
+        const Ec2Tag *from = old ? old->tags : plan->snapshot ? plan->snapshot->tags : NULL;
+        size_t n_from = old ? old->n_tags : plan->snapshot ? plan->snapshot->n_tags : 0, k = 0;
+        Ec2Tag *tags = calloc(n_from + 2, sizeof(Ec2Tag));
+
+        if (!tags)
+                return log_oom();
+        for (size_t i = 0; i < n_from; i++)
+                if (!restore_tag_is_internal(from[i].key) && !streq_ptr(from[i].key, a->want_tag->key))
+                        tags[k++] = from[i];
+        tags[k++] = (Ec2Tag) { .key = a->want_tag->key, .value = a->want_tag->value };
+        tags[k++] = (Ec2Tag) { .key = (char *) RESTORE_TAG_RESTORED_FROM,
+                               .value = plan->snapshot ? plan->snapshot->id : (char *) RESTORE_FROM_BLANK };
+        *ret = tags;
+        *ret_n = k;
+        return 0;
+}
+
+static int create_restored(Attach *a, const Ec2Volume *old, const RestorePlan *plan, char **ret_id) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        _cleanup_(ec2_volume_done) Ec2Volume created = {};
+        _cleanup_free_ Ec2Tag *tags = NULL;
+        _cleanup_free_ char *token = NULL;
+        Volume *v = volume_of(a);
+        size_t n_tags = 0;
+        int r;
+
+        r = restore_tags(a, old, plan, &tags, &n_tags);
+        if (r < 0)
+                return r;
+        r = restore_client_token(a->instance_id, "volume", v->config->section, &token);
+        if (r < 0)
+                return log_oom();
+
+        path_transition(a->path, PATH_STATE_RESTORE, "Creating a %" PRIu64 " GiB %s volume in %s %s%s%s.",
+                        plan->size_gib, strna(plan->volume_type), a->availability_zone,
+                        plan->snapshot ? "from " : "blank", plan->snapshot ? plan->snapshot->id : "",
+                        plan->encrypted ? ", encrypted" : "");
+        r = ec2_create_volume(a->aws,
+                              &(Ec2NewVolume) {
+                                      .availability_zone = a->availability_zone,
+                                      .snapshot_id = plan->snapshot ? plan->snapshot->id : NULL,
+                                      .size_gib = plan->size_gib,
+                                      .volume_type = plan->volume_type,
+                                      .iops = plan->iops,
+                                      .throughput = plan->throughput,
+                                      .encrypted = plan->encrypted,
+                                      .kms_key_id = plan->kms_key_id,
+                                      .tags = tags,
+                                      .n_tags = n_tags,
+                                      .client_token = token,
+                              },
+                              false, a->deadline, &e, &created);
+        if (r < 0)
+                return path_fail(a->path, failure_kind_of_call(r), r, "CreateVolume in %s failed: %s%s%s",
+                                 a->availability_zone, strempty(e.code), e.code ? ": " : "",
+                                 e.message ?: strerror(-r));
+        log_info("%s: restore: %s is %s.", a->path->name, created.id, strna(created.state));
+        *ret_id = TAKE_PTR(created.id);
+        return 0;
+}
+
+/* A new volume is "creating" for seconds: it can be attached once
+ * "available". Leaves it as the resource. */
+static int wait_available(Attach *a, const char *id) {
+        BackoffPolicy policy = attach_poll_policy();
+        Backoff poll = BACKOFF_INIT(&policy);
+        Volume *v = volume_of(a);
+        int r;
+
+        for (;;) {
+                _cleanup_(aws_error_done) AwsError e = {};
+                size_t n = 0;
+
+                r = volume_list(a, id, NULL, &e, &n);
+                if (r < 0 && r != -ENOENT)
+                        return path_fail(a->path, failure_kind_of_call(r), r, "Failed to describe %s: %s%s%m", id,
+                                         strempty(e.code), e.code ? ": " : "");
+                if (r >= 0 && n > 0) {
+                        volume_keep(a, 0);
+                        if (streq_ptr(v->ec2.state, "available"))
+                                return 0;
+                        if (streq_ptr(v->ec2.state, "error"))
+                                return path_fail(a->path, FAILURE_UNUSABLE, -EIO, "The new volume %s ended in state "
+                                                 "\"error\".", id);
+                }
+                r = attach_wait_poll(a, &poll, USEC_INFINITY);
+                if (r < 0)
+                        return path_fail(a->path, FAILURE_DEADLINE, r, "The new volume %s was not available before the "
+                                         "deadline.", id);
+        }
+}
+
+static int volume_restore(Attach *a, const size_t *lost, size_t n_lost) {
+        Volume *v = volume_of(a);
+        Ec2Volume *listed = TAKE_PTR(v->listed);
+        size_t n_listed = v->n_listed;
+        _cleanup_free_ const char **lost_ids = calloc(n_lost + 1, sizeof(char *));
+        Ec2Snapshot *snapshots = NULL;
+        _cleanup_free_ char *new_id = NULL;
+        Ec2Volume *old = n_lost > 0 ? &listed[lost[0]] : NULL;
+        size_t n_snapshots = 0;
+        RestorePlan plan;
+        int r;
+
+        v->n_listed = 0;
+        if (!lost_ids) {
+                r = log_oom();
+                goto finish;
+        }
+        if (old) {
+                r = wait_for_lost_holder(a, old);
+                if (r < 0)
+                        goto finish;
+        }
+        r = find_snapshots(a, &snapshots, &n_snapshots);
+        if (r < 0)
+                goto finish;
+
+        r = restore_plan_volume(v->config, old, snapshots, n_snapshots, &plan);
+        if (r == -ENOENT)
+                r = path_fail(a->path, FAILURE_UNUSABLE, r, "Restore=snapshot, and no completed snapshot carries "
+                              "%s=%s.", a->want_tag->key, a->want_tag->value);
+        else if (r == -EINVAL)
+                r = path_fail(a->path, FAILURE_UNUSABLE, r, "Nothing tells the size of a blank volume: no lost volume, "
+                              "no snapshot; set Size= of the section.");
+        else if (r < 0)
+                r = path_fail(a->path, FAILURE_OTHER, r, "Failed to plan the restore: %m");
+        if (r < 0)
+                goto finish;
+
+        r = create_restored(a, old, &plan, &new_id);
+        if (r < 0)
+                goto finish;
+        r = wait_available(a, new_id);
+        if (r < 0)
+                goto finish;
+
+        for (size_t i = 0; i < n_lost; i++)
+                lost_ids[i] = listed[lost[i]].id;
+        attach_mark_replaced(a, lost_ids, new_id);
+        r = 0;
+finish:
+        ec2_snapshots_free(snapshots, n_snapshots);
+        ec2_volumes_free(listed, n_listed);
+        return r;
+}
+
 static const AttachOps volume_ops = {
         .what = "volume",
         .what_title = "Volume",
@@ -227,11 +459,13 @@ static const AttachOps volume_ops = {
         .wait_state = PATH_STATE_WAIT_DEVICE,
         .list = volume_list,
         .candidate = volume_candidate,
+        .candidate_tag = volume_candidate_tag,
         .keep = volume_keep,
         .view = volume_view,
         .where = volume_where,
         .attach = volume_send_attach,
         .name_refused = volume_name_refused,
+        .restore = volume_restore,
         .detach = volume_send_detach,
         .local_name = volume_local_name,
         .wait_local = volume_wait_local,
@@ -258,6 +492,7 @@ void volume_init(Volume *v, const ConfigVolume *config, Path *path, AwsClient *a
                         .want_tag = &config->tag,
                         .take_over = config->take_over,
                         .take_over_timeout = config->take_over_timeout,
+                        .restore = config->restore != VOLUME_RESTORE_NO,
                 },
         };
         if (!streq_ptr(config->device, "auto"))

@@ -314,6 +314,40 @@ static void test_plan_case(const PlanCase *c) {
                 ASSERT_STREQ(plan.desired.health_check_id, c->health_check);
 }
 
+/* A restored interface: its new address replaces the lost one's in a shared
+ * set in one compare-and-swap batch; the other nodes' stay. */
+static void test_plan_replacing(void) {
+        _cleanup_strv_free_ char **values = split("10.0.1.3,10.0.9.9,10.0.1.20");
+        _cleanup_(dns_plan_done) DnsPlan plan = {};
+        _cleanup_(dns_plan_done) DnsPlan node_plan = {};
+        _cleanup_free_ char *desired = NULL;
+        ConfigDns shared = config_of(DNS_MODE_SHARED), node = config_of(DNS_MODE_NODE);
+        Route53RecordSet current = {
+                .name = shared.name, .type = (char *) "A", .ttl = 60, .values = values, .n_values = 3,
+        };
+        Route53Change changes[2];
+
+        ASSERT_OK(dns_plan_replacing(&shared, "kafka-1", IP, "10.0.9.9", &current, &plan));
+        ASSERT_EQ(plan.action, DNS_ACTION_REPLACE);
+        desired = join(plan.desired.values);
+        ASSERT_STREQ(desired, "10.0.1.3,10.0.1.10,10.0.1.20");
+        ASSERT_EQ(dns_plan_changes(&plan, &current, changes), 2);
+        ASSERT_EQ(changes[0].action, ROUTE53_DELETE);
+        ASSERT_TRUE(changes[0].set == &current);
+
+        /* The lost address is not there (already taken out): a plain publish. */
+        dns_plan_done(&plan);
+        ASSERT_OK(dns_plan_replacing(&shared, "kafka-1", IP, "10.0.7.7", &current, &plan));
+        ASSERT_EQ(plan.action, DNS_ACTION_REPLACE);
+        free(desired);
+        desired = join(plan.desired.values);
+        ASSERT_STREQ(desired, "10.0.1.3,10.0.1.10,10.0.1.20,10.0.9.9");
+
+        /* A node's own set is overwritten anyway. */
+        ASSERT_OK(dns_plan_replacing(&node, "kafka-1", IP, "10.0.9.9", NULL, &node_plan));
+        ASSERT_EQ(node_plan.action, DNS_ACTION_UPSERT);
+}
+
 static void test_plan_bad_arguments(void) {
         ConfigDns node = config_of(DNS_MODE_NODE), mv = config_of(DNS_MODE_MULTIVALUE);
         DnsPlan plan = {};
@@ -954,6 +988,7 @@ int main(int argc, char *argv[]) {
         RUN_TEST(test_values_equal);
         for (size_t i = 0; i < ELEMENTSOF(plan_cases); i++)
                 RUN_TEST_WITH(plan_cases[i].name, test_plan_case, &plan_cases[i]);
+        RUN_TEST(test_plan_replacing);
         RUN_TEST(test_plan_bad_arguments);
         RUN_TEST(test_node_already_right);
         RUN_TEST(test_node_upsert);
