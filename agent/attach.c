@@ -5,6 +5,7 @@
 
 #include "attach.h"
 #include "backoff.h"
+#include "handover.h"
 #include "log.h"
 #include "notify.h"
 #include "wait.h"
@@ -311,6 +312,49 @@ int attach_wait_poll(Attach *a, Backoff *poll, usec_t not_after) {
 }
 
 /* The holder's EC2 state; "terminated" when EC2 no longer knows it. */
+/* The holder's private address, for the handover's prompt; NULL when EC2
+ * does not say. */
+static char *holder_ip(Attach *a, const char *holder) {
+        const char *ids[] = { holder, NULL };
+        Ec2Instance *instances = NULL;
+        char *ip = NULL;
+        size_t n = 0;
+
+        if (ec2_describe_instances(a->aws, ids, NULL, 0, false, a->deadline, NULL, &instances, &n) >= 0 && n > 0 &&
+            instances[0].private_ip)
+                ip = strdup(instances[0].private_ip);
+        ec2_instances_free(instances, n);
+        return ip;
+}
+
+/* TakeOver=handover: asks a live holder to let go. The tag is the request
+ * (once); the prompt makes the holder look now (at every poll: a datagram
+ * may be lost). Never a reason to fail: a holder that does not answer is
+ * waited for as TakeOver=wait does. */
+static void ask_holder(Attach *a, const char *holder) {
+        _cleanup_free_ char *ip = NULL;
+        int r;
+
+        if (!a->handover_asked) {
+                _cleanup_(aws_error_done) AwsError e = {};
+                const char *ids[] = { a->id, NULL };
+                Ec2Tag tag = { .key = (char *) HANDOVER_TAG_TO, .value = (char *) a->instance_id };
+
+                attach_transition(a, PATH_STATE_TAKE_OVER, "Asking %s to hand %s over (%s=%s).", holder, a->id,
+                                  HANDOVER_TAG_TO, a->instance_id);
+                r = ec2_create_tags(a->aws, ids, &tag, 1, false, a->deadline, &e);
+                if (r < 0)
+                        log_warning_errno(r, "%s: take-over: Failed to tag %s %s: %s%s%m; waiting for %s as "
+                                          "TakeOver=wait would.", a->path->name, a->id, HANDOVER_TAG_TO,
+                                          strempty(e.code), e.code ? ": " : "", holder);
+                a->handover_asked = true;
+        }
+        ip = holder_ip(a, holder);
+        r = ip ? handover_prompt(ip, a->instance_id, a->node_name) : -EADDRNOTAVAIL;
+        if (r < 0)
+                log_debug_errno(r, "%s: take-over: no prompt to %s (%s): %m", a->path->name, holder, strna(ip));
+}
+
 int attach_instance_state(Attach *a, const char *holder, char **ret) {
         _cleanup_(aws_error_done) AwsError e = {};
         const char *ids[] = { holder, NULL };
@@ -373,6 +417,9 @@ static int step_take_over(Attach *a, PathState goal) {
 
                 if (v.mine != ATTACH_MINE_NONE || (!v.holder && !v.busy))
                         return decide(a, goal);
+
+                if (v.holder && a->take_over == TAKE_OVER_HANDOVER && !isempty(a->node_name))
+                        ask_holder(a, v.holder);
 
                 if (v.holder && a->take_over == TAKE_OVER_FORCE_DETACH_DEAD && !a->force_detached) {
                         r = force_detach_if_dead(a, v.holder);

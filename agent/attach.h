@@ -130,6 +130,7 @@ struct Attach {
         TakeOverPolicy take_over;
         usec_t take_over_timeout;
         bool restore;                   /* Restore= is on: a lost resource is made anew here */
+        const char *node_name;          /* [Node] Name=: the handover's prompt names it */
 
         const char *id;                 /* the resource's id, once found (the kind's string) */
 
@@ -137,6 +138,7 @@ struct Attach {
         usec_t take_over_give_up;       /* when the take-over ends; 0: not waiting */
         bool force_detached;            /* a dead holder was force-detached once */
         bool holder_seen_alive;         /* said once: a live holder is waited for */
+        bool handover_asked;            /* TakeOver=handover: the resource carries our request */
         unsigned taken_away;            /* attaches lost to another instance in a row */
         usec_t attached_at;             /* when EC2 accepted our attach */
         Backoff not_running;            /* waits while this instance is not "running" yet */

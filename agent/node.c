@@ -27,7 +27,8 @@ static int make_done_fd(void) {
 }
 
 /* A volume section's path: its name, and a Volume per member. */
-static int node_volume_init(NodeVolume *v, const ConfigVolume *config, Instance *instance, usec_t deadline) {
+static int node_volume_init(NodeVolume *v, const ConfigVolume *config, Instance *instance, const char *node_name,
+                            usec_t deadline) {
         size_t n = config_volume_n_members(config);
         int r;
 
@@ -53,6 +54,7 @@ static int node_volume_init(NodeVolume *v, const ConfigVolume *config, Instance 
         for (size_t k = 0; k < v->n_members; k++) {
                 volume_init(&v->members[k], config, &v->path, instance->aws, instance->instance_id,
                             instance->availability_zone, deadline);
+                v->members[k].attach.node_name = node_name;
                 /* A member of a set found by Id=: its own id. (By Tag= and
                  * Count=, node-volume.c finds them all first.) */
                 if (config->n_ids > 1)
@@ -91,13 +93,15 @@ int node_init(Node *n, const Config *config, Instance *instance, usec_t deadline
                         return log_oom();
         }
         for (size_t i = 0; i < config->n_volumes; i++) {
-                r = node_volume_init(&n->volumes[n->n_volumes++], config->volumes[i], instance, deadline);
+                r = node_volume_init(&n->volumes[n->n_volumes++], config->volumes[i], instance, n->name, deadline);
                 if (r < 0)
                         return r;
         }
-        if (config->has_interface)
+        if (config->has_interface) {
                 eni_init(&n->interface.eni, &config->interface, &n->interface.path, instance->aws,
                          instance->instance_id, instance->availability_zone, deadline);
+                n->interface.eni.attach.node_name = n->name;
+        }
         return 0;
 }
 

@@ -37,7 +37,8 @@ typedef struct Sim {
         bool limit_reached;             /* AttachmentLimitExceeded */
         char device[32];                /* the name of our attachment */
 
-        unsigned n_describe, n_attach, n_detach, n_force_detach, n_instances;
+        unsigned n_describe, n_attach, n_detach, n_force_detach, n_instances, n_tag_requests;
+        char handover_to[32];           /* the value of nodeagent:handover-to, once tagged */
         int countdown_attach, countdown_mine_detach;
 } Sim;
 
@@ -194,6 +195,16 @@ static int sim_handler(FakeTransport *f, const HttpRequest *request, HttpRespons
                                 strcpy(s->holder_state, "terminated");
                 }
                 xml = instances_reply(s, id);
+        } else if (streq_ptr(action, "CreateTags")) {
+                _cleanup_free_ char *key = test_form_value(request->body, "Tag.1.Key");
+                _cleanup_free_ char *value = test_form_value(request->body, "Tag.1.Value");
+
+                s->n_tag_requests++;
+                if (streq_ptr(key, "nodeagent%3Ahandover-to"))
+                        (void) snprintf(s->handover_to, sizeof(s->handover_to), "%s", strempty(value));
+                fake_response_fill(ret, 200, "<CreateTagsResponse><requestId>r</requestId><return>true</return>"
+                                   "</CreateTagsResponse>", NULL);
+                return 0;
         } else if (streq_ptr(action, "AttachVolume"))
                 return sim_attach(s, request->body, ret);
         else if (streq_ptr(action, "DetachVolume"))
@@ -299,6 +310,22 @@ static void test_holder_that_dies_mid_wait_is_taken_over(void) {
         /* Forced only once it was dead: the fourth look. */
         ASSERT_EQ(r.sim.n_instances, 4);
         ASSERT_STREQ(r.sim.mine, "attached");
+        run_done(&r);
+}
+
+/* TakeOver=handover: the live holder is asked (the resource tagged with
+ * the request, once), then waited for as TakeOver=wait does; never
+ * force-detached. */
+static void test_handover_asks_a_live_holder(void) {
+        Run r = { .sim = { .holder_attachment = "attached", .holder_lets_go_after = 5, .attach_takes = 1 } };
+
+        ASSERT_OK(run_setup(&r, TAKE_OVER_HANDOVER, 10 * USEC_PER_MINUTE));
+        r.volume.attach.node_name = "kafka-1";
+        ASSERT_OK(attach_run(&r.volume.attach));
+        ASSERT_STREQ(r.sim.handover_to, ME);
+        ASSERT_EQ(r.sim.n_tag_requests, 1);
+        ASSERT_EQ(r.sim.n_force_detach, 0);
+        ASSERT_EQ(r.sim.n_attach, 1);
         run_done(&r);
 }
 
@@ -501,6 +528,7 @@ int main(int argc, char *argv[]) {
         RUN_TEST(test_dead_holder_is_force_detached);
         RUN_TEST(test_holder_that_dies_mid_wait_is_taken_over);
         RUN_TEST(test_wait_policy_waits_for_the_holder);
+        RUN_TEST(test_handover_asks_a_live_holder);
         RUN_TEST(test_stuck_attach_is_retried_once);
         RUN_TEST(test_stuck_attach_is_not_retried_twice);
         RUN_TEST(test_lost_attach_reply_is_success);
