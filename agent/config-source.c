@@ -186,7 +186,7 @@ static int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size) {
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return -errno;
+                        return negative_errno();
                 }
                 if (k == 0)
                         break;
@@ -324,7 +324,7 @@ static int conf_d_list(const char *dir, char ***ret) {
                         *ret = TAKE_PTR(names);
                         return 0;
                 }
-                return -errno;
+                return negative_errno();
         }
 
         for (;;) {

@@ -37,10 +37,10 @@ static int fd_size(int fd, uint64_t *ret) {
         uint64_t size;
 
         if (fstat(fd, &st) < 0)
-                return -errno;
+                return negative_errno();
         if (S_ISBLK(st.st_mode)) {
                 if (ioctl(fd, BLKGETSIZE64, &size) < 0)
-                        return -errno;
+                        return negative_errno();
         } else if (S_ISREG(st.st_mode))
                 size = (uint64_t) st.st_size;
         else

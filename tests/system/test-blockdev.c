@@ -132,9 +132,9 @@ static int make_backing(const char *id, char **ret_path) {
                 return -ENOMEM;
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0)
-                return -errno;
+                return negative_errno();
         if (ftruncate(fd, (off_t) BACKING_SIZE) < 0)
-                return -errno;
+                return negative_errno();
         *ret_path = TAKE_PTR(path);
         return 0;
 }

@@ -106,9 +106,9 @@ static int new_image(const char *name, uint64_t size, char **ret) {
                 return -ENOMEM;
         fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
-                return -errno;
+                return negative_errno();
         if (ftruncate(fd, (off_t) size) < 0)
-                return -errno;
+                return negative_errno();
         *ret = TAKE_PTR(p);
         return 0;
 }
@@ -135,10 +135,10 @@ static int new_loop(char *image, const Loop **ret) {
 
         control = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
         if (control < 0)
-                return -errno;
+                return negative_errno();
         backing = open(img, O_RDWR | O_CLOEXEC);
         if (backing < 0)
-                return -errno;
+                return negative_errno();
 
         for (int attempt = 0; attempt < 20; attempt++) {
                 struct loop_config config = {
@@ -151,15 +151,15 @@ static int new_loop(char *image, const Loop **ret) {
 
                 n = ioctl(control, LOOP_CTL_GET_FREE);
                 if (n < 0)
-                        return -errno;
+                        return negative_errno();
                 (void) snprintf(l->path, sizeof(l->path), "/dev/loop%d", n);
                 fd = open(l->path, O_RDWR | O_CLOEXEC);
                 if (fd < 0)
-                        return -errno;
+                        return negative_errno();
                 if (ioctl(fd, LOOP_CONFIGURE, &config) < 0) {
                         if (errno == EBUSY)
                                 continue;
-                        return -errno;
+                        return negative_errno();
                 }
                 l->fd = TAKE_FD(fd);
                 l->image = TAKE_PTR(img);

@@ -434,9 +434,9 @@ static int make_file(const char *name, uint64_t size, const uint64_t *nonzero, s
                 return -ENOMEM;
         fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
-                return -errno;
+                return negative_errno();
         if (ftruncate(fd, (off_t) size) < 0)
-                return -errno;
+                return negative_errno();
         for (size_t i = 0; i < n_nonzero; i++)
                 if (pwrite(fd, "\x01", 1, (off_t) nonzero[i]) != 1)
                         return -EIO;

@@ -182,10 +182,10 @@ static int listen_ephemeral(unsigned *ret_port) {
 
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
-                return -errno;
+                return negative_errno();
         if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 16) < 0 ||
             getsockname(fd, (struct sockaddr *) &sa, &l) < 0) {
-                int r = -errno;
+                int r = negative_errno();
                 close(fd);
                 return r;
         }

@@ -36,7 +36,7 @@ static int read_full_file(const char *path, char **ret, size_t *ret_size) {
 
         f = fopen(path, "re");
         if (!f)
-                return -errno;
+                return negative_errno();
         for (;;) {
                 size_t n;
 
