@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -234,6 +235,26 @@ static bool process_runs(int pid) {
         return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
+/* The pid a pid file names, or 0 when it names none that could be a
+ * running nodeagent other than this one. A number too large for a pid is
+ * none (fscanf("%d") would have made it undefined). */
+static int read_pid(FILE *f) {
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        char *end = NULL;
+        long v;
+
+        if (getline(&line, &size, f) < 0)
+                return 0;
+        errno = 0;
+        v = strtol(line, &end, 10);
+        if (errno != 0 || end == line || (*end != '\n' && *end != '\0'))
+                return 0;
+        if (v <= 1 || v > INT_MAX || v == (long) getpid())
+                return 0;
+        return (int) v;
+}
+
 int supervise_stop_daemon(usec_t deadline) {
         _cleanup_free_ char *path = NULL, *comm_path = NULL, *comm = NULL;
         _cleanup_fclose_ FILE *f = NULL, *c = NULL;
@@ -246,7 +267,8 @@ int supervise_stop_daemon(usec_t deadline) {
         f = fopen(path, "re");
         if (!f)
                 return errno == ENOENT ? 0 : -errno;
-        if (fscanf(f, "%d", &pid) != 1 || pid <= 1 || pid == (int) getpid())
+        pid = read_pid(f);
+        if (pid == 0)
                 return 0;
 
         /* Only a nodeagent: a stale pid file may name anything by now. */
