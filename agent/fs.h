@@ -68,9 +68,9 @@ char *fs_probe_describe(const FsProbe *p);
 int fs_device_size(const char *device, uint64_t *ret);
 
 /* Where fs_reads_as_zeros() looks, besides the first and last MiB. */
-#define FS_ZERO_EDGE_SIZE (1024U * 1024U)
+#define FS_ZERO_EDGE_SIZE ((size_t) 1024 * 1024)
 #define FS_ZERO_SAMPLES 64U
-#define FS_ZERO_SAMPLE_SIZE (64U * 1024U)
+#define FS_ZERO_SAMPLE_SIZE ((size_t) 64 * 1024)
 
 /* Offset of sample i (0 <= i < FS_ZERO_SAMPLES) on a device of size bytes:
  * spread evenly from the start to the end, 4 KiB aligned. Deterministic, so

@@ -17,7 +17,7 @@
 
 /* AWS replies carry a dozen short headers; anything past this is not a
  * server we want to talk to, and refusing it bounds our memory. */
-#define HTTP_HEADERS_SIZE_MAX (64U * 1024U)
+#define HTTP_HEADERS_SIZE_MAX ((size_t) 64 * 1024)
 
 /* A curl easy handle serves one transfer at a time: a transport belongs to
  * one thread (or its users take turns). The transfer runs in a multi handle

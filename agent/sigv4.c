@@ -154,7 +154,9 @@ static bool amz_date_is_valid(const char *s) {
 }
 
 static char ascii_tolower(char c) {
-        return c >= 'A' && c <= 'Z' ? (char) (c - 'A' + 'a') : c;
+        if (c >= 'A' && c <= 'Z')
+                return (char) (c - 'A' + 'a');
+        return c;
 }
 
 static void hex_encode(const uint8_t *data, size_t size, char *ret) {

@@ -19,9 +19,9 @@
 
 #include "macro.h"
 
-#define XML_SIZE_MAX (4U * 1024U * 1024U)
+#define XML_SIZE_MAX ((size_t) 4 * 1024 * 1024)
 #define XML_DEPTH_MAX 64U
-#define XML_NODES_MAX (256U * 1024U)
+#define XML_NODES_MAX ((size_t) 256 * 1024)
 
 typedef struct XmlNode XmlNode;
 struct XmlNode {

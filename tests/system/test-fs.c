@@ -533,7 +533,7 @@ static void put_le32(uint8_t *p, uint32_t v) {
 static void test_md_raid_at_end_refused(void) {
         /* MD 0.90 metadata: 64 KiB from the end (rounded down to 64 KiB),
          * little endian here. Nothing in the first MiB. */
-        const uint64_t size = 64 * MIB + 12345 * 512;
+        const uint64_t size = 64 * MIB + (uint64_t) 12345 * 512;
         uint8_t sb[4096] = {};
         _cleanup_(fs_probe_done) FsProbe p = {};
         char *image = NULL;

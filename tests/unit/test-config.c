@@ -884,7 +884,7 @@ static void test_parse_file(void) {
         ASSERT_EQ(config_parse_file(c, nul, false, &e), -EINVAL);
         ASSERT_NOT_NULL(strstr(e.message, "NUL byte"));
 
-        bigtext = repeat('#', 2 * 1024 * 1024);
+        bigtext = repeat('#', (size_t) 2 * 1024 * 1024);
         ASSERT_NOT_NULL(bigtext);
         big = write_file(dir, "big.conf", bigtext, 0644);
         ASSERT_NOT_NULL(big);

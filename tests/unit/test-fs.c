@@ -400,7 +400,7 @@ static void test_superblock_size(void) {
 /* ---- reads as zeros, on image files ---------------------------------- */
 
 static void test_sample_offsets(void) {
-        const uint64_t sizes[] = { 0, 4096, FS_ZERO_SAMPLE_SIZE, FS_ZERO_SAMPLE_SIZE + 1, 3 * 1024 * 1024 + 17,
+        const uint64_t sizes[] = { 0, 4096, FS_ZERO_SAMPLE_SIZE, FS_ZERO_SAMPLE_SIZE + 1, UINT64_C(3) * 1024 * 1024 + 17,
                                    100ULL << 20, 1ULL << 40, 64ULL << 40, UINT64_MAX / 2 };
 
         for (size_t s = 0; s < ELEMENTSOF(sizes); s++) {

@@ -344,7 +344,7 @@ static void test_post_and_put(void) {
         _cleanup_(http_transport_curl_freep) HttpTransport *t = NULL;
         _cleanup_(http_response_done) HttpResponse r = {}, typed = {}, put = {};
         _cleanup_free_ char *u = url("/echo"), *body = NULL;
-        size_t size = 1536 * 1024;
+        size_t size = (size_t) 1536 * 1024;
         HttpHeader content_type = { .name = (char *) "Content-Type", .value = (char *) "application/x-amz-json-1.1" };
         HttpHeader empty = { .name = (char *) "X-Empty", .value = (char *) "" };
 
