@@ -176,7 +176,8 @@ static int peer_start(void) {
 
         if (pipe2(to_peer, O_CLOEXEC) < 0 || pipe2(from_peer, O_CLOEXEC) < 0)
                 return -errno;
-        fflush(stdout);
+        /* So that the child does not print our buffered lines again. */
+        (void) fflush(stdout);
         peer_pid = fork();
         if (peer_pid < 0)
                 return -errno;
@@ -225,7 +226,8 @@ static int later_start_full(Later *l, usec_t delay, const char *cmd, bool batch)
 
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
-        fflush(stdout);
+        /* So that the child does not print our buffered lines again. */
+        (void) fflush(stdout);
         l->pid = fork();
         if (l->pid < 0)
                 return -errno;

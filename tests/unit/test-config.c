@@ -78,10 +78,11 @@ static char *plan(const Config *c) {
         if (!f)
                 return NULL;
         if (config_format_plan(c, f) < 0) {
-                fclose(f);
+                (void) fclose(f);
                 return mfree(buf);
         }
-        fclose(f);
+        if (fclose(f) != 0)
+                return mfree(buf);
         return buf;
 }
 
