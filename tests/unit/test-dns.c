@@ -75,17 +75,18 @@ static char **split(const char *csv) {
 
 static char *join(char *const *values) {
         size_t len = 1;
-        char *s;
+        char *s, *p;
 
         for (char *const *v = values; v && *v; v++)
                 len += strlen(*v) + 1;
         s = calloc(len, 1);
         if (!s)
                 abort();
+        p = s;
         for (char *const *v = values; v && *v; v++) {
                 if (v != values)
-                        strcat(s, ",");
-                strcat(s, *v);
+                        *p++ = ',';
+                p = stpcpy(p, *v);
         }
         return s;
 }

@@ -109,7 +109,7 @@ static FsProbe make_probe(Found f) {
         return p;
 }
 
-#define ANY -1
+#define ANY (-1)
 
 /* The rules that protect data (DESIGN.md), as a table read top down: the
  * first row that matches a case gives its expected outcome. "same" is the
