@@ -223,6 +223,7 @@ int autoscaling_find_group(AwsClient *c, const char *instance_id, usec_t deadlin
 
         log_debug("%s is in Auto Scaling group %s (DescribeAutoScalingInstances, %s).", instance_id, asi.group,
                   strna(asi.lifecycle_state));
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): asi's other fields are freed by its _cleanup_, which clang 14 does not run. */
         *ret_group = TAKE_PTR(asi.group);
         return 0;
 }

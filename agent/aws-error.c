@@ -101,7 +101,8 @@ int aws_error_parse(long http_status, const char *body, size_t body_size, AwsErr
                                 return -ENOMEM;
                         message = b;
                         if (len > 0) {
-                                memcpy(message + len, "; ", 2);
+                                /* The text that follows brings the NUL. */
+                                memcpy(message + len, "; ", 2); /* NOLINT(bugprone-not-null-terminated-result) */
                                 len += 2;
                         }
                         memcpy(message + len, xml_text(m), l + 1);

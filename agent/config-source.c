@@ -402,6 +402,7 @@ int config_load(Config *c, const char *main_path, char **set_overrides, ConfigEr
                         return r;
         }
 
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): the names are freed with names (_cleanup_strv_free_), which clang 14 does not run. */
         for (char **s = set_overrides; s && *s; s++) {
                 r = config_apply_set(c, *s, ret_error);
                 if (r < 0)

@@ -82,9 +82,10 @@ static inline void closep(int *fd) {
         (void) safe_close(*fd);
 }
 
-/* Defines name##p(type **) that calls func(*p) when *p is not NULL. */
+/* Defines name##p(type **) that calls func(*p) when *p is not NULL. A type
+ * cannot be put in parentheses, hence the NOLINT. */
 #define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)         \
-        static inline void func##p(type *p) {           \
+        static inline void func##p(type *p) { /* NOLINT(bugprone-macro-parentheses) */ \
                 if (*p)                                 \
                         func(*p);                       \
         }

@@ -399,7 +399,7 @@ static int canonical_query(const char *query, Buf *out) {
 
                         r = reencode(p, name_len, &q->name);
                         if (r < 0)
-                                return r;
+                                return r; /* NOLINT(clang-analyzer-unix.Malloc): q points into params.items, freed by params' _cleanup_, which clang 14 does not run. */
                         if (eq)
                                 r = reencode(eq + 1, n - name_len - 1, &q->value);
                         else

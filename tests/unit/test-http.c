@@ -161,6 +161,7 @@ static _noreturn_ void serve(int listener) {
         (void) signal(SIGCHLD, SIG_IGN);
         (void) signal(SIGPIPE, SIG_IGN);
         for (;;) {
+                /* cppcheck-suppress nullPointer ; accept4() takes NULL for a peer address not wanted (cppcheck's gnu.cfg says otherwise) */
                 int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 
                 if (fd < 0)
@@ -570,6 +571,7 @@ static int accept_request(int listener) {
 
         if (poll(&p, 1, 60 * 1000) <= 0)
                 return -1;
+        /* cppcheck-suppress nullPointer ; accept4() takes NULL for a peer address not wanted (cppcheck's gnu.cfg says otherwise) */
         fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
                 return -1;

@@ -379,6 +379,7 @@ static NetifRule rule(uint32_t priority, const char *src, uint8_t src_len, uint3
                 .priority = priority,
                 .table = table,
                 .src = src ? ip(src) : (struct in_addr) {},
+                /* cppcheck-suppress selfAssignment ; a designated initializer, not an assignment (cppcheck 2.10 reads it as one) */
                 .src_len = src_len,
                 .action = NETIF_RULE_TO_TABLE,
         };
