@@ -291,6 +291,45 @@ int supervise_stop_daemon(usec_t deadline) {
         return 0;
 }
 
+/* The event sources of what the node has: its disks (a volume grown by
+ * EBS), the mount table and the links. The monitors are handed to the
+ * caller, which keeps them for the whole loop. */
+static int add_monitors(Supervisor *s, BlockdevMonitor **disks, FsMountMonitor **mounts,
+                        NetifLinkMonitor **links) {
+        Node *n = s->node;
+        int r;
+
+        if (n->n_volumes > 0 && n->volumes[0].devnode) {
+                r = blockdev_monitor_new(disks);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to watch the disks, a volume grown by EBS is not grown "
+                                          "here until the next boot: %m");
+                else {
+                        s->disks = *disks;
+                        r = sd_event_add_io(s->event, NULL, blockdev_monitor_fd(*disks), EPOLLIN, on_disk_event, s);
+                        if (r < 0)
+                                return r;
+                }
+                r = fs_mount_monitor_new(mounts);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch the mount table: %m");
+                s->mounts = *mounts;
+                r = sd_event_add_io(s->event, NULL, fs_mount_monitor_fd(*mounts), EPOLLIN, on_mount_event, s);
+                if (r < 0)
+                        return r;
+        }
+        if (n->interface.have_link) {
+                r = netif_link_monitor_new(links);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch the links: %m");
+                s->links = *links;
+                r = sd_event_add_io(s->event, NULL, netif_link_monitor_fd(*links), EPOLLIN, on_link_event, s);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int supervise_run(Node *n) {
         _cleanup_(fs_mount_monitor_freep) FsMountMonitor *mounts = NULL;
         _cleanup_(netif_link_monitor_freep) NetifLinkMonitor *links = NULL;
@@ -318,38 +357,9 @@ int supervise_run(Node *n) {
         /* WATCHDOG=1 as often as systemd's WatchdogSec= asks for it. */
         (void) sd_event_set_watchdog(event, true);
 
-        if (n->n_volumes > 0 && n->volumes[0].devnode) {
-                r = blockdev_monitor_new(&disks);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to watch the disks, a volume grown by EBS is not grown "
-                                          "here until the next boot: %m");
-                else {
-                        s.disks = disks;
-                        r = sd_event_add_io(event, NULL, blockdev_monitor_fd(disks), EPOLLIN, on_disk_event, &s);
-                        if (r < 0)
-                                goto finish;
-                }
-                r = fs_mount_monitor_new(&mounts);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to watch the mount table: %m");
-                        goto finish;
-                }
-                s.mounts = mounts;
-                r = sd_event_add_io(event, NULL, fs_mount_monitor_fd(mounts), EPOLLIN, on_mount_event, &s);
-                if (r < 0)
-                        goto finish;
-        }
-        if (n->interface.have_link) {
-                r = netif_link_monitor_new(&links);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to watch the links: %m");
-                        goto finish;
-                }
-                s.links = links;
-                r = sd_event_add_io(event, NULL, netif_link_monitor_fd(links), EPOLLIN, on_link_event, &s);
-                if (r < 0)
-                        goto finish;
-        }
+        r = add_monitors(&s, &disks, &mounts, &links);
+        if (r < 0)
+                goto finish;
         r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, CHECK_INTERVAL_USEC, USEC_PER_SEC,
                                        on_check_timer, &s);
         if (r < 0)
