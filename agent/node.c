@@ -346,7 +346,7 @@ static char *section_key(const NodeVolume *v, const char *what) {
         if (asprintf(&key, "NODEAGENT_VOLUME_%s_%s", v->config->section, what) < 0)
                 return NULL;
         for (char *p = key; *p; p++)
-                *p = *p == '-' ? '_' : (char) toupper((unsigned char) *p);
+                *p = (char) (*p == '-' ? '_' : toupper((unsigned char) *p));
         return key;
 }
 
