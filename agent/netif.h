@@ -27,6 +27,7 @@
  * Functions return negative errno and leave ret_ parameters untouched on
  * failure; they log at debug level only. */
 
+#include "netif-outcome.h"
 #include "netif-plan.h"
 #include "time-util.h"
 
@@ -84,6 +85,16 @@ int netif_configure(const NetifPlan *plan);
 /* Reads the link's state (see NetifState) for --status and tests. -ENODEV
  * when there is no such link. */
 int netif_read_state(int ifindex, uint32_t table, NetifState *ret);
+
+/* How many changes netif_configure() would make now (0: the link is as the
+ * plan says), without making them. -ENODEV when the link is gone. */
+int netif_pending(const NetifPlan *plan);
+
+/* Every IPv4 address, route and rule (netif-outcome.h). */
+int netif_world_read(NetifWorld *ret);
+
+/* The link's MTU. */
+int netif_link_mtu(int ifindex, uint32_t *ret);
 
 /* True when amazon-ec2-net-utils' policy-routes units are installed: then
  * Routing=auto leaves the ENI to them. _in() looks below another root
