@@ -53,9 +53,30 @@ static const char *state_name(const NodeInterface *i) {
         return path_state_to_string(i->path.state);
 }
 
+/* The primary link's default route when the rules' answer went through
+ * the ENI (a manager's second default route in main, seen by a boot that
+ * found the ENI attached already): nodeagent's own table for the primary
+ * IP, else the main table's best default route out of another link. */
+static const NetifRoute *primary_default(const NetifWorld *w, uint32_t own_table, int eni_ifindex) {
+        const NetifRoute *best = NULL;
+
+        for (size_t k = 0; k < w->n_routes; k++) {
+                const NetifRoute *rt = &w->routes[k];
+
+                if (rt->dst_len != 0 || rt->oif <= 0 || rt->oif == eni_ifindex || rt->gateway.s_addr == 0)
+                        continue;
+                if (rt->table == own_table)
+                        return rt;
+                if (rt->table == NETIF_TABLE_MAIN && (!best || rt->priority < best->priority))
+                        best = rt;
+        }
+        return best;
+}
+
 /* The primary interface as it is before the attach: its link, gateway,
- * prefix and MTU, from the route a packet from the primary IP takes. */
-static void read_primary(Node *n) {
+ * prefix and MTU, from the route a packet from the primary IP takes.
+ * eni_ifindex: the ENI's link when it is there already (0: not yet). */
+static void read_primary(Node *n, int eni_ifindex) {
         _cleanup_(netif_world_done) NetifWorld w = {};
         NodeRouting *rt = &n->interface.routing;
         const NetifAddress *a;
@@ -74,6 +95,8 @@ static void read_primary(Node *n) {
                 return;
         }
         route = netif_world_route_from(&w, ip, NULL);
+        if (!route || (eni_ifindex > 0 && route->oif == eni_ifindex))
+                route = primary_default(&w, rt->ids.primary_table, eni_ifindex);
         a = route ? netif_world_address(&w, route->oif, ip) : NULL;
         if (!route || !a || route->gateway.s_addr == 0) {
                 log_warning("interface: %s: no default route from the primary IP %s through a gateway; its path "
@@ -89,7 +112,9 @@ static void read_primary(Node *n) {
         rt->have_primary = true;
 }
 
-/* Eni's before_attach: the managers learn before the link appears. */
+/* Eni's before_attach: the managers learn before the link appears. Also
+ * called after the attach when there was none (the ENI was attached here
+ * already: a restarted boot), late but still before the routing. */
 static void prepare_routing(Eni *e, void *userdata) {
         Node *n = userdata;
         NodeInterface *i = &n->interface;
@@ -98,13 +123,13 @@ static void prepare_routing(Eni *e, void *userdata) {
         _cleanup_free_ char *managers = NULL;
         int r;
 
+        rt->ids.primary_table = netif_table_for(network_card(n), 0);
+        rt->ids.eni_table = eni_table(n);
         if (mode == ROUTING_NONE)
                 return;
         if (!rt->prepared) {
                 (void) netif_host_probe(managers_root(), &rt->host);
-                rt->ids.primary_table = netif_table_for(network_card(n), 0);
-                rt->ids.eni_table = eni_table(n);
-                read_primary(n);
+                read_primary(n, i->have_link ? i->eni.link.ifindex : 0);
                 rt->prepared = true;
         }
         managers = netif_host_to_string(&rt->host);
@@ -337,6 +362,8 @@ int node_run_interface(Node *n) {
         if (r < 0)
                 return r;
         i->have_link = true;
+        if (!i->routing.prepared)
+                prepare_routing(&i->eni, n);
 
         switch (n->config->interface.routing) {
         case ROUTING_NONE:
