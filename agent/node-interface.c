@@ -31,10 +31,7 @@ void node_routing_done(NodeRouting *rt) {
 }
 
 static unsigned network_card(const Node *n) {
-        /* NetworkCardIndex= (issue 11) comes with the lead's config change;
-         * card 0 until then, here only. */
-        (void) n;
-        return 0;
+        return n->config->interface.network_card_index;
 }
 
 static uint32_t eni_table(const Node *n) {
@@ -296,6 +293,17 @@ static int wait_for_manager(Node *n, NetifOutcome *ret) {
         return 0;
 }
 
+/* Nodeagent's own table and rule for the primary IP, from its route before
+ * the attach (into rt->primary_plan). */
+static int primary_plan(Node *n) {
+        NodeRouting *rt = &n->interface.routing;
+
+        if (rt->primary_plan)
+                return 0;
+        return netif_plan_new_primary(rt->ids.primary_ifindex, rt->ids.primary_ip, rt->primary_prefixlen,
+                                      rt->primary_gateway, rt->ids.primary_table, &rt->primary_plan);
+}
+
 static int route_auto(Node *n) {
         NodeInterface *i = &n->interface;
         NodeRouting *rt = &i->routing;
@@ -336,16 +344,12 @@ static int route_auto(Node *n) {
                 rt->eni_plan = TAKE_PTR(plan);
         }
         if (needs.primary_table) {
-                _cleanup_(netif_plan_freep) NetifPlan *plan = NULL;
-
-                r = netif_plan_new_primary(rt->ids.primary_ifindex, rt->ids.primary_ip, rt->primary_prefixlen,
-                                           rt->primary_gateway, rt->ids.primary_table, &plan);
+                r = primary_plan(n);
                 if (r < 0)
                         return path_fail(&i->path, FAILURE_OTHER, r, "Cannot pin the primary IP's route: %m");
-                r = configure(n, plan, "the primary IP");
+                r = configure(n, rt->primary_plan, "the primary IP");
                 if (r < 0)
                         return r;
-                rt->primary_plan = TAKE_PTR(plan);
         }
         return 0;
 }
@@ -424,6 +428,18 @@ NetifSuperviseAction node_interface_watch(Node *n, usec_t t) {
         netif_outcome_judge(&w, &rt->ids, &o);
         if (!rt->have_primary)
                 o.primary_routed = true;
+        /* A manager's second default route in main can come after the boot
+         * (its routes a moment after its address, a renewal): the primary
+         * IP gets its rule then. Ours from then on. */
+        if (n->config->interface.routing == ROUTING_AUTO && rt->have_primary && !rt->primary_plan &&
+            (o.main_default_via_eni || !o.primary_routed)) {
+                r = primary_plan(n);
+                if (r < 0)
+                        log_warning_errno(r, "interface: cannot pin the primary IP's route: %m");
+                else
+                        log_info("interface: the main table now has a default route through %s; pinning the "
+                                 "primary IP's route with a rule of its own.", i->eni.link.name);
+        }
         own = pending(rt->eni_plan);
         if (own >= 0)
                 own += MAX(pending(rt->primary_plan), 0);
