@@ -311,11 +311,6 @@ static int route_auto(Node *n) {
         NetifNeeds needs;
         int r;
 
-        r = netif_ipv4_from_string(i->eni.ec2.private_ip, &rt->ids.eni_ip);
-        if (r < 0)
-                return path_fail(&i->path, FAILURE_OTHER, r, "EC2 gave %s the address \"%s\".", i->eni.ec2.id,
-                                 strna(i->eni.ec2.private_ip));
-        rt->ids.eni_ifindex = i->eni.link.ifindex;
         path_transition(&i->path, PATH_STATE_ROUTING, "Waiting for the network managers to configure %s "
                         "(at most %s), then adding what the outcome lacks.", i->eni.link.name,
                         FORMAT_DURATION(NETIF_MANAGER_WAIT_USEC));
@@ -368,6 +363,12 @@ int node_run_interface(Node *n) {
         i->have_link = true;
         if (!i->routing.prepared)
                 prepare_routing(&i->eni, n);
+        /* Who is who, for the outcome now and the supervisor later. */
+        i->routing.ids.eni_ifindex = i->eni.link.ifindex;
+        r = netif_ipv4_from_string(i->eni.ec2.private_ip, &i->routing.ids.eni_ip);
+        if (r < 0 && n->config->interface.routing != ROUTING_NONE)
+                return path_fail(&i->path, FAILURE_OTHER, r, "EC2 gave %s the address \"%s\".", i->eni.ec2.id,
+                                 strna(i->eni.ec2.private_ip));
 
         switch (n->config->interface.routing) {
         case ROUTING_NONE:
