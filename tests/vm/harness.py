@@ -228,7 +228,7 @@ class Vm:
                 return
             time.sleep(min(0.5, left))
 
-    def wait_up(self, timeout=90):
+    def wait_up(self, timeout=150):
         up = os.path.join(self.share, "guest-up")
         self.wait("the guest harness (9p share mounted)", lambda: os.path.exists(up), timeout, 0.25)
         with open(up) as f:
