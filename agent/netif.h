@@ -96,12 +96,6 @@ int netif_world_read(NetifWorld *ret);
 /* The link's MTU. */
 int netif_link_mtu(int ifindex, uint32_t *ret);
 
-/* True when amazon-ec2-net-utils' policy-routes units are installed: then
- * Routing=auto leaves the ENI to them. _in() looks below another root
- * directory (tests). */
-bool netif_routing_auto_delegated(void);
-bool netif_routing_auto_delegated_in(const char *root);
-
 /* Waits until a rule "from ip" (/32) exists, as amazon-ec2-net-utils sets
  * it up, and returns the table it looks up in ret_table (may be NULL).
  * Event-driven (RTMGRP_IPV4_RULE). -ETIME at the deadline; a deadline that

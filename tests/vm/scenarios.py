@@ -263,7 +263,9 @@ def replacement(s, shared):
     records_before = records_named(before, RECORD)
 
     s.start_fake(world)
-    vm = s.vm("vm2", world)
+    # The replacement boots with NetworkManager at its defaults (as on RHEL):
+    # the one replacement boot among the managers' guests (managers.py).
+    vm = s.vm("vm2", world, cmdline=["vmtest.manager=nm"])
     vm.wait_up()
     vm.wait_boot_settled()
     final = finish_vm(s, vm)
