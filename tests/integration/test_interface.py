@@ -396,3 +396,47 @@ trap 'kill $nm' EXIT
     assert net.route_get("1.1.1.1", "from", "10.0.1.5")["dev"] == "eth0"
     rules = {(x.get("src"), x["priority"], x["table"]) for x in ip_json(net.ns, "rule", "show") if x.get("src")}
     assert rules == {(ENI_IP, 10001, TABLE), ("10.0.1.5", 10000, "10000")}
+
+
+def test_daemon_puts_its_rule_and_routes_back(net):
+    """After READY the daemon watches the rules and routes too: what it added
+    and someone removed (networkd's sweep of foreign rules, a flush) comes
+    back at once, and the daemon keeps running."""
+    import signal
+    import time
+    net.configure(routing="agent")
+    env = clean_env(net.fake.env())
+    env["NODEAGENT_STATE_FILE"] = net.state_file
+    log = open(os.path.join(net.tmp, "daemon.log"), "w+")
+    proc = subprocess.Popen(["ip", "netns", "exec", net.ns, NODEAGENT, "--config", net.config], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+    def wait(what, predicate, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert proc.poll() is None, f"the daemon exited while waiting for {what}"
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.05)
+
+    def our_rules():
+        return [x for x in ip_json(net.ns, "rule", "show") if x.get("table") == TABLE]
+
+    try:
+        wait("READY (the state file)", lambda: os.path.exists(net.state_file), 60)
+        assert len(our_rules()) == 1
+        sh("ip", "-n", net.ns, "rule", "del", "from", ENI_IP, "lookup", TABLE, "priority", TABLE)
+        wait("the rule to come back", lambda: len(our_rules()) == 1)
+        sh("ip", "-n", net.ns, "route", "flush", "table", TABLE)
+        wait("the table to come back", lambda: len(ip_json(net.ns, "route", "show", "table", TABLE)) == 2)
+        assert net.route_get("1.1.1.1", "from", ENI_IP)["dev"] == net.link()
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.seek(0)
+        output = log.read()
+        log.close()
+    assert "putting it back" in output, output

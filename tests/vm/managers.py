@@ -205,14 +205,16 @@ def scenarios(h):
 
         for label, command in DISTURBANCES[manager]:
             vm.run(command.format(link=link), timeout=90)
-            vm.sleep(SETTLE)
+            # A DHCP client that let its lease go asks again (seconds).
+            vm.sleep(2)
+            settle(vm, f"{what}: {label}", quiet=4, timeout=45)
             unchanged(label)
         if mode == "auto":
             # The manager's DHCP client renews at half the 120 s lease.
             try:
                 vm.wait("a lease renewal of the ENI (dnsmasq's DHCPACK)", lambda: s.vpc.acks(mac) > acks,
                         max(5, RENEWAL_WAIT - (time.monotonic() - started)), 1.0)
-                vm.sleep(SETTLE)
+                settle(vm, f"{what}: lease renewal", quiet=4, timeout=45)
                 unchanged("a lease renewal")
             except h.TestFailure as e:
                 c.check(False, f"{what}: the manager renewed the ENI's lease", e)
@@ -230,6 +232,9 @@ def scenarios(h):
         h.make_blank_volume(s.volume(h.VOLUME), h.VOLUME_SIZE)
         s.start_fake(world)
         vm = s.vm(f"vm-{manager}", world, cmdline=[f"vmtest.manager={manager}"])
+        # Two boots' worth of work in one guest (auto, then agent): twice the bound.
+        vm.bound *= 2
+        vm.deadline += vm.bound / 2
         vm.wait_up()
         h.say(f"{manager}: {DESCRIPTION[manager]}")
         vm.wait_boot_settled()
