@@ -394,7 +394,8 @@ trap 'kill $nm' EXIT
     # Each address leaves by its own link.
     assert net.route_get("1.1.1.1", "from", ENI_IP)["dev"] == name
     assert net.route_get("1.1.1.1", "from", "10.0.1.5")["dev"] == "eth0"
-    rules = {(x.get("src"), x["priority"], x["table"]) for x in ip_json(net.ns, "rule", "show") if x.get("src")}
+    rules = {(x.get("src"), x["priority"], x["table"]) for x in ip_json(net.ns, "rule", "show")
+             if x.get("src") not in (None, "all")}
     assert rules == {(ENI_IP, 10001, TABLE), ("10.0.1.5", 10000, "10000")}
 
 
