@@ -486,9 +486,10 @@ NetifClaim netif_manager_claim(const char *root, const NetifHost *h, const Netif
                 switch (m) {
                 case NETIF_MANAGER_EC2_NET_UTILS_2:
                 case NETIF_MANAGER_EC2_NET_UTILS_1:
-                        /* Done when its rule is there: the outcome is
-                         * complete then, which ends the wait by itself. */
-                        c = NETIF_CLAIM_WORKING;
+                        /* Its work is the rule that pins the ENI's IP to
+                         * its table: done once that holds (the primary IP's
+                         * path is nodeagent's to judge). */
+                        c = o->eni_routed ? NETIF_CLAIM_DONE : NETIF_CLAIM_WORKING;
                         break;
                 case NETIF_MANAGER_NETWORKD:
                         c = networkd_claim(root, link->ifindex);
