@@ -338,10 +338,16 @@ static int per_link_files(const char *root, const NetifMac *mac, unsigned optout
         return (int) changed;
 }
 
+static bool program_exists(const char *name) {
+        _cleanup_free_ char *path = NULL;
+
+        return spawn_find_program(name, &path) >= 0;
+}
+
 static void reload(const char *what, char *const argv[]) {
         int r;
 
-        if (spawn_find_program(argv[0], NULL) < 0)
+        if (!program_exists(argv[0]))
                 return;
         r = spawn(argv, usec_add(now(CLOCK_MONOTONIC), RELOAD_TIMEOUT_USEC), LOG_DEBUG, NULL);
         if (r != 0)
@@ -452,7 +458,7 @@ static NetifClaim ifupdown_claim(const char *root, const char *ifname, const Net
         /* ifquery reads the real /etc/network/interfaces. */
         if (!isempty(root) && !streq(root, "/"))
                 return NETIF_CLAIM_NONE;
-        if (spawn_find_program("ifquery", NULL) < 0)
+        if (!program_exists("ifquery"))
                 return NETIF_CLAIM_NONE;
         name = strdup(ifname);
         if (!name)
