@@ -248,7 +248,8 @@ static void status_link(const Node *n, const NetifLink *link) {
         char buf[NETIF_FORMAT_MAX];
 
         printf("  link %s (ifindex %d)\n", link->name, link->ifindex);
-        if (netif_read_state(link->ifindex, NETIF_TABLE_BASE + n->config->interface.device_index, &state) < 0)
+        if (netif_read_state(link->ifindex, netif_table_for(n->config->interface.network_card_index,
+                                                            n->config->interface.device_index), &state) < 0)
                 return;
         for (size_t i = 0; i < state.n_addresses; i++)
                 printf("  address %s\n", netif_address_to_string(&state.addresses[i], buf));

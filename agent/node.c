@@ -112,6 +112,7 @@ void node_done(Node *n) {
         n->n_volumes = 0;
         eni_done(&n->interface.eni);
         n->interface.subnet_cidr = mfree(n->interface.subnet_cidr);
+        node_routing_done(&n->interface.routing);
         n->interface.done_fd = safe_close(n->interface.done_fd);
         dns_read_done(&n->dns.read);
         n->dns.done_fd = safe_close(n->dns.done_fd);

@@ -27,6 +27,7 @@ typedef struct Supervisor {
         FsMountMonitor *mounts;
         NetifLinkMonitor *links;
         BlockdevMonitor *disks;
+        sd_event_source *recheck;       /* armed while a manager's part is missing */
 } Supervisor;
 
 static int lost(Supervisor *s, const char *format, ...) _printf_(2, 3);
@@ -63,28 +64,46 @@ static int check_mount(Supervisor *s) {
         return 0;
 }
 
-static int check_link(Supervisor *s) {
-        _cleanup_(netif_state_done) NetifState state = {};
-        Node *n = s->node;
-        int r;
+/* While the manager's part of the routing is missing, the outcome is
+ * looked at again this often (besides every rtnetlink event), so that the
+ * grace period ends on time even when nothing else happens. */
+#define RECHECK_USEC (1 * USEC_PER_SEC)
 
+static int on_recheck(sd_event_source *source, uint64_t usec, void *userdata);
+
+static int check_link(Supervisor *s) {
+        Node *n = s->node;
         const NetifLink *link = &n->interface.eni.link;
         const char *eni = n->interface.eni.ec2.id;
+        int r;
 
         if (!n->interface.have_link)
                 return 0;
-        r = netif_read_state(link->ifindex, NETIF_TABLE_BASE + n->config->interface.device_index, &state);
-        if (r == -ENODEV)
-                return lost(s, "The interface %s of %s is gone; exiting so that systemd brings it back.",
-                            link->name, eni);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to read the state of %s: %m", link->name);
+        switch (node_interface_watch(n, now(CLOCK_MONOTONIC))) {
+        case NETIF_SUPERVISE_LOST:
+                if (n->interface.routing.link_gone)
+                        return lost(s, "The interface %s of %s is gone; exiting so that systemd brings it back.",
+                                    link->name, eni);
+                return lost(s, "The interface %s of %s is down, or the routing of its address is gone and did "
+                            "not come back; exiting so that systemd brings it back.", link->name, eni);
+        case NETIF_SUPERVISE_WAIT:
+                if (!s->recheck) {
+                        r = sd_event_add_time_relative(s->event, &s->recheck, CLOCK_MONOTONIC, RECHECK_USEC, 0,
+                                                       on_recheck, s);
+                        if (r < 0)
+                                log_warning_errno(r, "Failed to arm the routing recheck: %m");
+                }
+                return 0;
+        default:
                 return 0;
         }
-        if (!state.up)
-                return lost(s, "The interface %s of %s is down; exiting so that systemd brings it back.",
-                            link->name, eni);
-        return 0;
+}
+
+static int on_recheck(sd_event_source *source, uint64_t usec, void *userdata) {
+        Supervisor *s = userdata;
+
+        s->recheck = sd_event_source_unref(s->recheck);
+        return check_link(s);
 }
 
 /* EBS grew a volume under the running daemon (ModifyVolume): the kernel
@@ -370,7 +389,7 @@ int supervise_run(Node *n) {
                 log_warning_errno(r, "Failed to write the pid file, nodeagent --detach cannot reach this daemon: %m");
 
         notify_ready("The node is ready.");
-        log_info("Ready; supervising the mount and the link until SIGTERM.");
+        log_info("Ready; supervising the mount, the link and its routing until SIGTERM.");
 
         /* Something lost between the boot and now counts as lost. */
         r = check_mount(&s);
@@ -380,6 +399,7 @@ int supervise_run(Node *n) {
                 r = sd_event_loop(event);
 
 finish:
+        s.recheck = sd_event_source_unref(s.recheck);
         sd_event_unref(event);
         {
                 _cleanup_free_ char *pid_file = NULL;

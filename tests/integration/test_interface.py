@@ -5,6 +5,7 @@ asserts on the kernel's state (ip -j) or the fake's."""
 
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -286,8 +287,9 @@ def test_several_tagged_enis_are_unusable(net):
 
 
 def test_routing_auto_leaves_it_to_ec2_net_utils(net):
-    """With amazon-ec2-net-utils' policy-routes units present, the agent adds
-    no address, route or rule of its own and waits for theirs."""
+    """With amazon-ec2-net-utils' policy-routes units present, the agent waits
+    for their address, table and rule, finds the outcome complete and adds no
+    address, route or rule of its own."""
     net.configure(routing="auto")
     stand_in = os.path.join(net.tmp, "units")
     os.makedirs(stand_in)
@@ -305,6 +307,7 @@ mount --bind {stand_in} /lib/systemd/system
   done
   sleep 0.5
   ip addr add {ENI_IP}/24 dev "$dev"; ip link set "$dev" up
+  ip route add default via 10.0.1.1 dev "$dev" table 10001
   ip rule add from {ENI_IP} lookup 10001 priority 10001
 ) &
 exec {NODEAGENT} --once --config {net.config}
@@ -315,6 +318,126 @@ exec {NODEAGENT} --once --config {net.config}
     r = run(["ip", "netns", "exec", net.ns, "/bin/bash", "-c", script], env, 90)
     assert r.status == 0, r
     assert "amazon-ec2-net-utils" in r.stderr
-    assert ip_json(net.ns, "route", "show", "table", TABLE) == []
+    assert "adding nothing" in r.stderr, r.stderr
+    # Only theirs: the one default route "ip route add" made (proto boot).
+    routes = ip_json(net.ns, "route", "show", "table", TABLE)
+    assert [(x["dst"], x.get("protocol", "boot")) for x in routes] == [("default", "boot")], routes
     rules = [x for x in ip_json(net.ns, "rule", "show") if x.get("table") == TABLE]
     assert len(rules) == 1
+
+
+def test_routing_auto_without_a_manager_does_it_all(net):
+    """No manager runs in the namespace: auto adds the address, the table and
+    the rule itself, at once (nothing to wait for)."""
+    net.configure(routing="auto")
+    r = net.boot()
+    assert r.status == 0, r
+    assert "no network manager takes the link" in r.stderr, r.stderr
+    name = net.link()
+    addrs = [a["local"] for link in ip_json(net.ns, "addr", "show", "dev", name) for a in link["addr_info"]
+             if a["family"] == "inet"]
+    assert addrs == [ENI_IP]
+    rules = [x for x in ip_json(net.ns, "rule", "show") if x.get("table") == TABLE]
+    assert [(x.get("src"), x["priority"]) for x in rules] == [(ENI_IP, 10001)]
+    assert net.route_get("1.1.1.1", "from", ENI_IP)["dev"] == name
+    assert net.route_get("1.1.1.1", "from", "10.0.1.5")["dev"] == "eth0"
+
+
+def test_routing_auto_beside_a_dhcp_manager(net):
+    """A manager (a stand-in for NetworkManager or netplan's match-all DHCP)
+    gives the link its address and a second default route in the main table,
+    no rule: the agent leaves both alone and adds the ENI's table and rule and
+    a rule of the primary IP's own, so each address leaves by its link."""
+    net.configure(routing="auto")
+    # NetworkManager as the agent sees it: its binary below the test's root
+    # (NODEAGENT_NETWORK_ROOT), a process of that name in the namespace, its
+    # device file once it took the link.
+    root = os.path.join(net.tmp, "root")
+    os.makedirs(os.path.join(root, "usr/sbin"))
+    os.makedirs(os.path.join(root, "run/NetworkManager/devices"))
+    shutil.copy("/bin/sleep", os.path.join(root, "usr/sbin/NetworkManager"))
+    # The stand-in's DHCP client: a dynamic address and a default route
+    # through the ENI in main, with eth0's metric (0) so that it replaces it.
+    script = f"""
+set -e
+{root}/usr/sbin/NetworkManager 120 &
+nm=$!
+trap 'kill $nm' EXIT
+(
+  for i in $(seq 100); do
+    dev=$(ip -j link | python3 -c 'import json,sys; print(next((l["ifname"] for l in json.load(sys.stdin) if l.get("address")=="{ENI_MAC}"), ""))')
+    [ -n "$dev" ] && break; sleep 0.1
+  done
+  printf '[device]\nmanaged=true\n' > {root}/run/NetworkManager/devices/$(cat /sys/class/net/$dev/ifindex)
+  sleep 1
+  ip link set "$dev" up
+  ip route replace default via 10.0.1.1 dev "$dev" onlink proto dhcp
+  ip addr add {ENI_IP}/24 dev "$dev" valid_lft 3600 preferred_lft 3600
+) &
+{NODEAGENT} --once --config {net.config}
+"""
+    env = clean_env(net.fake.env())
+    env["NODEAGENT_STATE_FILE"] = net.state_file
+    env["NODEAGENT_NETWORK_ROOT"] = root
+    env["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin"
+    r = run(["ip", "netns", "exec", net.ns, "/bin/bash", "-c", script], env, 90)
+    assert r.status == 0, r
+    assert "the network manager is done" in r.stderr and "(NetworkManager)" in r.stderr, r.stderr
+    assert "adding the ENI's table and rule, the primary IP's table and rule" in r.stderr, r.stderr
+    name = net.link()
+    # The manager's work is untouched: its dynamic address, its main route.
+    addrs = [a for link in ip_json(net.ns, "addr", "show", "dev", name) for a in link["addr_info"]
+             if a["family"] == "inet"]
+    assert [(a["local"], a.get("valid_life_time")) for a in addrs] != [] and addrs[0]["valid_life_time"] < 4000
+    main = ip_json(net.ns, "route", "show", "table", "main", "default")
+    assert [(x["dev"], x.get("protocol")) for x in main] == [(name, "dhcp")]
+    # Each address leaves by its own link.
+    assert net.route_get("1.1.1.1", "from", ENI_IP)["dev"] == name
+    assert net.route_get("1.1.1.1", "from", "10.0.1.5")["dev"] == "eth0"
+    rules = {(x.get("src"), x["priority"], x["table"]) for x in ip_json(net.ns, "rule", "show")
+             if x.get("src") not in (None, "all")}
+    assert rules == {(ENI_IP, 10001, TABLE), ("10.0.1.5", 10000, "10000")}
+
+
+def test_daemon_puts_its_rule_and_routes_back(net):
+    """After READY the daemon watches the rules and routes too: what it added
+    and someone removed (networkd's sweep of foreign rules, a flush) comes
+    back at once, and the daemon keeps running."""
+    import signal
+    import time
+    net.configure(routing="agent")
+    env = clean_env(net.fake.env())
+    env["NODEAGENT_STATE_FILE"] = net.state_file
+    log = open(os.path.join(net.tmp, "daemon.log"), "w+")
+    proc = subprocess.Popen(["ip", "netns", "exec", net.ns, NODEAGENT, "--config", net.config], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+    def wait(what, predicate, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert proc.poll() is None, f"the daemon exited while waiting for {what}"
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.05)
+
+    def our_rules():
+        return [x for x in ip_json(net.ns, "rule", "show") if x.get("table") == TABLE]
+
+    try:
+        wait("READY (the state file)", lambda: os.path.exists(net.state_file), 60)
+        assert len(our_rules()) == 1
+        sh("ip", "-n", net.ns, "rule", "del", "from", ENI_IP, "lookup", TABLE, "priority", TABLE)
+        wait("the rule to come back", lambda: len(our_rules()) == 1)
+        sh("ip", "-n", net.ns, "route", "flush", "table", TABLE)
+        wait("the table to come back", lambda: len(ip_json(net.ns, "route", "show", "table", TABLE)) == 2)
+        assert net.route_get("1.1.1.1", "from", ENI_IP)["dev"] == net.link()
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.seek(0)
+        output = log.read()
+        log.close()
+    assert "putting it back" in output, output
