@@ -319,6 +319,16 @@ class App:
                 raise AwsError("InternalError", f"attach backend failed: {e}", 500) from None
 
 
+def _logged_params(req):
+    """A Query-protocol request's form parameters for the request log (what
+    a test asserts on: CreateTags' Tag.N.Key, AttachVolume's Device), without
+    Action and Version, which the entry holds already; None for Route 53 and
+    IMDS. The form never carries a secret: SigV4 signs in the headers."""
+    if req.service not in QUERY_SERVICES or not isinstance(req.detail, dict):
+        return None
+    return {k: v for k, v in req.detail.items() if k not in ("Action", "Version")}
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fakeaws"
@@ -407,7 +417,7 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"time": app.world.now(), "service": req.service, "action": req.action,
                  "method": req.method, "path": req.path, "status": status, "code": code,
                  "access_key": akid, "fault": fault, "ms": round((time.monotonic() - started) * 1000, 1),
-                 "latency": round(req.latency, 4)}
+                 "latency": round(req.latency, 4), "params": _logged_params(req)}
         app.record(entry)
         log.info("%s %s %s %s -> %s %s%s", req.method, req.path, req.service, req.action, status,
                  code or "", f" [fault {fault}]" if fault else "")
