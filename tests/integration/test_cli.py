@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import NODEAGENT, ENI, VOLUME, clean_env, run, write_config
+from harness import ENI, NODEAGENT, VOLUME, clean_env, run, write_config
 
 FULL = """\
 [Node]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import AWSCALL, ZONE, clean_env
+from harness import AWSCALL, ZONE, clean_env
 
 NODE = "kafka-1.cluster.internal."
 SHARED = "kafka.cluster.internal."

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import INSTANCE
+from harness import INSTANCE
 
 GROUP = "kafka-1-asg"          # the default world's aws:autoscaling:groupName tag
 STACK = "kafka"
