@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from client import SECRET_KEY
-from harness import NODEAGENT, TOP, VOLUME, ZONE, clean_env, run, write_config
+from harness import NODEAGENT, TOP, VOLUME, ZONE, clean_env, run, wait_until, write_config
 
 FULL = """\
 [Node]
@@ -437,8 +437,12 @@ def test_huge_reply_is_refused_not_buffered(fake, confdir, service, action, chun
     # The cap (4 MiB) holds: the process grew by a few MiB at most, never
     # by anything near the reply's size.
     assert (rss_kib - baseline_kib) * 1024 < 16 * 1024 * 1024, (baseline_kib, rss_kib)
-    # It stopped reading: the fake never got the whole reply out ("huge:<bytes sent>").
-    assert all(int(q["code"].split(":")[1]) < size for q in hits), hits
+    # It stopped reading: the fake never got the whole reply out (its code
+    # is "huge:<bytes sent>" once the fake's write has ended).
+    def sent():
+        codes = [q["code"] for q in fake.requests(service=service, action=action) if q.get("fault") == "huge"]
+        return all(":" in c for c in codes) and [int(c.split(":")[1]) for c in codes]
+    assert all(n < size for n in wait_until("the fake's writes ended", sent)), fake.requests()
 
 
 # -- configuration files -------------------------------------------------------------------
