@@ -220,7 +220,8 @@ def test_a_failing_path_stops_the_other(machine, notify, daemon):
     assert not machine.is_mounted()
     assert TAG_INITIALIZED not in machine.volume()["tags"]
     assert machine.records() == []
-    assert machine.state() is None
+    # The state file tells the failure.
+    assert machine.state()["NODEAGENT_FAILED"] == "5"
     assert not notify.has("READY=1")
     assert signals(machine.fake) == [{"stack": STACK, "resource": RESOURCE, "unique_id": INSTANCE,
                                       "status": "FAILURE"}]
@@ -259,7 +260,7 @@ def test_the_deadline_ends_the_boot(machine):
     uuid = blkid(machine.image)
     assert machine.volume()["tags"].get(TAG_INITIALIZED) in (None, uuid), (uuid, machine.volume()["tags"])
     assert machine.link() is None
-    assert machine.state() is None
+    assert machine.state()["NODEAGENT_FAILED"] == "6"
     assert signals(machine.fake)[-1]["status"] == "FAILURE"
 
 
