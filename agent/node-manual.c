@@ -3,6 +3,7 @@
  * --attach-only, --detach (and the release on SIGTERM), --status. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 #include "node.h"
@@ -414,4 +415,52 @@ int node_unpublish(Node *n) {
          * node's own set, the same way; shared: this IP, by compare-and-
          * swap, the set deleted with its last IP. */
         return dns_unpublish(&p, &result);
+}
+/* UnpublishOnStop=terminating: the Auto Scaling group says where it moves
+ * this instance. Only "Terminated" takes the node out of DNS: a stop for a
+ * reboot, a package update or Standby keeps the entry, since the same
+ * instance comes back with the same address and clients would lose the node
+ * for nothing. Anything unreadable keeps it too: a stale entry costs a
+ * failed connection, a missing one an outage. */
+static bool instance_is_terminating(Node *n) {
+        _cleanup_free_ char *target = NULL;
+        int r;
+
+        r = imds_get(n->instance->imds, "meta-data/autoscaling/target-lifecycle-state",
+                     usec_add(now(CLOCK_MONOTONIC), 5 * USEC_PER_SEC), &target);
+        if (r == -ENOENT) {
+                log_info("IMDS has no target lifecycle state (not in an Auto Scaling group): keeping %s.",
+                         n->config->dns.name);
+                return false;
+        }
+        if (r < 0) {
+                log_warning_errno(r, "Could not read the target lifecycle state from IMDS, keeping %s: %m",
+                                  n->config->dns.name);
+                return false;
+        }
+        target[strcspn(target, " \t\r\n")] = 0;
+        if (!streq(target, "Terminated")) {
+                log_info("The Auto Scaling group moves this instance to %s, not Terminated: keeping %s.", target,
+                         n->config->dns.name);
+                return false;
+        }
+        return true;
+}
+
+int node_stop(Node *n) {
+        int r;
+
+        n->deadline = usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE);
+        if (n->config->has_dns && n->config->dns.unpublish_on_stop == UNPUBLISH_ON_STOP_TERMINATING &&
+            instance_is_terminating(n)) {
+                /* First, while the address still answers: clients move on
+                 * before the volume goes. A failure is logged and the
+                 * release goes on; the successor's publish replaces the
+                 * entry anyway. */
+                log_info("The instance is being terminated: taking this node out of %s.", n->config->dns.name);
+                r = node_unpublish(n);
+                if (r < 0)
+                        log_warning_errno(r, "Leaving %s as it is: %m", n->config->dns.name);
+        }
+        return node_release_on_stop(n);
 }

@@ -126,6 +126,10 @@ int node_detach(Node *n);
 /* Releases what DetachOnStop= asks for, on SIGTERM. */
 int node_release_on_stop(Node *n);
 
+/* SIGTERM: with UnpublishOnStop=terminating and IMDS saying the instance
+ * is being terminated, unpublishes first; then node_release_on_stop(). */
+int node_stop(Node *n);
+
 /* nodeagent --unpublish: takes this node's entry out of Route 53 (dns.h's
  * dns_unpublish()); safe to run twice. */
 int node_unpublish(Node *n);

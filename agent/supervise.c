@@ -192,14 +192,16 @@ static int on_check_timer(sd_event_source *source, uint64_t usec, void *userdata
         return 0;
 }
 
-/* SIGTERM: the service stops. Releases what DetachOnStop= asks for. */
+/* SIGTERM: the service stops. Unpublishes when the instance is being
+ * terminated and UnpublishOnStop= asks for it, releases what DetachOnStop=
+ * asks for. */
 static int on_sigterm(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
         Supervisor *s = userdata;
         int r;
 
         notify_stopping();
         log_info("Stopping (%s).", strsignal((int) si->ssi_signo));
-        r = node_release_on_stop(s->node);
+        r = node_stop(s->node);
         return sd_event_exit(s->event, r < 0 ? r : 0);
 }
 

@@ -598,7 +598,7 @@ DNS_SECTION = """
 HostedZoneId={zone}
 Name=kafka-1.cluster.internal
 WaitInSync=yes
-"""
+{dns_extra}"""
 
 _volumes_made = 0
 
@@ -663,18 +663,19 @@ class VolumeNode:
             self.held_by(PREDECESSOR, "terminated")
         self.settings = {"timeout": "40s", "select": f"Id={self.volume_id}", "fs": "ext4",
                          "take_over": "force-detach-dead" if takeover else "wait", "take_over_timeout": "20s",
-                         "volume_extra": "", "dns": dns}
+                         "volume_extra": "", "dns": dns, "dns_extra": ""}
         self.configure(**settings)
         return self
 
     def configure(self, **changes):
         """Rewrites the configuration with changes to the settings: timeout,
         select ("Id=..." or "Tag=K=V"), fs, take_over, take_over_timeout,
-        volume_extra (more [Volume] lines), dns (a [DNS] section or not)."""
+        volume_extra (more [Volume] lines), dns (a [DNS] section or not),
+        dns_extra (more [DNS] lines)."""
         self.settings.update(changes)
         text = VOLUME_CONFIG.format(mount=self.mount, **self.settings)
         if self.settings["dns"]:
-            text += DNS_SECTION.format(zone=ZONE)
+            text += DNS_SECTION.format(zone=ZONE, dns_extra=self.settings["dns_extra"])
         self.config = write_config(self.confdir, text)
 
     def held_by(self, instance=PREDECESSOR, state="running"):

@@ -11,6 +11,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from harness import INSTANCE, PREDECESSOR, TAG_INITIALIZED, blkid
 
 
@@ -55,6 +57,27 @@ def test_sigterm_with_detach_on_stop_releases_the_volume(node, notify, daemon):
     assert d.wait(60) == 0, d.output()
     assert not node.is_mounted()
     assert node.attachments() == []
+
+
+@pytest.mark.parametrize("target, published", [("Terminated", False), ("InService", True), (None, True)])
+def test_sigterm_unpublishes_only_when_the_group_terminates_the_instance(vboot, notify, daemon, target, published):
+    """UnpublishOnStop=terminating: on SIGTERM the node leaves DNS only when
+    IMDS's autoscaling/target-lifecycle-state says Terminated; a reboot or a
+    standby (InService), or no Auto Scaling group at all (no such path),
+    keeps the entry. The volume stays either way (DetachOnStop=no)."""
+    node = vboot.prepare(dns_extra="UnpublishOnStop=terminating\n")
+    if target is None:
+        node.fake.merge_state({"instances": {INSTANCE: {"tags": {"aws:autoscaling:groupName": None}}}})
+    d = daemon(node)
+    assert notify.wait_for("READY=1"), d.output()
+    assert len(node.records()) == 1
+    if target:
+        node.fake.merge_state({"instances": {INSTANCE: {"target_lifecycle_state": target}}})
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.wait(60) == 0, d.output()
+    assert (len(node.records()) == 1) == published, d.output()
+    assert node.is_mounted()
+    assert (INSTANCE, "attached") in node.attachments()
 
 
 def test_detach_tells_the_daemon_first(node, notify, daemon):
