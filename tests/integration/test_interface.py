@@ -216,7 +216,7 @@ def test_routing_auto_beside_a_dhcp_manager(net):
     # NetworkManager as the agent sees it: its binary below the test's root
     # (NODEAGENT_NETWORK_ROOT), a process of that name in the namespace, its
     # device file once it took the link.
-    root = os.path.join(net.tmp, "root")
+    root = os.path.join(net.dir, "root")
     os.makedirs(os.path.join(root, "usr/sbin"))
     os.makedirs(os.path.join(root, "run/NetworkManager/devices"))
     shutil.copy("/bin/sleep", os.path.join(root, "usr/sbin/NetworkManager"))
@@ -270,7 +270,7 @@ def test_daemon_puts_its_rule_and_routes_back(net):
     import time
     net.configure(routing="agent")
     env = net.env()
-    log = open(os.path.join(net.tmp, "daemon.log"), "w+")
+    log = open(os.path.join(net.dir, "daemon.log"), "w+")
     proc = subprocess.Popen(["ip", "netns", "exec", net.ns, NODEAGENT, "--config", net.config], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
 
