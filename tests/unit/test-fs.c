@@ -493,6 +493,22 @@ static int byte_reads_as_zeros(int fd, const char *path, uint64_t offset, bool *
         return r;
 }
 
+/* fs_mkfs_proven() refuses on the caller's evidence alone, before touching
+ * the device (which here does not even exist). */
+static void test_mkfs_proven_refusals(void) {
+        FsProbe found = { .found = true, .type = (char *) "xfs", .usage = (char *) "filesystem" };
+        FsProbe nothing = {};
+
+        ASSERT_EQ(fs_mkfs_proven("/nonexistent/device", FILESYSTEM_EXT4, NULL, &found, true, false, USEC_INFINITY,
+                                 NULL), -EMEDIUMTYPE);
+        ASSERT_EQ(fs_mkfs_proven("/nonexistent/device", FILESYSTEM_EXT4, NULL, &found, false, true, USEC_INFINITY,
+                                 NULL), -EMEDIUMTYPE);
+        ASSERT_EQ(fs_mkfs_proven("/nonexistent/device", FILESYSTEM_EXT4, NULL, &nothing, false, false,
+                                 USEC_INFINITY, NULL), -ENOTEMPTY);
+        ASSERT_EQ(fs_mkfs_proven("/nonexistent/device", FILESYSTEM_EXT4, NULL, NULL, true, false, USEC_INFINITY,
+                                 NULL), -EINVAL);
+}
+
 /* The proof refuses one byte in any place it reads: the first and the last
  * byte of each sample, of each MiB at the edges, and of each of the chunks
  * those are read in (the reads are in flight together, so a byte found by
@@ -613,6 +629,7 @@ int main(void) {
         RUN_TEST(test_reads_as_zeros);
         RUN_TEST(test_reads_as_zeros_short);
         RUN_TEST(test_reads_as_zeros_every_place);
+        RUN_TEST(test_mkfs_proven_refusals);
         RUN_TEST(test_reads_as_zeros_huge);
         RUN_TEST(test_probe_files);
 
