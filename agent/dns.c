@@ -36,9 +36,10 @@ static const BackoffPolicy dns_retry_policy = {
  *   - a throttling answer comes back at once instead of being tried again
  *     by the aws layer (aws_client_return_throttling()): its attempts kept
  *     the account saturated and hid from this module how crowded it is;
- *   - every read or batch that did not land widens this node's spread (x2,
- *     full jitter, up to 30 s), so that the fleet's reads come to fit the
- *     account's rate;
+ *   - every read or batch that did not land widens this node's spread
+ *     (x1.5, full jitter, up to 30 s), so that the fleet's reads come to fit
+ *     the account's rate (x2 did as well for 200 nodes, but left the last
+ *     node of a small fleet waiting long after the others);
  *   - a batch that was throttled goes again at once, in short jittered
  *     steps (dns_cas_resend_policy): it was not applied, and the read it
  *     was built on stays good until another node's batch lands, so a read
@@ -51,7 +52,7 @@ static const BackoffPolicy dns_retry_policy = {
 static const BackoffPolicy dns_shared_policy = {
         .initial = 200 * USEC_PER_MSEC,
         .max = 30 * USEC_PER_SEC,
-        .growth_percent = 200,
+        .growth_percent = 150,
         .jitter = true,
 };
 
