@@ -163,6 +163,14 @@ int fs_label_from_name(FileSystem file_system, const char *name, char **ret);
 int fs_mkfs(const char *device, FileSystem file_system, const char *label, bool redo_interrupted, usec_t deadline,
             char **ret_uuid);
 
+/* fs_mkfs() on what the caller found right before (its fs_probe() and,
+ * when that found nothing, its fs_reads_as_zeros()) instead of probing and
+ * reading again: the same refusals, without a second probe and a second
+ * proof between the decision and mkfs (fs_setup() decides on the same
+ * device a moment earlier, and nothing else writes to it). */
+int fs_mkfs_proven(const char *device, FileSystem file_system, const char *label, const FsProbe *probe,
+                   bool reads_as_zeros, bool redo_interrupted, usec_t deadline, char **ret_uuid);
+
 /* The check before mount. ext4: e2fsck -p; exit status 0 or 1 (errors
  * fixed, logged at notice) is fine, 2 and above is -EUCLEAN with e2fsck's
  * words, and nothing else touches the device. xfs: nothing (mounting replays

@@ -655,6 +655,50 @@ static void test_one_byte_in_middle_sample_refused(void) {
         ASSERT_OK(expect_refused(l, FILESYSTEM_EXT4, FORMAT_IF_BLANK, false, -ENOTEMPTY));
 }
 
+/* One byte written through the loop device itself, in each place the proof
+ * reads (the first and last byte of every sample and of every chunk of the
+ * first and last MiB), is seen by its O_DIRECT reads, which go past the
+ * device's page cache: each is refused, and the whole setup refuses the
+ * device untouched. A size that is not a multiple of a sample. */
+static void test_one_byte_in_every_place_refused(void) {
+        const uint64_t size = 64 * MIB + 3 * 4096, chunk = FS_ZERO_SAMPLE_SIZE;
+        _cleanup_close_ int fd = -EBADF;
+        const Loop *l = NULL;
+        bool zeros = false;
+
+        ASSERT_OK(new_loop_with_image("every.img", size, &l));
+        fd = open(l->path, O_RDWR | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(fs_reads_as_zeros(l->path, &zeros));
+        ASSERT_TRUE(zeros);
+
+        for (unsigned i = 0; i < FS_ZERO_SAMPLES + 2 * MIB / chunk; i++) {
+                uint64_t start = i < FS_ZERO_SAMPLES ? fs_zero_sample_offset(size, i) :
+                                 i < FS_ZERO_SAMPLES + MIB / chunk ? (i - FS_ZERO_SAMPLES) * chunk :
+                                 size - MIB + (i - FS_ZERO_SAMPLES - MIB / chunk) * chunk;
+                uint64_t length = i < FS_ZERO_SAMPLES ? FS_ZERO_SAMPLE_SIZE : chunk;
+                const uint64_t at[] = { start, start + length - 1 };
+
+                for (size_t k = 0; k < ELEMENTSOF(at); k++) {
+                        ASSERT_EQ(pwrite(fd, "\xa5", 1, (off_t) at[k]), 1);
+                        ASSERT_EQ(fdatasync(fd), 0);
+                        zeros = true;
+                        ASSERT_OK(fs_reads_as_zeros(l->path, &zeros));
+                        if (zeros)
+                                printf("# a byte at %" PRIu64 " went unseen\n", at[k]);
+                        ASSERT_FALSE(zeros);
+                        ASSERT_EQ(pwrite(fd, "", 1, (off_t) at[k]), 1);
+                        ASSERT_EQ(fdatasync(fd), 0);
+                }
+        }
+        ASSERT_OK(fs_reads_as_zeros(l->path, &zeros));
+        ASSERT_TRUE(zeros);
+
+        ASSERT_EQ(pwrite(fd, "\xa5", 1, (off_t) (fs_zero_sample_offset(size, 7) + 4096)), 1);
+        ASSERT_EQ(fdatasync(fd), 0);
+        ASSERT_OK(expect_refused(l, FILESYSTEM_EXT4, FORMAT_IF_BLANK, false, -ENOTEMPTY));
+}
+
 static void test_tagged_blank_refused(void) {
         const Loop *l = NULL;
 
@@ -1145,6 +1189,7 @@ int main(void) {
         RUN(test_swap_refused);
         RUN(test_other_filesystem_refused);
         RUN(test_one_byte_in_middle_sample_refused);
+        RUN(test_one_byte_in_every_place_refused);
         RUN(test_tagged_blank_refused);
         RUN(test_blank_format_never_refused);
         RUN(test_interrupted_mkfs_formatted_again);
