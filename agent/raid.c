@@ -158,11 +158,13 @@ static int export_value(const char *text, const char *key, char **ret) {
 
 /* ---- what a member holds ------------------------------------------------ */
 
-static int examine_member(const RaidMember *m, usec_t deadline, RaidMemberFound *ret) {
+int raid_examine(const RaidMember *m, usec_t deadline, RaidMemberFound *ret) {
         _cleanup_(raid_member_found_done) RaidMemberFound f = { .sb = { .raid_devices = -1, .role = -1 } };
         _cleanup_free_ char *output = NULL;
         int r;
 
+        if (!m || isempty(m->devnode) || !ret)
+                return -EINVAL;
         r = fs_probe(m->devnode, &f.probe);
         if (r < 0)
                 return log_debug_errno(r, "Failed to probe %s: %m", m->devnode);
@@ -188,10 +190,14 @@ static int examine_member(const RaidMember *m, usec_t deadline, RaidMemberFound 
                         log_debug("%s: blkid found an md superblock that mdadm --examine cannot read.", m->devnode);
         }
 
-        log_debug("%s (%s): %s%s%s, array %s, name %s, device %d of %d.", m->devnode, m->volume_id,
-                  strna(f.probe.type), f.probe.found ? "" : (f.zeros ? "nothing, zeros" : "nothing, data"),
-                  f.examined ? ", md superblock" : "", strna(f.sb.array_uuid), strna(f.sb.name), f.sb.role,
-                  f.sb.raid_devices);
+        if (f.examined)
+                log_debug("%s (%s): md superblock of array %s, name %s, %s, device %d of %d.", m->devnode,
+                          m->volume_id, strna(f.sb.array_uuid), strna(f.sb.name), strna(f.sb.level), f.sb.role,
+                          f.sb.raid_devices);
+        else
+                log_debug("%s (%s): %s.", m->devnode, m->volume_id,
+                          f.probe.found ? strna(f.probe.type) : f.zeros ? "nothing, reads as zeros" :
+                                                                          "nothing, but not zeros");
         *ret = f;
         f = (RaidMemberFound) {};
         return 0;
@@ -615,7 +621,7 @@ static int examine_all(const RaidMember *members, size_t n, usec_t deadline, Rai
 
                 if (isempty(members[i].devnode) || isempty(members[i].volume_id))
                         return -EINVAL;
-                r = examine_member(&members[i], deadline, &found[i]);
+                r = raid_examine(&members[i], deadline, &found[i]);
                 if (r < 0)
                         return r;
         }

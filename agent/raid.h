@@ -195,6 +195,11 @@ int raid_decide(const char *md_name, const RaidMember *members, const RaidMember
 
 /* ---- acting (raid.c) -------------------------------------------------- */
 
+/* What member->devnode (a block device, or an image file) holds: libblkid's
+ * probe, whether it reads as zeros (when the probe found nothing), and
+ * mdadm --examine's reading of an md superblock. Writes nothing. */
+int raid_examine(const RaidMember *member, usec_t deadline, RaidMemberFound *ret);
+
 /* The writes raid_setup() makes, for RaidSetupOptions.before_write. */
 typedef enum RaidWrite {
         RAID_WRITE_STOP,                /* mdadm --stop of an array holding a member */
