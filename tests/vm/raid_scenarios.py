@@ -1,0 +1,531 @@
+"""The VM suite's striped-set scenarios (issue 15): md RAID 0 over hot-plugged NVMe volumes.
+
+The guest kernel has md (this host's has not). The set's steps run as
+nodeagent-raid (tests/tools/raid.c: raid_setup(), then fs_setup() on the
+array, the members' tags kept in a file on the 9p share) under the real
+nodeagent.service unit: the image's /lib/systemd/system/nodeagent.service
+with only ExecStart= pointed at the driver and Type=oneshot (no restart,
+no watchdog), so mdadm runs with the unit's capabilities, system call
+filter and device policy. The members are attached through the fake's EC2
+API (AttachVolume), which the QemuBackend turns into NVMe hotplugs with
+the volumes' serials; nodeagent.service itself is masked in these guests.
+
+  raid-new          three blank members: the array is created, formatted, mounted; stopped and detached
+  raid-replacement  raid-new's members attached in reverse order in a new guest: udev's array is adopted,
+                    nothing formatted, the data read back under the stable name; then assembled by the driver
+                    itself, by Id= and by Tag= order
+  raid-refusal      a member missing -> exit 4, no array; foreign bytes on a member -> exit 5, every member's
+                    bytes unchanged; raid-new's members listed in another order -> exit 5; two of its three
+                    members -> exit 5 (partial); an array nodeagent did not make -> stopped, exit 5
+  raid-crash        the unit SIGKILLed (systemctl kill -s KILL) before each step of creating and assembling,
+                    and inside mdadm --create and mkfs (their remains written by hand): every case converges
+                    on the next run, formatting once (twice only where mkfs was cut short)
+"""
+
+import os
+import shutil
+
+from harness import TestFailure, blkid, copy_sparse, default_world, load_json, make_blank_volume, save_json, say, \
+    sha256_file
+
+NODE = "kafka-1"
+SECTION = "stripe"
+MD_NAME = "kafka-1-stripe"
+MD_DEVICE = f"/dev/md/{MD_NAME}"
+MOUNT_POINT = "/var/lib/stripe"
+MEMBER_SIZE = 256 << 20
+DRIVER = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                      "build", "tests", "tools", "nodeagent-raid")
+UNIT = "nodeagent-raid.service"
+GUEST_BIN = "/run/vmtest/raid/nodeagent-raid"
+CMDLINE = ["systemd.mask=nodeagent.service", "systemd.mask=app.service"]
+
+
+def member_ids(prefix):
+    """Three volume ids: vol-0<prefix>...0, vol-0<prefix>...1, vol-0<prefix>...2 (17 hex digits)."""
+    return [f"vol-0{prefix}{'0' * (15 - len(prefix))}{i}" for i in range(3)]
+
+
+SET_A = member_ids("a")
+
+
+def raid_world(volumes):
+    w = default_world()
+    w["imds"]["user_data"] = ""
+    template = w["volumes"]["vol-0123456789abcdef0"]
+    for v in volumes:
+        w["volumes"][v] = dict(template, size=1, tags={"Name": f"{MD_NAME}-{v[-1]}"}, attachments=[])
+    w["delays"].update({"volume_attach": 1, "volume_detach": 1})
+    return w
+
+
+class Raid:
+    """One guest's striped-set machinery: the driver unit, attaches, runs and what they printed."""
+
+    def __init__(self, s, vm):
+        self.s = s
+        self.vm = vm
+        self.share = os.path.join(vm.share, "raid")
+        os.makedirs(self.share, exist_ok=True)
+        shutil.copy2(DRIVER, os.path.join(self.share, "nodeagent-raid"))
+        self.runs = 0
+        self.devices = {}
+
+    def install_unit(self):
+        # The real unit, only ExecStart= and the service type changed; the
+        # arguments come from an environment file each run rewrites.
+        self.vm.run(f"""set -e
+mkdir -p /run/systemd/system
+sed -e 's|^ExecStart=.*|EnvironmentFile=/run/nodeagent-raid.env\\nExecStart={GUEST_BIN} -v $RAID_ARGS\\nStandardOutput=truncate:/run/vmtest/raid/out.txt|' \\
+    -e 's|^Type=.*|Type=oneshot|' -e '/^WatchdogSec=/d' -e '/^Restart/d' \\
+    /lib/systemd/system/nodeagent.service > /run/systemd/system/{UNIT}
+systemctl daemon-reload""", check=True)
+
+    # -- EC2 ---------------------------------------------------------------------------------
+
+    def attach(self, volumes, wait=True):
+        ec2 = self.s.fake.ec2()
+        me = self.s.fake.state()["self"]
+        for i, v in enumerate(volumes):
+            device = "/dev/sd" + "fghijklmnop"[len(self.devices) % 11]
+            ec2.attach_volume(VolumeId=v, InstanceId=me, Device=device)
+            self.devices[v] = device
+            say(f"AttachVolume {v} as {device}")
+        if wait:
+            serials = [v.replace("-", "") for v in volumes]
+            self.vm.wait(f"{len(volumes)} NVMe disks with serials {serials}",
+                         lambda: all(sr in self.vm.run("lsblk -dn -o SERIAL", timeout=30)[1] for sr in serials),
+                         60, 1.0)
+
+    def detach(self, volumes):
+        ec2 = self.s.fake.ec2()
+        for v in volumes:
+            ec2.detach_volume(VolumeId=v)
+            self.devices.pop(v, None)
+        serials = [v.replace("-", "") for v in volumes]
+        self.vm.wait("the disks to leave the guest",
+                     lambda: not any(sr in self.vm.run("lsblk -dn -o SERIAL", timeout=30)[1] for sr in serials),
+                     60, 1.0)
+
+    # -- the driver under the unit --------------------------------------------------------------
+
+    def tags_file(self, name):
+        return f"/run/vmtest/raid/tags-{name}.txt"
+
+    def tags_text(self, name):
+        path = os.path.join(self.share, f"tags-{name}.txt")
+        with open(path) as f:
+            return f.read()
+
+    def host_tags(self, name):
+        """{volume: {key: value}} from the tags file."""
+        tags = {}
+        path = os.path.join(self.share, f"tags-{name}.txt")
+        if os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    vol, _, kv = line.strip().partition(" ")
+                    k, _, v = kv.partition("=")
+                    tags.setdefault(vol, {})[k] = v
+        return tags
+
+    def _start(self, args, block):
+        self.runs += 1
+        self.vm.run(f"printf 'RAID_ARGS=%s\\n' '{args}' > /run/nodeagent-raid.env; "
+                    f"systemctl reset-failed {UNIT} 2>/dev/null; true", check=True)
+        if block:
+            self.vm.run(f"systemctl start {UNIT}", timeout=240)
+        else:
+            self.vm.run(f"systemctl start --no-block {UNIT}", check=True)
+
+    def output(self):
+        """What the last run printed (stdout and its log), and its exit status."""
+        with open(os.path.join(self.share, "out.txt"), errors="replace") as f:
+            out = f.read()
+        status = self.vm.unit(UNIT, "ExecMainStatus")
+        return out, int(status or -1)
+
+    def setup(self, volumes, tags="set", extra=""):
+        args = f"setup --name {MD_NAME} --tags {self.tags_file(tags)} --mount-point {MOUNT_POINT} {extra} " + \
+            " ".join(volumes)
+        self._start(args, block=True)
+        out, status = self.output()
+        say(f"nodeagent-raid {args}: exit {status}\n" + "\n".join("    | " + l for l in out.splitlines()[-40:]))
+        return status, out
+
+    def setup_killed(self, volumes, step, tags="set", extra=""):
+        """Runs setup paused before step, SIGKILLs the unit there (systemctl kill -s KILL)."""
+        pause = f"/run/vmtest/raid/paused-{self.runs + 1}"
+        host_pause = os.path.join(self.share, f"paused-{self.runs + 1}")
+        args = f"setup --name {MD_NAME} --tags {self.tags_file(tags)} --mount-point {MOUNT_POINT} " \
+               f"--pause-at {step} --pause-file {pause} {extra} " + " ".join(volumes)
+        self._start(args, block=False)
+        self.vm.wait(f"the driver to pause before {step}", lambda: os.path.exists(host_pause), 180, 0.5)
+        state = self.vm.unit(UNIT, "ActiveState")
+        self.vm.run(f"systemctl kill -s KILL {UNIT}", check=True)
+        self.vm.wait(f"{UNIT} to end", lambda: self.vm.unit(UNIT, "ActiveState") in ("failed", "inactive"), 30, 0.5)
+        result = self.vm.unit(UNIT, "Result")
+        say(f"killed before {step} (unit was {state}, now {result})")
+        return state, result
+
+    def stop(self, volumes):
+        self._start(f"stop --name {MD_NAME} " + " ".join(volumes), block=True)
+        return self.output()
+
+    def umount(self):
+        self.vm.run(f"umount {MOUNT_POINT} 2>/dev/null; true")
+
+    # -- what the guest shows --------------------------------------------------------------
+
+    def md_state(self):
+        _, out = self.vm.run(f"cat /proc/mdstat; echo; readlink -f {MD_DEVICE} 2>/dev/null; "
+                             f"findmnt -n -o SOURCE,FSTYPE {MOUNT_POINT} 2>/dev/null; true", timeout=30)
+        return out
+
+    def arrays(self):
+        """The md arrays the kernel runs: [name]."""
+        _, out = self.vm.run("ls /sys/block | grep '^md' || true", timeout=30)
+        return out.split()
+
+    def member_roles(self, volumes):
+        """{volume: (array uuid, name, role)} from mdadm --examine in the guest."""
+        roles = {}
+        for v in volumes:
+            _, out = self.vm.run(f"d=$(lsblk -dn -o NAME,SERIAL | awk '$2==\"{v.replace('-', '')}\"{{print $1}}'); "
+                                 f"mdadm --examine /dev/$d", timeout=30)
+            kv = {}
+            for line in out.splitlines():
+                k, sep, val = line.partition(" : ")
+                if sep:
+                    kv[k.strip()] = val.strip()
+            role = kv.get("Device Role", "")
+            roles[v] = (kv.get("Array UUID"), kv.get("Name"),
+                        int(role.rsplit(" ", 1)[1]) if role.startswith("Active device") else None)
+        return roles
+
+
+def fields(out):
+    """The driver's key value lines."""
+    got = {}
+    for line in out.splitlines():
+        k, _, v = line.partition(" ")
+        if k in ("device", "uuid", "outcome", "filesystem", "formatted", "error", "stopped"):
+            got[k] = v.strip()
+    return got
+
+
+def count_lines(out, text):
+    return sum(1 for l in out.splitlines() if text in l)
+
+
+def unit_clean(c, raid, what):
+    """The driver's runs under the unit met no sandbox refusal."""
+    _, journal = raid.vm.run(f"journalctl -b --no-pager -o cat -u {UNIT}", timeout=60)
+    bad = [l for l in journal.splitlines()
+           if "Operation not permitted" in l or "Permission denied" in l or "unexpected failure" in l]
+    c.check(not bad, f"{what}: no EPERM/EACCES from mdadm or the driver under nodeagent.service's sandbox", bad[:5])
+
+
+def start(s, name, volumes, world_extra=None):
+    world = raid_world(volumes)
+    if world_extra:
+        world_extra(world)
+    s.start_fake(world)
+    vm = s.vm(name, world, cmdline=CMDLINE)
+    vm.wait_up()
+    vm.wait_boot_settled()
+    raid = Raid(s, vm)
+    raid.install_unit()
+    return world, vm, raid
+
+
+# -- raid-new -------------------------------------------------------------------------------------
+
+def raid_new(s, shared):
+    for v in SET_A:
+        make_blank_volume(s.volume(v), MEMBER_SIZE)
+    world, vm, raid = start(s, "vmr1", SET_A)
+    c = s.checks
+    raid.attach(SET_A)
+    status, out = raid.setup(SET_A)
+    got = fields(out)
+    c.eq(status, 0, "the set's first boot exits 0")
+    c.eq((got.get("device"), got.get("outcome"), got.get("formatted")), (MD_DEVICE, "created", "yes"),
+         f"created {MD_DEVICE} and formatted it")
+    state = raid.md_state()
+    c.check("active raid0" in state and "/dev/md" in state and "ext4" in state,
+            f"/proc/mdstat shows the RAID 0 array, {MD_DEVICE} leads to it, {MOUNT_POINT} holds its ext4", state)
+    roles = raid.member_roles(SET_A)
+    uuid = got.get("uuid", "")
+    c.eq([r[2] for r in roles.values()], [0, 1, 2], "each member is in its recorded place (the order of Id=)")
+    c.check(all(r[1] == f"any:{MD_NAME}" for r in roles.values()),
+            f"the superblocks carry the name any:{MD_NAME} (--homehost=any: no hostname)", roles)
+    tags = raid.host_tags("set")
+    c.check(all(tags.get(v, {}).get("nodeagent:initialized") == uuid for v in SET_A) and uuid,
+            "every member is tagged nodeagent:initialized=<the array's UUID>", tags)
+    c.check(all("nodeagent:format-started" in tags.get(v, {}) for v in SET_A),
+            "every member was tagged nodeagent:format-started before mdadm --create", tags)
+    vm.run(f"echo 'written by the first node' > {MOUNT_POINT}/app-data && sync", check=True)
+    unit_clean(c, raid, "first boot")
+    # --detach: unmount, stop the array, detach the members.
+    raid.umount()
+    out, status = raid.stop(SET_A)
+    c.eq((status, fields(out).get("stopped")), (0, "yes"), "raid_stop() stops the array before the detach")
+    c.eq(raid.arrays(), [], "no md array is left")
+    raid.detach(SET_A)
+    fs = {}
+    for v in SET_A:
+        fs[v] = blkid(s.volume(v))
+    c.check(all(f.get("TYPE") == "linux_raid_member" for f in fs.values()),
+            "each member image holds an md superblock (blkid on the host)", fs)
+    vm.collect()
+    vm.poweroff()
+    if c.passed:
+        for v in SET_A:
+            copy_sparse(s.volume(v), os.path.join(shared, f"raid-{v}.img"))
+        shutil.copy2(os.path.join(raid.share, "tags-set.txt"), os.path.join(shared, "raid-tags.txt"))
+        save_json(os.path.join(shared, "raid-new.json"), {"uuid": uuid, "filesystem": got.get("filesystem")})
+
+
+def from_new(s, shared, raid):
+    """raid-new's members and tags, for a new guest."""
+    path = os.path.join(shared, "raid-new.json")
+    if not os.path.exists(path):
+        raise TestFailure("needs the members that a passing raid-new leaves (run it first)")
+    for v in SET_A:
+        copy_sparse(os.path.join(shared, f"raid-{v}.img"), s.volume(v))
+    if raid is not None:
+        shutil.copy2(os.path.join(shared, "raid-tags.txt"), os.path.join(raid.share, "tags-set.txt"))
+    return load_json(path)
+
+
+# -- raid-replacement -----------------------------------------------------------------------------
+
+def raid_replacement(s, shared):
+    before = from_new(s, shared, None)
+    world, vm, raid = start(s, "vmr2", SET_A)
+    from_new(s, shared, raid)
+    c = s.checks
+    tags_before = raid.tags_text("set")
+    # Attached one by one, in reverse order: udev assembles the array as the last arrives.
+    for v in reversed(SET_A):
+        raid.attach([v])
+    vm.wait("udev to assemble the array (mdadm --incremental)", lambda: "active raid0" in raid.md_state(), 60, 1.0)
+    status, out = raid.setup(SET_A)
+    got = fields(out)
+    c.eq(status, 0, "the replacement's boot exits 0")
+    c.eq((got.get("device"), got.get("uuid"), got.get("outcome"), got.get("formatted")),
+         (MD_DEVICE, before["uuid"], "adopted", "no"),
+         "udev's array is adopted under the stable name, same UUID, nothing formatted")
+    c.eq(got.get("filesystem"), before["filesystem"], "the filesystem is the first node's (same UUID)")
+    _, data = vm.run(f"cat {MOUNT_POINT}/app-data", timeout=30)
+    c.eq(data.strip(), "written by the first node", "the first node's data is read back through the array")
+    c.eq(raid.tags_text("set"), tags_before, "no tag written (every member already initialised)")
+
+    # Assembled by the driver itself (no udev array), in Id= order, then in Tag= order.
+    for label, ids, extra in (("Id= order", SET_A, ""), ("Tag= order", [SET_A[2], SET_A[0], SET_A[1]], "--by-tag")):
+        raid.umount()
+        out, status = raid.stop(SET_A)
+        c.eq(raid.arrays(), [], f"{label}: array stopped")
+        status, out = raid.setup(ids, extra=extra)
+        got = fields(out)
+        c.eq((status, got.get("outcome"), got.get("uuid"), got.get("formatted")),
+             (0, "assembled", before["uuid"], "no"), f"{label}: mdadm --assemble --uuid from exactly the members")
+        _, data = vm.run(f"cat {MOUNT_POINT}/app-data", timeout=30)
+        c.eq(data.strip(), "written by the first node", f"{label}: data read back")
+    roles = raid.member_roles(SET_A)
+    c.eq([roles[v][2] for v in SET_A], [0, 1, 2], "the members kept their places")
+    unit_clean(c, raid, "replacement")
+    vm.collect()
+    vm.poweroff()
+
+
+# -- raid-refusal ---------------------------------------------------------------------------------
+
+SET_B = member_ids("b")
+SET_C = member_ids("c")
+
+
+def raid_refusal(s, shared):
+    for v in SET_B + SET_C:
+        make_blank_volume(s.volume(v), MEMBER_SIZE)
+    world, vm, raid = start(s, "vmr3", SET_B + SET_C + SET_A)
+    c = s.checks
+
+    # 1. A member missing: all or nothing.
+    raid.attach(SET_B[:2])
+    digests = {v: sha256_file(s.volume(v)) for v in SET_B}
+    status, out = raid.setup(SET_B, tags="b", extra="--wait 5s")
+    c.eq(status, 4, "one member missing: exit 4")
+    c.eq(raid.arrays(), [], "one member missing: no array created")
+    c.eq({v: sha256_file(s.volume(v)) for v in SET_B}, digests, "one member missing: no member's bytes changed")
+
+    # 2. Foreign bytes on one member (written before it is attached).
+    with open(s.volume(SET_B[2]), "r+b") as f:
+        f.seek(MEMBER_SIZE // 2)
+        f.write(os.urandom(1 << 20))
+    digests = {v: sha256_file(s.volume(v)) for v in SET_B}
+    raid.attach(SET_B[2:])
+    status, out = raid.setup(SET_B, tags="b")
+    c.eq(status, 5, "a member with foreign data: exit 5")
+    c.check("not-zeros" in out or "raw data" in out, "the refusal names the member's raw data", out[-2000:])
+    c.eq(raid.arrays(), [], "a member with foreign data: no array created")
+    c.eq({v: sha256_file(s.volume(v)) for v in SET_B}, digests, "a member with foreign data: every member's "
+         "bytes unchanged")
+    raid.detach(SET_B)
+
+    # 3. An array nodeagent did not make (another tool's, on blank volumes),
+    # running: the driver stops it and refuses.
+    raid.attach(SET_C)
+    vm.run(f"mdadm --create /dev/md/other --run --level=0 --raid-devices=3 --metadata=1.2 --name=other "
+           f"$(for s in {' '.join(v.replace('-', '') for v in SET_C)}; do "
+           f"echo /dev/$(lsblk -dn -o NAME,SERIAL | awk -v s=$s '$2==s{{print $1}}'); done) && udevadm settle",
+           check=True)
+    status, out = raid.setup(SET_C, tags="c")
+    c.eq(status, 5, "another array on the members: exit 5")
+    c.check("other-array" in out or "did not make" in out, "the refusal says the array is not nodeagent's",
+            out[-2000:])
+    c.eq(raid.arrays(), [], "the other array, which held the members, was stopped")
+    raid.detach(SET_C)
+
+    # 4. raid-new's members listed in another order: wrong slot.
+    from_new(s, shared, raid)
+    raid.attach(SET_A)
+    vm.wait("udev to assemble raid-new's array", lambda: "active raid0" in raid.md_state(), 60, 1.0)
+    status, out = raid.setup([SET_A[1], SET_A[0], SET_A[2]])
+    c.eq(status, 5, "members listed in another order than their places: exit 5")
+    c.check("wrong-slot" in out or "another order" in out, "the refusal names the member out of place", out[-2000:])
+    c.check(raid.vm.run(f"findmnt {MOUNT_POINT}")[0] != 0, "nothing mounted")
+    c.eq(raid.arrays(), [], "the array udev assembled, refused, was stopped")
+    # 5. Two of its three members: a partial set; udev gathers them in an inactive array.
+    raid.detach(SET_A)
+    raid.attach(SET_A[:2])
+    vm.wait("udev to gather the two members (inactive)", lambda: "inactive" in raid.md_state(), 60, 1.0)
+    status, out = raid.setup(SET_A[:2])
+    c.eq(status, 5, "two members of a three-member array: exit 5 (partial)")
+    c.check("partial" in out or "only part" in out, "the refusal says the set is partial", out[-2000:])
+    c.eq(raid.arrays(), [], "the inactive array udev gathered from the two was stopped")
+    c.check(all(f.get("TYPE") == "linux_raid_member" for f in (blkid(s.volume(v)) for v in SET_A)),
+            "raid-new's members still carry their superblocks")
+    unit_clean(c, raid, "refusals")
+    vm.collect()
+    vm.poweroff()
+
+
+# -- raid-crash -----------------------------------------------------------------------------------
+
+CRASH_SETS = {"d": member_ids("d"), "e": member_ids("e"), "f": member_ids("f"), "g": member_ids("g"),
+              "h": member_ids("h")}
+
+
+def mkfs_lines(out):
+    return count_lines(out, "creating an ext4 filesystem") + count_lines(out, "creating the ext4 filesystem again")
+
+
+def converge(c, raid, ids, tags, label, expect_formatted):
+    status, out = raid.setup(ids, tags=tags)
+    got = fields(out)
+    c.eq((status, got.get("device")), (0, MD_DEVICE), f"{label}: the next run converges ({MD_DEVICE})")
+    if expect_formatted is not None:
+        c.eq(got.get("formatted"), "yes" if expect_formatted else "no",
+             f"{label}: the next run {'formats' if expect_formatted else 'formats nothing'}")
+    t = raid.host_tags(tags)
+    c.check(all(t.get(v, {}).get("nodeagent:initialized") == got.get("uuid") for v in ids),
+            f"{label}: every member tagged with the array's UUID", t)
+    rc, _ = raid.vm.run(f"umount {MOUNT_POINT} && e2fsck -fn {MD_DEVICE}", timeout=120)
+    c.eq(rc, 0, f"{label}: the filesystem on the array checks clean")
+    return got, out
+
+
+def crash_case(c, raid, ids, tags, step, label, outcome, between=None, expect_formatted=True):
+    """Attach a blank set, kill the driver before step, maybe leave what a kill inside a program would
+    (between), then the next run: outcome (created: mdadm --create ran then; adopted: the array the killed
+    run made was running) and whether it formatted. The killed runs stop before any mkfs, so a set is
+    formatted once in all, or (expect_formatted) by the run that converges."""
+    raid.attach(ids)
+    state, result = raid.setup_killed(ids, step, tags=tags)
+    c.eq((state, result), ("activating", "signal"), f"{label}: SIGKILLed while the unit was starting")
+    if between:
+        between()
+    got, out = converge(c, raid, ids, tags, label, expect_formatted)
+    c.eq(got.get("outcome"), outcome, f"{label}: the next run's array was {outcome}")
+    return got
+
+
+def finish_case(raid, ids):
+    raid.umount()
+    raid.stop(ids)
+    raid.detach(ids)
+
+
+def raid_crash(s, shared):
+    all_ids = [v for ids in CRASH_SETS.values() for v in ids]
+    for v in all_ids:
+        make_blank_volume(s.volume(v), MEMBER_SIZE)
+    world, vm, raid = start(s, "vmr4", all_ids)
+    c = s.checks
+
+    def guest_devs(ids):
+        return " ".join(f"/dev/$(lsblk -dn -o NAME,SERIAL | awk -v s={v.replace('-', '')} '$2==s{{print $1}}')"
+                        for v in ids)
+
+    # 1. Before mdadm --create (the format-started tags are written).
+    ids = CRASH_SETS["d"]
+    crash_case(c, raid, ids, "d", "create", "killed before mdadm --create", "created")
+    finish_case(raid, ids)
+
+    # 2. Inside mdadm --create: superblocks on two members of three, no array running.
+    ids = CRASH_SETS["e"]
+
+    def half_created():
+        # udevadm settle: the change events of mdadm's own closes must not
+        # start udev's mdadm --incremental after the stop.
+        vm.run(f"mdadm --create {MD_DEVICE} --run --level=0 --raid-devices=3 --metadata=1.2 --homehost=any "
+               f"--name={MD_NAME} {guest_devs(ids)} && udevadm settle && mdadm --stop {MD_DEVICE} && "
+               f"udevadm settle && mdadm --zero-superblock {guest_devs(ids[1:2])} && udevadm settle", check=True)
+    crash_case(c, raid, ids, "e", "create", "killed inside mdadm --create", "created", between=half_created)
+    finish_case(raid, ids)
+
+    # 3. After mdadm --create, before mkfs: the array runs, blank.
+    ids = CRASH_SETS["f"]
+    crash_case(c, raid, ids, "f", "mkfs", "killed between mdadm --create and mkfs", "adopted")
+    finish_case(raid, ids)
+
+    # 4. Inside mkfs: its blocks half written, no superblock yet.
+
+    ids = CRASH_SETS["g"]
+
+    def half_formatted():
+        # What a killed mke2fs leaves: its blocks here and there, no superblock yet.
+        vm.run(f"dd if=/dev/urandom of={MD_DEVICE} bs=1M seek=64 count=4 conv=notrunc status=none && "
+               f"dd if=/dev/urandom of={MD_DEVICE} bs=1M seek=400 count=4 conv=notrunc status=none && sync",
+               check=True)
+    crash_case(c, raid, ids, "g", "mkfs", "killed inside mkfs", "adopted", between=half_formatted)
+    finish_case(raid, ids)
+
+    # 5. After the mount, before the initialized tag; then the assembly's kill points on the same set.
+    ids = CRASH_SETS["h"]
+    got = crash_case(c, raid, ids, "h", "tag", "killed between mount and the initialized tag", "adopted",
+                     expect_formatted=False)
+    vm.run(f"mount {MD_DEVICE} {MOUNT_POINT} && echo kept > {MOUNT_POINT}/data && umount {MOUNT_POINT}",
+           check=True)
+    for step, label in (("assemble", "killed before mdadm --assemble"),
+                        ("fs", "killed after the assembly, before fsck and mount")):
+        raid.stop(ids)
+        state, result = raid.setup_killed(ids, step, tags="h")
+        c.eq((state, result), ("activating", "signal"), f"{label}: SIGKILLed while the unit was starting")
+        g2, _ = converge(c, raid, ids, "h", label, False)
+        c.eq(g2.get("uuid"), got.get("uuid"), f"{label}: the same array")
+        vm.run(f"mount {MD_DEVICE} {MOUNT_POINT}")
+        c.eq(vm.run(f"cat {MOUNT_POINT}/data")[1].strip(), "kept", f"{label}: the data is intact")
+        raid.umount()
+    unit_clean(c, raid, "kill points")
+    vm.collect()
+    vm.poweroff()
+
+
+def register(scenario):
+    scenario("raid-new")(raid_new)
+    scenario("raid-replacement")(raid_replacement)
+    scenario("raid-refusal")(raid_refusal)
+    scenario("raid-crash")(raid_crash)
