@@ -69,6 +69,7 @@ class Raid:
         os.makedirs(self.share, exist_ok=True)
         shutil.copy2(DRIVER, os.path.join(self.share, "nodeagent-raid"))
         self.runs = 0
+        self.out_offset = 0
         self.devices = {}
 
     def install_unit(self):
@@ -76,7 +77,7 @@ class Raid:
         # arguments come from an environment file each run rewrites.
         self.vm.run(f"""set -e
 mkdir -p /run/systemd/system
-sed -e 's|^ExecStart=.*|EnvironmentFile=/run/nodeagent-raid.env\\nExecStart={GUEST_BIN} -v $RAID_ARGS\\nStandardOutput=truncate:/run/vmtest/raid/out.txt|' \\
+sed -e 's|^ExecStart=.*|EnvironmentFile=/run/nodeagent-raid.env\\nExecStart={GUEST_BIN} -v $RAID_ARGS\\nStandardOutput=append:/run/vmtest/raid/out.txt|' \\
     -e 's|^Type=.*|Type=oneshot|' -e '/^WatchdogSec=/d' -e '/^Restart/d' \\
     /lib/systemd/system/nodeagent.service > /run/systemd/system/{UNIT}
 systemctl daemon-reload""", check=True)
@@ -131,6 +132,8 @@ systemctl daemon-reload""", check=True)
 
     def _start(self, args, block):
         self.runs += 1
+        path = os.path.join(self.share, "out.txt")
+        self.out_offset = os.path.getsize(path) if os.path.exists(path) else 0
         self.vm.run(f"printf 'RAID_ARGS=%s\\n' '{args}' > /run/nodeagent-raid.env; "
                     f"systemctl reset-failed {UNIT} 2>/dev/null; true", check=True)
         if block:
@@ -139,8 +142,9 @@ systemctl daemon-reload""", check=True)
             self.vm.run(f"systemctl start --no-block {UNIT}", check=True)
 
     def output(self):
-        """What the last run printed (stdout and its log), and its exit status."""
+        """What the last run printed (stdout and its log: out.txt keeps every run's), and its exit status."""
         with open(os.path.join(self.share, "out.txt"), errors="replace") as f:
+            f.seek(self.out_offset)
             out = f.read()
         status = self.vm.unit(UNIT, "ExecMainStatus")
         return out, int(status or -1)
@@ -182,10 +186,21 @@ systemctl daemon-reload""", check=True)
                              f"findmnt -n -o SOURCE,FSTYPE {MOUNT_POINT} 2>/dev/null; true", timeout=30)
         return out
 
-    def arrays(self):
-        """The md arrays the kernel runs: [name]."""
-        _, out = self.vm.run("ls /sys/block | grep '^md' || true", timeout=30)
+    def arrays(self, volumes=None):
+        """The md arrays the kernel runs ([name]), or those holding one of volumes."""
+        if volumes is None:
+            _, out = self.vm.run("ls /sys/block | grep '^md' || true", timeout=30)
+            return out.split()
+        serials = " ".join(v.replace("-", "") for v in volumes)
+        _, out = self.vm.run(f"for s in {serials}; do d=$(lsblk -dn -o NAME,SERIAL | awk -v s=$s '$2==s{{print $1}}'); "
+                             f"[ -n \"$d\" ] && ls /sys/class/block/$d/holders; done | sort -u", timeout=30)
         return out.split()
+
+    def clean(self, volumes):
+        """Whatever a case left running over volumes: unmounted, stopped (mdadm by hand)."""
+        self.umount()
+        for md in self.arrays(volumes):
+            self.vm.run(f"mdadm --stop /dev/{md}")
 
     def member_roles(self, volumes):
         """{volume: (array uuid, name, role)} from mdadm --examine in the guest."""
@@ -357,21 +372,23 @@ def raid_refusal(s, shared):
     digests = {v: sha256_file(s.volume(v)) for v in SET_B}
     status, out = raid.setup(SET_B, tags="b", extra="--wait 5s")
     c.eq(status, 4, "one member missing: exit 4")
-    c.eq(raid.arrays(), [], "one member missing: no array created")
+    c.eq(raid.arrays(SET_B), [], "one member missing: no array created")
     c.eq({v: sha256_file(s.volume(v)) for v in SET_B}, digests, "one member missing: no member's bytes changed")
 
-    # 2. Foreign bytes on one member (written before it is attached).
+    # 2. Foreign bytes on one member (written before it is attached), where a
+    # program's data starts: no signature blkid knows, but not zeros.
     with open(s.volume(SET_B[2]), "r+b") as f:
-        f.seek(MEMBER_SIZE // 2)
-        f.write(os.urandom(1 << 20))
+        f.seek(256 << 10)
+        f.write(os.urandom(256 << 10))
     digests = {v: sha256_file(s.volume(v)) for v in SET_B}
     raid.attach(SET_B[2:])
     status, out = raid.setup(SET_B, tags="b")
     c.eq(status, 5, "a member with foreign data: exit 5")
     c.check("not-zeros" in out or "raw data" in out, "the refusal names the member's raw data", out[-2000:])
-    c.eq(raid.arrays(), [], "a member with foreign data: no array created")
+    c.eq(raid.arrays(SET_B), [], "a member with foreign data: no array created")
     c.eq({v: sha256_file(s.volume(v)) for v in SET_B}, digests, "a member with foreign data: every member's "
          "bytes unchanged")
+    raid.clean(SET_B)
     raid.detach(SET_B)
 
     # 3. An array nodeagent did not make (another tool's, on blank volumes),
@@ -385,7 +402,8 @@ def raid_refusal(s, shared):
     c.eq(status, 5, "another array on the members: exit 5")
     c.check("other-array" in out or "did not make" in out, "the refusal says the array is not nodeagent's",
             out[-2000:])
-    c.eq(raid.arrays(), [], "the other array, which held the members, was stopped")
+    c.eq(raid.arrays(SET_C), [], "the other array, which held the members, was stopped")
+    raid.clean(SET_C)
     raid.detach(SET_C)
 
     # 4. raid-new's members listed in another order: wrong slot.
@@ -396,7 +414,8 @@ def raid_refusal(s, shared):
     c.eq(status, 5, "members listed in another order than their places: exit 5")
     c.check("wrong-slot" in out or "another order" in out, "the refusal names the member out of place", out[-2000:])
     c.check(raid.vm.run(f"findmnt {MOUNT_POINT}")[0] != 0, "nothing mounted")
-    c.eq(raid.arrays(), [], "the array udev assembled, refused, was stopped")
+    c.eq(raid.arrays(SET_A), [], "the array udev assembled, refused, was stopped")
+    raid.clean(SET_A)
     # 5. Two of its three members: a partial set; udev gathers them in an inactive array.
     raid.detach(SET_A)
     raid.attach(SET_A[:2])
@@ -404,7 +423,7 @@ def raid_refusal(s, shared):
     status, out = raid.setup(SET_A[:2])
     c.eq(status, 5, "two members of a three-member array: exit 5 (partial)")
     c.check("partial" in out or "only part" in out, "the refusal says the set is partial", out[-2000:])
-    c.eq(raid.arrays(), [], "the inactive array udev gathered from the two was stopped")
+    c.eq(raid.arrays(SET_A), [], "the inactive array udev gathered from the two was stopped")
     c.check(all(f.get("TYPE") == "linux_raid_member" for f in (blkid(s.volume(v)) for v in SET_A)),
             "raid-new's members still carry their superblocks")
     unit_clean(c, raid, "refusals")
@@ -414,8 +433,9 @@ def raid_refusal(s, shared):
 
 # -- raid-crash -----------------------------------------------------------------------------------
 
-CRASH_SETS = {"d": member_ids("d"), "e": member_ids("e"), "f": member_ids("f"), "g": member_ids("g"),
-              "h": member_ids("h")}
+# Volume ids are hex: the sets are named by a hex digit.
+CRASH_SETS = {"d": member_ids("d"), "e": member_ids("e"), "f": member_ids("f"), "9": member_ids("9"),
+              "8": member_ids("8")}
 
 
 def mkfs_lines(out):
@@ -493,28 +513,28 @@ def raid_crash(s, shared):
 
     # 4. Inside mkfs: its blocks half written, no superblock yet.
 
-    ids = CRASH_SETS["g"]
+    ids = CRASH_SETS["9"]
 
     def half_formatted():
         # What a killed mke2fs leaves: its blocks here and there, no superblock yet.
         vm.run(f"dd if=/dev/urandom of={MD_DEVICE} bs=1M seek=64 count=4 conv=notrunc status=none && "
                f"dd if=/dev/urandom of={MD_DEVICE} bs=1M seek=400 count=4 conv=notrunc status=none && sync",
                check=True)
-    crash_case(c, raid, ids, "g", "mkfs", "killed inside mkfs", "adopted", between=half_formatted)
+    crash_case(c, raid, ids, "9", "mkfs", "killed inside mkfs", "adopted", between=half_formatted)
     finish_case(raid, ids)
 
     # 5. After the mount, before the initialized tag; then the assembly's kill points on the same set.
-    ids = CRASH_SETS["h"]
-    got = crash_case(c, raid, ids, "h", "tag", "killed between mount and the initialized tag", "adopted",
+    ids = CRASH_SETS["8"]
+    got = crash_case(c, raid, ids, "8", "tag", "killed between mount and the initialized tag", "adopted",
                      expect_formatted=False)
     vm.run(f"mount {MD_DEVICE} {MOUNT_POINT} && echo kept > {MOUNT_POINT}/data && umount {MOUNT_POINT}",
            check=True)
     for step, label in (("assemble", "killed before mdadm --assemble"),
                         ("fs", "killed after the assembly, before fsck and mount")):
         raid.stop(ids)
-        state, result = raid.setup_killed(ids, step, tags="h")
+        state, result = raid.setup_killed(ids, step, tags="8")
         c.eq((state, result), ("activating", "signal"), f"{label}: SIGKILLed while the unit was starting")
-        g2, _ = converge(c, raid, ids, "h", label, False)
+        g2, _ = converge(c, raid, ids, "8", label, False)
         c.eq(g2.get("uuid"), got.get("uuid"), f"{label}: the same array")
         vm.run(f"mount {MD_DEVICE} {MOUNT_POINT}")
         c.eq(vm.run(f"cat {MOUNT_POINT}/data")[1].strip(), "kept", f"{label}: the data is intact")
