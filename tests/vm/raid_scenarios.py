@@ -22,8 +22,11 @@ the volumes' serials; nodeagent.service itself is masked in these guests.
                     on the next run, formatting once (twice only where mkfs was cut short)
 """
 
+import copy
 import os
 import shutil
+import subprocess
+import time
 
 from harness import TestFailure, blkid, copy_sparse, default_world, load_json, make_blank_volume, save_json, say, \
     sha256_file
@@ -544,8 +547,202 @@ def raid_crash(s, shared):
     vm.poweroff()
 
 
-def register(scenario):
+# -- the node: [Volume] + [Volume:log] + a striped [Volume:stripe], by nodeagent itself ------------
+
+LOG = "vol-01111111111111111"
+STRIPE = member_ids("5")
+MOUNTS = {"data": "/var/lib/kafka", "log": "/var/lib/kafka-log", "stripe": "/var/lib/kafka-stripe"}
+NODE_REPLACEMENT = "i-0ccccccccccccccc0"
+
+
+def node_user_data():
+    return f"""#nodeagent
+[Node]
+Name={NODE}
+Timeout=10min
+
+[Volume]
+Id={S.VOLUME}
+MountPoint={MOUNTS["data"]}
+
+[Volume:log]
+Id={LOG}
+MountPoint={MOUNTS["log"]}
+
+[Volume:stripe]
+Id={" ".join(STRIPE)}
+Stripe=raid0
+MountPoint={MOUNTS["stripe"]}
+
+[Interface]
+Id={S.ENI}
+
+[DNS]
+HostedZoneId={S.ZONE}
+Name={S.RECORD}
+"""
+
+
+def node_world():
+    w = S.base_world()
+    w["imds"]["user_data"] = node_user_data()
+    template = w["volumes"][S.VOLUME]
+    for v in [LOG] + STRIPE:
+        w["volumes"][v] = dict(template, size=1, tags={"Name": f"{NODE}-{v[-3:]}"}, attachments=[])
+    return w
+
+
+def examine_image(path):
+    """mdadm --examine of a member image, on this host (no kernel md needed): {key: value}."""
+    proc = subprocess.run(["mdadm", "--examine", path], capture_output=True, text=True)
+    kv = {}
+    for line in proc.stdout.splitlines():
+        k, sep, v = line.partition(" : ")
+        if sep:
+            kv[k.strip()] = v.strip()
+    return kv
+
+
+def array_uuid_of(path):
+    u = examine_image(path).get("Array UUID", "").replace(":", "")
+    return f"{u[:8]}-{u[8:12]}-{u[12:16]}-{u[16:20]}-{u[20:]}" if len(u) == 32 else None
+
+
+def ready_seconds(vm):
+    """From the start of nodeagent.service to its READY (monotonic timestamps)."""
+    agent = vm.units().get("nodeagent.service", {})
+    start = int(agent.get("InactiveExitTimestampMonotonic") or 0)
+    ready = int(agent.get("ActiveEnterTimestampMonotonic") or 0)
+    return (ready - start) / 1e6 if start and ready else None
+
+
+def judge_sections(c, s, vm, world, label):
+    """[Volume:log] and the set, beside what judge_node() checks of [Volume]."""
+    env = vm.state_env()
+    mounts = {m[0]: m for m in vm.mounts()}
+    lsblk = {d["name"]: d for d in (vm.out_json("lsblk.json") or {}).get("blockdevices", [])}
+    log_dev = env.get("NODEAGENT_VOLUME_LOG_DEVICE", "")
+    nvme = [n for n, d in lsblk.items() if (d.get("serial") or "").strip() == LOG.replace("-", "")]
+    c.check(nvme and log_dev == f"/dev/{nvme[0]}" and env.get("NODEAGENT_VOLUME_LOG_ID") == LOG and
+            env.get("NODEAGENT_VOLUME_LOG_MOUNT_POINT") == MOUNTS["log"],
+            f"{label}: the state's [Volume:log] keys: its NVMe disk, id, mount point", env)
+    c.check(mounts.get(MOUNTS["log"], (None, None, None))[1:] == (log_dev, "ext4"),
+            f"{label}: {MOUNTS['log']} is mounted from the log volume, ext4", mounts.get(MOUNTS["log"]))
+    c.eq((env.get("NODEAGENT_VOLUME_STRIPE_DEVICE"), env.get("NODEAGENT_VOLUME_STRIPE_ID"),
+          env.get("NODEAGENT_VOLUME_STRIPE_MOUNT_POINT")),
+         (f"/dev/md/{NODE}-stripe", " ".join(STRIPE), MOUNTS["stripe"]),
+         f"{label}: the state's set keys: /dev/md/{NODE}-stripe (the stable name), every member's id")
+    m = mounts.get(MOUNTS["stripe"], (None, "", None))
+    c.check(m[1].startswith("/dev/md") and m[2] == "ext4", f"{label}: {MOUNTS['stripe']} is mounted from the "
+            f"md array, ext4", m)
+    uuid = array_uuid_of(s.volume(STRIPE[0]))
+    roles = [examine_image(s.volume(v)).get("Device Role") for v in STRIPE]
+    c.eq(roles, [f"Active device {i}" for i in range(3)], f"{label}: each member in its Id= place (mdadm "
+         f"--examine on this host)")
+    c.eq({v: world["volumes"][v]["tags"].get(S.INIT_TAG) for v in STRIPE}, {v: uuid for v in STRIPE},
+         f"{label}: every member tagged {S.INIT_TAG}=<the array's UUID>")
+    log_fs = blkid(s.volume(LOG)).get("UUID")
+    c.check(log_fs and world["volumes"][LOG]["tags"].get(S.INIT_TAG) == log_fs,
+            f"{label}: the log volume tagged {S.INIT_TAG}=<its filesystem's UUID>", world["volumes"][LOG]["tags"])
+    return uuid, log_fs
+
+
+def stripe_node(s, shared):
+    make_blank_volume(s.volume(S.VOLUME), S.VOLUME_SIZE)
+    for v in [LOG] + STRIPE:
+        make_blank_volume(s.volume(v), MEMBER_SIZE)
+    world = node_world()
+    s.start_fake(world)
+    vm = s.vm("vmn1", world)
+    vm.wait_up()
+    vm.wait_boot_settled()
+    vm.run(" && ".join(f"echo 'first node, {k}' > {p}/node-data" for k, p in MOUNTS.items()) + " && sync",
+           check=True)
+    final = S.finish_vm(s, vm)
+    c = s.checks
+    S.judge_node(c, s, vm, final, world["self"])
+    uuid, log_fs = judge_sections(c, s, vm, final, "first boot")
+    phases = vm.state_env().get("NODEAGENT_BOOT_PHASES", "")
+    c.check("volume:stripe.array=" in phases, "the set's array is a phase of its own in NODEAGENT_BOOT_PHASES",
+            phases)
+    c.note(f"time to READY with [Volume], [Volume:log] and a 3-member set (first boot, TCG): "
+           f"{ready_seconds(vm)}s; phases: {phases}")
+    reqs = s.fake.requests()
+    c.eq(S.count(reqs, "AttachVolume"), 5, "five AttachVolume (data, log, three members)")
+    if c.passed:
+        for v in [S.VOLUME, LOG] + STRIPE:
+            copy_sparse(s.volume(v), os.path.join(shared, f"stripe-node-{v}.img"))
+        save_json(os.path.join(shared, "stripe-node-world.json"), final)
+        save_json(os.path.join(shared, "stripe-node.json"), {"uuid": uuid, "log": log_fs})
+
+
+def replaced_world(before, new_instance):
+    """The world after Auto Scaling replaced the node's instance: the old one terminated, EC2 let go of
+    every volume and the ENI; the new one with a primary ENI of its own (as scenarios.replacement)."""
+    old = before["self"]
+    world = copy.deepcopy(before)
+    world["instances"][old]["state"] = "terminated"
+    for v in world["volumes"].values():
+        v["attachments"] = []
+    world["network_interfaces"][S.ENI]["attachment"] = None
+    world["network_interfaces"].pop(world["instances"][old]["primary_eni"], None)
+    world["instances"][old]["primary_eni"] = None
+    eni = "eni-0ccccccccccccccc0"
+    world["instances"][new_instance] = dict(copy.deepcopy(before["instances"][old]), state="running",
+                                            primary_eni=eni, launch_time=int(time.time()),
+                                            reservation_id="r-0ccccccccccccccc0")
+    world["network_interfaces"][eni] = dict(
+        copy.deepcopy(default_world()["network_interfaces"]["eni-0aaaaaaaaaaaaaaa0"]),
+        mac_address="02:00:00:00:01:07", private_ip_address="10.0.1.7")
+    world["network_interfaces"][eni]["attachment"].update(attachment_id="eni-attach-0ccccccccccccccc0",
+                                                          instance_id=new_instance)
+    world["self"] = new_instance
+    world["imds"]["current_key"] = None
+    return world
+
+
+def stripe_replacement(s, shared):
+    src = os.path.join(shared, "stripe-node-world.json")
+    if not os.path.exists(src):
+        raise TestFailure("needs what a passing stripe-node leaves (run it first)")
+    before = load_json(src)
+    ids = load_json(os.path.join(shared, "stripe-node.json"))
+    for v in [S.VOLUME, LOG] + STRIPE:
+        copy_sparse(os.path.join(shared, f"stripe-node-{v}.img"), s.volume(v))
+    data_fs = blkid(s.volume(S.VOLUME)).get("UUID")
+    world = replaced_world(before, NODE_REPLACEMENT)
+    s.start_fake(world)
+    vm = s.vm("vmn2", world)
+    vm.wait_up()
+    vm.wait_boot_settled()
+    _, data = vm.run(" ; ".join(f"cat {p}/node-data" for p in MOUNTS.values()), timeout=30)
+    final = S.finish_vm(s, vm)
+    c = s.checks
+    S.judge_node(c, s, vm, final, NODE_REPLACEMENT)
+    uuid, log_fs = judge_sections(c, s, vm, final, "replacement")
+    c.eq(data.split("\n")[:3], [f"first node, {k}" for k in MOUNTS], "the first node's data is read back from "
+         "the data mount, the log mount and the array")
+    c.eq((blkid(s.volume(S.VOLUME)).get("UUID"), log_fs, uuid), (data_fs, ids["log"], ids["uuid"]),
+         "nothing formatted: the data and log filesystems and the array are the first node's (UUIDs)")
+    c.eq(S.count(s.fake.requests(), "CreateTags", ok=None), 0, "no tag written (everything initialised)")
+    lines = [S.message_of(e) for e in vm.unit_journal() if "array" in S.message_of(e) and "kafka-1-stripe" in
+             S.message_of(e)]
+    c.check(any("using it" in l or "(adopted)" in l or "(assembled)" in l for l in lines),
+            "the array was assembled (or adopted from udev) under its stable name, not created", lines[-6:])
+    c.note(f"time to READY of the replacement: {ready_seconds(vm)}s; "
+           f"phases: {vm.state_env().get('NODEAGENT_BOOT_PHASES', '')}")
+
+
+S = None
+
+
+def register(scenario, base):
+    """base: the scenarios module (its world, judgements and constants)."""
+    global S
+    S = base
     scenario("raid-new")(raid_new)
     scenario("raid-replacement")(raid_replacement)
     scenario("raid-refusal")(raid_refusal)
     scenario("raid-crash")(raid_crash)
+    scenario("stripe-node")(stripe_node)
+    scenario("stripe-replacement")(stripe_replacement)

@@ -526,7 +526,7 @@ SCENARIOS.update(managers.scenarios(sys.modules[__name__]))
 
 import raid_scenarios  # noqa: E402
 
-raid_scenarios.register(scenario)
+raid_scenarios.register(scenario, sys.modules[__name__])
 
 
 # -- command line --------------------------------------------------------------------------------------
