@@ -716,8 +716,27 @@ def stripe_replacement(s, shared):
     vm.wait_up()
     vm.wait_boot_settled()
     _, data = vm.run(" ; ".join(f"cat {p}/node-data" for p in MOUNTS.values()), timeout=30)
-    final = S.finish_vm(s, vm)
+    _, status = vm.run(f"AWS_ENDPOINT_URL={S.API_URL} timeout 100 nodeagent --status", timeout=120)
+    vm.collect()
+    final = s.fake.state()
+    save_json(os.path.join(s.work, "world-vmn2.json"), final)
+    # The node taken out of service by hand: the array is stopped before its members are detached.
+    vm.run("systemctl stop app.service nodeagent.service", timeout=120)
+    rc, detach = vm.run(f"AWS_ENDPOINT_URL={S.API_URL} timeout 150 nodeagent --detach", timeout=170)
+    say(f"nodeagent --detach: exit {rc}\n{detach}")
+    serials = [v.replace("-", "") for v in STRIPE]
+    vm.wait("the members to leave the guest",
+            lambda: not any(sr in vm.run("lsblk -dn -o SERIAL", timeout=30)[1] for sr in serials), 90, 1.0)
+    _, mdstat = vm.run("ls /sys/block | grep ^md || true", timeout=30)
+    after = s.fake.state()
+    vm.poweroff()
     c = s.checks
+    c.check(f"md array /dev/md/{NODE}-stripe" in status and "mounted at" in status,
+            "nodeagent --status shows the set's array and its mount", status)
+    c.eq(rc, 0, "nodeagent --detach exits 0 with the array running and mounted")
+    c.eq(mdstat.split(), [], "--detach stopped the array (before its members were detached)")
+    c.eq({v: after["volumes"][v].get("attachments") for v in STRIPE}, {v: [] for v in STRIPE},
+         "--detach detached every member")
     S.judge_node(c, s, vm, final, NODE_REPLACEMENT)
     uuid, log_fs = judge_sections(c, s, vm, final, "replacement")
     c.eq(data.split("\n")[:3], [f"first node, {k}" for k in MOUNTS], "the first node's data is read back from "
