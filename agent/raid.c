@@ -136,6 +136,20 @@ static int kernel_name(const char *path, char **ret) {
         return 0;
 }
 
+/* A small non-negative decimal (a device count, a slot), or -1. */
+static int parse_small(const char *s) {
+        char *end;
+        long v;
+
+        if (!s || *s < '0' || *s > '9')
+                return -1;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno != 0 || *end != '\0' || v > INT_MAX)
+                return -1;
+        return (int) v;
+}
+
 /* The value of KEY in `mdadm --export` output (KEY=value lines). */
 static int export_value(const char *text, const char *key, char **ret) {
         size_t k = strlen(key);
@@ -248,7 +262,7 @@ static int array_read(const char *kname, usec_t deadline, Array *ret) {
                         a.uuid = strdup(normal);
                 (void) export_value(output, "MD_LEVEL", &a.level);
                 if (export_value(output, "MD_DEVICES", &devices) > 0)
-                        a.raid_devices = atoi(devices);
+                        a.raid_devices = parse_small(devices);
         } else if (r < 0 && r != -ENOPKG && r != -ETIME)
                 r = 0;
         if (r < 0) {
@@ -306,16 +320,15 @@ static int add_holders(const char *devnode, char ***names, size_t *n) {
  * >= 0, or -1 when it is not there or has no slot. */
 static int member_slot(const char *kname, const char *devnode) {
         _cleanup_free_ char *member = NULL, *path = NULL, *value = NULL;
-        int slot;
 
         if (kernel_name(devnode, &member) < 0)
                 return -1;
         if (asprintf(&path, "/sys/block/%s/md/dev-%s/slot", kname, member) < 0)
                 return -1;
-        if (read_sysfs(path, &value) < 0 || !value || value[0] < '0' || value[0] > '9')
+        if (read_sysfs(path, &value) < 0)
                 return -1;
-        slot = atoi(value);
-        return slot;
+        /* "none" for a device without a place. */
+        return parse_small(value);
 }
 
 /* How many devices the running array kname has (sysfs slaves/). */
