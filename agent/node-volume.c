@@ -256,6 +256,7 @@ static int setup_array(Node *n, NodeVolume *v) {
          * volume id, and the superblocks alone say which is where. */
         for (size_t k = 0; k < v->n_members; k++) {
                 const Ec2Volume *e = &v->members[k].ec2;
+                const char *from = ec2_tags_get(e->tags, e->n_tags, RESTORE_TAG_RESTORED_FROM);
 
                 members[k] = (RaidMember) {
                         .volume_id = e->id,
@@ -263,6 +264,7 @@ static int setup_array(Node *n, NodeVolume *v) {
                         .slot = v->config->n_ids > 1 ? (int) k : -1,
                         .initialized = ec2_tags_get(e->tags, e->n_tags, VOLUME_TAG_INITIALIZED),
                         .format_started = ec2_tags_get(e->tags, e->n_tags, VOLUME_TAG_FORMAT_STARTED) != NULL,
+                        .restored = from && !streq(from, RESTORE_FROM_BLANK),
                 };
         }
         if (v->config->n_ids <= 1)

@@ -552,8 +552,9 @@ static int decide_existing(Ctx *c) {
         if (!c->ret->uuid)
                 return -ENOMEM;
         return decide(c, RAID_ACTION_ASSEMBLE, RAID_REFUSAL_NONE, -1,
-                      "every member carries array %s (tagged nodeagent:initialized), each in its place: "
-                      "assembling it as %s.", uuid, c->md_name);
+                      "every member carries array %s (%s), each in its place: assembling it as %s.", uuid,
+                      c->members[0].restored && !c->members[0].initialized ?
+                      "restored from the node's snapshot set" : "tagged nodeagent:initialized", c->md_name);
 }
 
 /* The UUID the members' nodeagent:initialized tags name, into c->tagged
@@ -591,6 +592,17 @@ static int read_tags(Ctx *c, char buf[static RAID_UUID_STRING_SIZE]) {
                 }
         }
         c->tagged = first >= 0 ? buf : NULL;
+        if (c->tagged)
+                return 0;
+
+        /* No tag yet, but every member restored by nodeagent from the
+         * node's own snapshot set: the superblock they carry (the first's;
+         * the others must agree) is the node's array. */
+        for (size_t i = 0; i < c->n; i++)
+                if (!c->members[i].restored || holds(&c->found[i]) != HOLDS_MD)
+                        return 0;
+        (void) snprintf(buf, RAID_UUID_STRING_SIZE, "%s", c->found[0].sb.array_uuid);
+        c->tagged = buf;
         return 0;
 }
 

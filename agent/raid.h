@@ -38,7 +38,8 @@
  *             whose UUID is ours: the members' nodeagent:initialized tag
  *             names it, or (no tag yet) it is named like ours and every
  *             member is tagged nodeagent:format-started (we created it, and
- *             the boot stopped before the tag)
+ *             the boot stopped before the tag), or every member was restored
+ *             by nodeagent from the node's snapshot set (.restored)
  *   REFUSE    anything else, nothing written (exit status 5): a member with
  *             another signature (a filesystem, LVM, LUKS, a partition table),
  *             raw data, a member without superblock beside members with one,
@@ -131,6 +132,9 @@ typedef struct RaidMember {
         int slot;                       /* its place in the array (0..n-1), or -1: any place */
         const char *initialized;        /* its nodeagent:initialized tag (the array's UUID), or NULL */
         bool format_started;            /* it carries nodeagent:format-started */
+        bool restored;                  /* made by nodeagent from the node's own snapshot (restore.h),
+                                         * not yet initialised: its superblock is the node's array, as
+                                         * the tag would say when every member is so */
 } RaidMember;
 
 /* Sorts members by volume id: the recorded order of a set found by Tag=. */

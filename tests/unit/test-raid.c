@@ -178,6 +178,7 @@ typedef struct Member {
         int slot;               /* recorded slot; -2: its index (Id=) */
         const char *tag;        /* nodeagent:initialized */
         bool started;           /* nodeagent:format-started */
+        bool restored;          /* restored from the node's snapshot */
 } Member;
 
 typedef struct Case {
@@ -283,6 +284,19 @@ static const Case cases[] = {
             { .holds = MD, .role = 1, .slot = -2, .name = "any:kafka-2-data", .started = true },
             { .holds = MD, .role = 2, .slot = -2, .name = "any:kafka-2-data", .started = true } },
           .action = RAID_ACTION_REFUSE, .refusal = RAID_REFUSAL_OTHER_ARRAY, .member = 0 },
+        /* Restored by nodeagent from the node's snapshot set: no tag yet. */
+        { "restored members, untagged, superblocks agree: assemble",
+          { { .holds = MD, .role = 0, .slot = -2, .restored = true }, { .holds = MD, .role = 1, .slot = -2, .restored = true },
+            { .holds = MD, .role = 2, .slot = -2, .restored = true } },
+          .action = RAID_ACTION_ASSEMBLE, .member = -1, .marks_initialized = true },
+        { "restored members of two arrays: refuse",
+          { { .holds = MD, .role = 0, .slot = -2, .restored = true }, { .holds = MD, .role = 1, .slot = -2, .restored = true },
+            { .holds = MD, .role = 2, .slot = -2, .restored = true, .uuid = UUID_B } },
+          .action = RAID_ACTION_REFUSE, .refusal = RAID_REFUSAL_OTHER_ARRAY, .member = 2 },
+        { "one member not restored, untagged: refuse",
+          { { .holds = MD, .role = 0, .slot = -2, .restored = true }, { .holds = MD, .role = 1, .slot = -2 },
+            { .holds = MD, .role = 2, .slot = -2, .restored = true } },
+          .action = RAID_ACTION_REFUSE, .refusal = RAID_REFUSAL_OTHER_ARRAY, .member = 0 },
         { "an untagged array beside blank members: refuse",
           { EMPTY, { .holds = MD, .role = 1, .slot = -2, .name = "web-1:0", .uuid = UUID_B }, EMPTY },
           .action = RAID_ACTION_REFUSE, .refusal = RAID_REFUSAL_OTHER_ARRAY, .member = 1 },
@@ -331,6 +345,7 @@ static void check_case(const Case *c) {
                         .slot = c->m[i].slot == -2 ? (int) i : c->m[i].slot,
                         .initialized = c->m[i].tag,
                         .format_started = c->m[i].started,
+                        .restored = c->m[i].restored,
                 };
                 make_found(&c->m[i], &found[i]);
         }
