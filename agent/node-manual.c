@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "node.h"
+#include "raid.h"
 #include "route53.h"
 
 /* How long --attach-only waits for the local device once EC2 says attached:
@@ -116,6 +117,44 @@ static int unmount_volume(NodeVolume *v) {
         return 0;
 }
 
+/* A set's md array is stopped before its members go: md would fail the
+ * array with a member pulled from under it. Stops /dev/md/<name> and any
+ * array holding a member (raid_stop()). */
+static int stop_array(Node *n, NodeVolume *v) {
+        _cleanup_free_ BlockDevice *devices = NULL;
+        _cleanup_free_ RaidMember *members = NULL;
+        _cleanup_free_ char *md_name = NULL;
+        int r;
+
+        if (v->config->stripe == STRIPE_NONE)
+                return 0;
+        r = raid_md_name(n->name, v->config->section, &md_name);
+        if (r < 0)
+                return path_fail(&v->path, FAILURE_OTHER, r, "Failed to name the array: %m");
+        devices = calloc(v->n_members, sizeof(BlockDevice));
+        members = calloc(v->n_members, sizeof(RaidMember));
+        if (!devices || !members)
+                return log_oom();
+        for (size_t k = 0; k < v->n_members; k++) {
+                Volume *m = &v->members[k];
+
+                /* A member not here has nothing to stop. */
+                if (m->ec2.id)
+                        (void) blockdev_find(m->ec2.id, m->device_name, &devices[k]);
+                members[k] = (RaidMember) { .volume_id = m->ec2.id, .devnode = devices[k].devnode, .slot = -1 };
+        }
+        r = raid_stop(md_name, members, v->n_members, n->deadline);
+        for (size_t k = 0; k < v->n_members; k++)
+                block_device_done(&devices[k]);
+        if (r == -EBUSY)
+                return path_fail_logged(&v->path, FAILURE_UNUSABLE, r, "the md array is in use");
+        if (r < 0)
+                return path_fail(&v->path, FAILURE_OTHER, r, "Failed to stop md array %s: %m", md_name);
+        if (r > 0)
+                path_transition(&v->path, PATH_STATE_ARRAY, "Stopped md array %s.", md_name);
+        return 0;
+}
+
 static int detach_members(NodeVolume *v) {
         int r;
 
@@ -145,7 +184,7 @@ static size_t release_order(const Node *n, NodeVolume **ret) {
         return k;
 }
 
-static int detach_volume(NodeVolume *v) {
+static int detach_volume(Node *n, NodeVolume *v) {
         int r;
 
         for (size_t k = 0; k < v->n_members; k++) {
@@ -154,6 +193,9 @@ static int detach_volume(NodeVolume *v) {
                         return r;
         }
         r = unmount_volume(v);
+        if (r < 0)
+                return r;
+        r = stop_array(n, v);
         if (r < 0)
                 return r;
         return detach_members(v);
@@ -172,7 +214,7 @@ int node_detach(Node *n) {
         for (size_t i = 0; i < k; i++) {
                 if (!selected(n, order[i]))
                         continue;
-                r = detach_volume(order[i]);
+                r = detach_volume(n, order[i]);
                 if (r < 0)
                         return r;
         }
@@ -189,6 +231,8 @@ static int release_volume(Node *n, NodeVolume *v) {
         for (size_t k = 0; k < v->n_members; k++)
                 v->members[k].attach.deadline = n->deadline;
         r = unmount_volume(v);
+        if (r >= 0)
+                r = stop_array(n, v);
         if (r < 0) {
                 log_error("%s: leaving %s attached.", v->path.name, strna(v->members[0].ec2.id));
                 return r;
@@ -313,6 +357,31 @@ static int status_member(Node *n, NodeVolume *v, Volume *m) {
         return 0;
 }
 
+/* A set's md array: what runs as /dev/md/<name>, and its mount. */
+static int status_array(Node *n, NodeVolume *v) {
+        _cleanup_(raid_status_done) RaidStatus st = { .raid_devices = -1 };
+        _cleanup_free_ char *md_name = NULL, *device = NULL;
+        int r;
+
+        r = raid_md_name(n->name, v->config->section, &md_name);
+        if (r < 0)
+                return path_fail(&v->path, FAILURE_OTHER, r, "Failed to name the array: %m");
+        if (asprintf(&device, "/dev/md/%s", md_name) < 0)
+                return log_oom();
+        r = raid_status(md_name, n->deadline, &st);
+        if (r < 0)
+                return path_fail(&v->path, FAILURE_OTHER, r, "Failed to read md array %s: %m", md_name);
+        if (r == 0) {
+                printf("md array %s (%s): not running\n", device, v->config->section);
+                return 0;
+        }
+        printf("md array %s (%s): %s, %s, %d devices, UUID %s\n", device, v->config->section, st.kernel_name,
+               strna(st.array_state), st.raid_devices, strna(st.uuid));
+        r = fs_mount_state(device, v->config->mount_point);
+        printf("  %s %s\n", r > 0 ? "mounted at" : "not mounted at", v->config->mount_point);
+        return 0;
+}
+
 static int status_volume(Node *n, NodeVolume *v) {
         int r;
 
@@ -321,6 +390,8 @@ static int status_volume(Node *n, NodeVolume *v) {
                 if (r < 0)
                         return r;
         }
+        if (v->config->stripe != STRIPE_NONE)
+                return status_array(n, v);
         return 0;
 }
 

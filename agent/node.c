@@ -69,6 +69,8 @@ static void node_volume_done(NodeVolume *v) {
         v->members = mfree(v->members);
         v->n_members = 0;
         v->devnode = mfree(v->devnode);
+        v->md_name = mfree(v->md_name);
+        v->array_uuid = mfree(v->array_uuid);
         fs_setup_result_done(&v->fs);
         v->mounted_fd = safe_close(v->mounted_fd);
         v->done_fd = safe_close(v->done_fd);

@@ -41,6 +41,9 @@ typedef struct NodeVolume {
         Volume *members;                /* one for a plain section, each member of a set */
         size_t n_members;
         char *devnode;                  /* where the filesystem lives: the volume's device, or the array's */
+        char *md_name;                  /* a striped set's md array (raid_md_name()); NULL otherwise */
+        char *array_uuid;               /* its UUID: the value of the members' nodeagent:initialized */
+        FsVolumeMarks array_marks;      /* what the members' tags and superblocks say of the array */
         uint64_t size;                  /* that device's size in bytes, for online growth */
         FsSetupResult fs;
         atomic_bool mounted;            /* its filesystem is mounted: the node may serve */

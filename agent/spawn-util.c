@@ -38,6 +38,7 @@ static const struct {
         { "xfs_repair", "xfsprogs" },
         { "xfs_admin",  "xfsprogs" },
         { "xfs_db",     "xfsprogs" },
+        { "mdadm",      "mdadm" },
 };
 
 const char *spawn_program_package(const char *name) {

@@ -492,9 +492,11 @@ REQUIRED = {
     "MemoryDenyWriteExecute": "yes",
     "SystemCallArchitectures": "native",
 }
-# Capabilities the agent must never hold.
+# Capabilities the agent must never hold. (CAP_MKNOD it holds for mdadm's
+# temporary md nodes, which DeviceAllow=block-md rwm is the only device rule
+# to let it make: test_mknod_is_only_for_md.)
 FORBIDDEN_CAPS = {"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SETUID", "CAP_SETGID", "CAP_SYS_BOOT", "CAP_BPF",
-                  "CAP_NET_RAW", "CAP_CHOWN", "CAP_FOWNER", "CAP_MKNOD"}
+                  "CAP_NET_RAW", "CAP_CHOWN", "CAP_FOWNER"}
 # A private mount namespace would hide the volume's mount from every other unit.
 NO_MOUNT_NAMESPACE = ("ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices", "PrivateMounts",
                       "ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths", "TemporaryFileSystem", "BindPaths")
@@ -531,6 +533,18 @@ def test_unit_hardening_is_kept():
     assert "@system-service" in filters and "~@privileged" in filters, filters
     for key in NO_MOUNT_NAMESPACE:
         assert key not in s, f"{key}= would put the mount in a private namespace"
+
+
+def test_mknod_is_only_for_md():
+    # CAP_MKNOD is for mdadm's temporary md nodes only: the device policy is
+    # closed, and md's is the only rule that allows mknod ("m").
+    s = unit_settings()
+    caps = set(" ".join(s["CapabilityBoundingSet"]).split())
+    if "CAP_MKNOD" not in caps:
+        return
+    assert s.get("DevicePolicy", [None])[-1] == "closed", s.get("DevicePolicy")
+    with_mknod = [rule for rule in s.get("DeviceAllow", []) if "m" in rule.split()[-1]]
+    assert with_mknod == ["block-md rwm"], s.get("DeviceAllow")
 
 
 def test_unit_verifies():

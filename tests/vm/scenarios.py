@@ -522,6 +522,13 @@ import managers  # noqa: E402 -- its scenarios use the helpers above
 SCENARIOS.update(managers.scenarios(sys.modules[__name__]))
 
 
+# -- striped sets (issue 15), in a file of their own --------------------------------------------------
+
+import raid_scenarios  # noqa: E402
+
+raid_scenarios.register(scenario, sys.modules[__name__])
+
+
 # -- command line --------------------------------------------------------------------------------------
 
 def run(args):
