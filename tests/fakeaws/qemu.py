@@ -13,8 +13,14 @@ AttachVolume, device_delay seconds after EC2 accepted it:
 where <serial> is the volume id without its dash (vol-0123456789abcdef0 ->
 vol0123456789abcdef0), as an EBS volume shows it on Nitro: the guest's udev
 sees /dev/nvmeXn1 with ID_SERIAL_SHORT=<serial> and sysfs device/serial.
-DIR/<serial>.img is made by the test; the backend never creates, truncates
-or removes it (a missing one fails the hotplug, logged, state "failed").
+DIR/<serial>.img is made by the test; the backend never truncates or
+removes it (a missing one fails the hotplug, logged, state "failed").
+
+CreateVolume (a node restored in another zone) makes the new volume's
+DIR/<serial>.img at once, as LoopBackend does: a sparse copy of the
+snapshot's image DIR/<snapshot id>.img (left there by the test; reflinked
+where the filesystem can), else blank, grown to the size asked for. The
+guest then sees the snapshot's bytes under the new volume's serial.
 
 AttachNetworkInterface, device_delay seconds later:
     netdev_add {type: user, id: <eni id>, net: <subnet cidr>, host: <subnet base + 1>}
@@ -272,6 +278,20 @@ class QemuBackend(AttachBackend):
             self._current[rec.resource_id] = rec
             rec.handle = self._sched.call_later(self.device_delay, self._plug, rec)
         log.info("qemu: %s -> %s hotplug in %.2fs", rec.resource_id, rec.kind, self.device_delay)
+
+    def on_create_volume(self, volume_id, snapshot_id, size_gib, volume):
+        """The new volume's backing file: the snapshot's data, else blank, of the size asked for."""
+        path = self.backing_file(volume_id)
+        if snapshot_id:
+            source = os.path.join(self.volume_dir, snapshot_id + ".img")
+            if not os.path.isfile(source):
+                raise FileNotFoundError(f"QemuBackend: no image {source} for snapshot {snapshot_id}")
+            subprocess.run(["cp", "--sparse=always", "--reflink=auto", source, path], check=True,
+                           capture_output=True)
+        with open(path, "ab") as f:
+            if f.tell() < size_gib << 30:
+                f.truncate(size_gib << 30)
+        log.info("qemu: %s made from %s (%d GiB): %s", volume_id, snapshot_id or "nothing", size_gib, path)
 
     def on_attach_volume(self, volume_id, instance_id, device, volume):
         if not self._is_self(instance_id):
