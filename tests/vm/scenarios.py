@@ -20,6 +20,8 @@ Scenarios (tests/vm/README.md tells more):
   crash         the agent SIGKILLed twice mid-boot: systemd restarts it, the node converges, nothing twice
   recovery      `nodeagent --attach-only` by hand in a guest whose unit is masked: attaches both, says where;
                 then `nodeagent --detach`: the volume is unplugged from the guest and available in EC2
+  restore       the volume's zone is lost: the instance lands in another, Restore=snapshot makes a volume there
+                from the newest completed snapshot (restore_scenario.py); the node comes up on the snapshot's data
   mgr-networkd, mgr-ec2, mgr-nm, mgr-ifupdown
                 one guest per network manager of a real AMI (managers.py): Routing=auto, then a detach and
                 Routing=agent; the outcome holds through the manager's restarts, reconfigures and renewals
@@ -515,7 +517,14 @@ def recovery(s, shared):
     c.eq(records_named(final, RECORD), [], "no DNS record")
 
 
-# -- 7. the network managers of real AMIs (managers.py) ----------------------------------------------
+# -- 7. a node restored in another zone (restore_scenario.py, issue 16) ------------------------------
+
+import restore_scenario  # noqa: E402 -- its scenario uses the helpers above
+
+restore_scenario.register(scenario, sys.modules[__name__])
+
+
+# -- 8. the network managers of real AMIs (managers.py) ----------------------------------------------
 
 import managers  # noqa: E402 -- its scenarios use the helpers above
 
