@@ -524,12 +524,16 @@ def failed_rules(node, **params):
     ({"ExtraVolume1Name": "data"}, ["VolumeNamesDiffer"]),
     ({"StripeMembers": "2", "ExtraVolume2Name": "stripe"}, ["StripeNameDiffers"]),
     ({"StripeMembers": "4", "StripeName": "data"}, ["StripeNameDiffers"]),
+    ({"RestorePolicy": "snapshot", "ExtraVolume1Name": "log"}, []),
+    ({"RestorePolicy": "snapshot", "StripeMembers": "2"}, ["RestoreWithoutStripe"]),
+    ({"RestorePolicy": "snapshot-or-blank", "StripeMembers": "4"}, ["RestoreWithoutStripe"]),
 ], ids=["none", "all-distinct", "stripe-name-without-set", "slots-1-3", "slots-2-3", "slots-1-2", "slot3-data",
-        "slot1-data", "stripe-slot2", "stripe-data"])
+        "slot1-data", "stripe-slot2", "stripe-data", "restore-slots", "restore-stripe2", "restore-stripe4"])
 def test_volume_names_are_distinct_sections(node, params, failed):
     """Each name is a [Volume:NAME] section: the same one twice would merge
     two volumes into one section, and "data" is [Volume]'s. Rules refuse
-    both before anything is created."""
+    both before anything is created, and RestorePolicy with a striped set
+    (nodeagent refuses Restore= on a set: exit 2)."""
     assert failed_rules(node, **params) == failed
 
 
@@ -636,7 +640,7 @@ SLOT_VARIANTS = [
     {"StripeMembers": "3", "StripeName": "fast", "StripeMountPoint": "/srv/fast"},
     {"StripeMembers": "4", "ExtraVolume3Name": "log"},
     {"RestorePolicy": "snapshot"},
-    {"RestorePolicy": "snapshot-or-blank", "ExtraVolume1Name": "log", "StripeMembers": "3", **OTHER_SUBNETS},
+    {"RestorePolicy": "snapshot-or-blank", "ExtraVolume1Name": "log", "ExtraVolume3Name": "index", **OTHER_SUBNETS},
 ]
 
 
@@ -717,14 +721,15 @@ def test_user_data_has_a_section_per_volume(node, params):
 
 @pytest.mark.parametrize("params", [{"RestorePolicy": "snapshot"},
                                     {"RestorePolicy": "snapshot", "ExtraVolume1Name": "log",
-                                     "ExtraVolume2Name": "index", "ExtraVolume3Name": "journal",
-                                     "StripeMembers": "4"}], ids=["one-volume", "every-slot"])
+                                     "ExtraVolume2Name": "index", "ExtraVolume3Name": "journal"}],
+                         ids=["one-volume", "every-slot"])
 def test_snapshots_carry_what_a_restore_looks_for(node, params):
     """A restore looks for the newest snapshot carrying the section's Tag=
     (agent/volume.c, find_snapshots()); the base stack's snapshot policy
     copies each volume's tags onto its snapshot. So each section's tag is on
-    exactly that section's volumes (Count= of them for a set), along with
-    the cluster's tag the role may restore from; the ENI's tag on the ENI."""
+    exactly that section's volume, along with the cluster's tag the role
+    may restore from; the ENI's tag on the ENI. (A striped set, whose
+    members share one tag, is refused with RestorePolicy.)"""
     made = node_resources(node, **params)
     tags = {name: {t["Key"]: t["Value"] for t in res["Properties"]["Tags"]} for name, res in made.items()
             if res["Type"] in ("AWS::EC2::Volume", "AWS::EC2::NetworkInterface")}
@@ -875,8 +880,7 @@ def cfn_lint(path, params):
     (BASE, {**BASE_PARAMS, "SnapshotIntervalHours": "0"}),
     (NODE, {**NODE_PARAMS, "ExtraVolume1Name": "log", "ExtraVolume2Name": "index", "ExtraVolume2MountPoint": "/srv/index",
             "ExtraVolume3Name": "journal", "StripeMembers": "4", "StripeMountPoint": "/srv/fast"}),
-    (NODE, {**NODE_PARAMS, "RestorePolicy": "snapshot-or-blank", "ExtraVolume1Name": "log", "StripeMembers": "3",
-            **OTHER_SUBNETS}),
+    (NODE, {**NODE_PARAMS, "RestorePolicy": "snapshot-or-blank", "ExtraVolume1Name": "log", **OTHER_SUBNETS}),
 ], ids=["base", "base-existing-zone-kms", "node", "node-all-options", "base-no-snapshots", "node-every-slot",
         "node-restorable"])
 def test_cfn_lint_reports_nothing_but_its_own_age(path, params):
