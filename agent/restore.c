@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "restore.h"
 
@@ -69,9 +70,17 @@ int restore_plan_volume(const ConfigVolume *config, const Ec2Volume *old, const 
         return 0;
 }
 
+/* Tags a restore does not copy: nodeagent's record of the old resource's
+ * history, and AWS's own (aws:cloudformation:*, aws:autoscaling:*, Data
+ * Lifecycle Manager's aws:dlm:*), which no caller may set: EC2 refuses a
+ * CreateVolume or CreateNetworkInterface carrying one, and every resource
+ * CloudFormation makes carries some. */
 bool restore_tag_is_internal(const char *key) {
-        return key && startswith(key, "nodeagent:") &&
-               !streq(key, "nodeagent:cluster") && !streq(key, "nodeagent:node");
+        if (!key)
+                return false;
+        if (strncasecmp(key, "aws:", 4) == 0)
+                return true;
+        return startswith(key, "nodeagent:") && !streq(key, "nodeagent:cluster") && !streq(key, "nodeagent:node");
 }
 
 int restore_client_token(const char *instance_id, const char *what, const char *section, char **ret) {

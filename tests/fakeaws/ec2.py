@@ -624,7 +624,11 @@ class Ec2:
                 raise AwsError("InvalidParameterValue",
                                f"'{spec.get('ResourceType')}' is not a valid taggable resource type for this "
                                "operation.")
-            tags.update({t["Key"]: t.get("Value") or "" for t in spec.get("Tags") or []})
+            for t in spec.get("Tags") or []:
+                if (t.get("Key") or "").lower().startswith("aws:"):
+                    raise AwsError("InvalidParameterValue",
+                                   "Tag keys starting with 'aws:' are reserved for internal use")
+                tags[t["Key"]] = t.get("Value") or ""
         return tags
 
     def create_volume(self, p):

@@ -897,6 +897,13 @@ def test_snapshots_and_create_volume_from_one(fake, ec2):
     with pytest.raises(ClientError) as e:
         ec2.create_volume(AvailabilityZone="us-east-1a", SnapshotId="snap-0fedcba9876543210")
     assert e.value.response["Error"]["Code"] == "IncorrectState"
+    # As EC2: AWS's own tag keys (CloudFormation's, on every volume a stack
+    # makes) are not the caller's to set, at creation either.
+    assert error_of(ec2.create_volume, AvailabilityZone="us-east-1b", SnapshotId="snap-0123456789abcdef0",
+                    TagSpecifications=[{"ResourceType": "volume", "Tags": [
+                        {"Key": "aws:cloudformation:stack-name", "Value": "kafka-node-1"}]}])[0] == \
+        "InvalidParameterValue"
+    assert len(fake.state()["volumes"]) == 1
 
     v = ec2.create_volume(AvailabilityZone="us-east-1b", SnapshotId="snap-0123456789abcdef0", VolumeType="gp3",
                           ClientToken="t-1", TagSpecifications=[{"ResourceType": "volume", "Tags": [
@@ -930,6 +937,10 @@ def test_create_network_interface(fake, ec2):
                                        TagSpecifications=[{"ResourceType": "network-interface",
                                                            "Tags": [{"Key": "Name", "Value": "kafka-1"}]}])
     n = eni["NetworkInterface"]
+    assert error_of(ec2.create_network_interface, SubnetId="subnet-0bbbbbbbbbbbbbbbb",
+                    TagSpecifications=[{"ResourceType": "network-interface",
+                                        "Tags": [{"Key": "AWS:CloudFormation:logical-id", "Value": "Eni"}]}])[0] == \
+        "InvalidParameterValue"
     assert n["AvailabilityZone"] == "us-east-1b" and n["PrivateIpAddress"].startswith("10.0.2.")
     assert [g["GroupId"] for g in n["Groups"]] == ["sg-0123456789abcdef0"]
     assert n["TagSet"] == [{"Key": "Name", "Value": "kafka-1"}]

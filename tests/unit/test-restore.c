@@ -78,6 +78,13 @@ static void test_internal_tags_and_token(void) {
         ASSERT_TRUE(restore_tag_is_internal("nodeagent:replaced-by"));
         ASSERT_FALSE(restore_tag_is_internal("nodeagent:cluster"));
         ASSERT_FALSE(restore_tag_is_internal("Name"));
+        /* What CloudFormation and Data Lifecycle Manager put on the volumes
+         * and snapshots of the node template: EC2 refuses them in a create. */
+        ASSERT_TRUE(restore_tag_is_internal("aws:cloudformation:stack-name"));
+        ASSERT_TRUE(restore_tag_is_internal("aws:dlm:lifecycle-policy-id"));
+        ASSERT_TRUE(restore_tag_is_internal("AWS:Anything"));
+        ASSERT_FALSE(restore_tag_is_internal("dlm:managed"));
+        ASSERT_FALSE(restore_tag_is_internal(NULL));
         ASSERT_OK(restore_client_token("i-0123456789abcdef0", "volume", "data", &t));
         ASSERT_STREQ(t, "nodeagent-i-0123456789abcdef0-volume-data");
         ASSERT_OK(restore_client_token("i-0123456789abcdef0", "volume",
