@@ -11,6 +11,7 @@
 #include "log.h"
 #include "macro.h"
 #include "node.h"
+#include "node-handover.h"
 #include "notify.h"
 #include "path.h"
 #include "signals.h"
@@ -331,6 +332,14 @@ static ExitStatus run(void) {
         signal_init(&signal, instance->aws, config->has_signal ? &config->signal : NULL, instance->instance_id);
         node.signal = &signal;
 
+        /* A node this instance handed over stays with its new instance:
+         * the boot ends here, without READY (node-handover.h). */
+        r = IN_SET(arg_mode, MODE_BOOT, MODE_ONCE) ? node_handover_boot_check(&node) : 0;
+        if (r != 0) {
+                r = MIN(r, 0);
+                goto finish;
+        }
+
         switch (arg_mode) {
         case MODE_CHECK:
                 r = check_run(config, instance, deadline, &failure);
@@ -364,6 +373,7 @@ static ExitStatus run(void) {
                 r = -EINVAL;
                 break;
         }
+finish:
         if (r < 0 && failure == FAILURE_NONE)
                 failure = boot_failure_kind(&node, &signal, r);
         if (r < 0 && IN_SET(arg_mode, MODE_BOOT, MODE_ONCE) && !booted)

@@ -126,9 +126,7 @@ static int detach_members(NodeVolume *v) {
         return 0;
 }
 
-/* The sections in the order they are released: a mount point inside
- * another's first (it is the longer path). */
-static size_t release_order(const Node *n, NodeVolume **ret) {
+size_t node_release_order(const Node *n, NodeVolume **ret) {
         size_t k = 0;
 
         for (size_t i = 0; i < n->n_volumes; i++)
@@ -167,7 +165,7 @@ int node_detach(Node *n) {
                 return log_oom();
         if (n->n_volumes == 0)
                 log_info("No volume section: no volume to detach.");
-        k = release_order(n, order);
+        k = node_release_order(n, order);
         for (size_t i = 0; i < k; i++) {
                 if (!selected(n, order[i]))
                         continue;
@@ -203,7 +201,7 @@ int node_release_on_stop(Node *n) {
         if (!order)
                 return log_oom();
         n->deadline = usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE);
-        count = release_order(n, order);
+        count = node_release_order(n, order);
         for (size_t i = 0; i < count; i++) {
                 if (!order[i]->config->detach_on_stop)
                         continue;

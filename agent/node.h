@@ -104,6 +104,11 @@ int node_detach(Node *n);
 /* Releases what DetachOnStop= asks for, on SIGTERM. */
 int node_release_on_stop(Node *n);
 
+/* The volume sections in the order they are released into ret (room for
+ * n_volumes): a mount point inside another's first (it is the longer
+ * path). Returns how many. */
+size_t node_release_order(const Node *n, NodeVolume **ret);
+
 /* nodeagent --unpublish: takes this node's entry out of Route 53 (dns.h's
  * dns_unpublish()); safe to run twice. */
 int node_unpublish(Node *n);
