@@ -282,9 +282,56 @@ static void report_refusal(HandoverHolder *h, const char *requester, HandoverVer
         l[h->n_refused] = NULL;
 }
 
+/* The newest running instance of the node other than this one (NULL:
+ * none). */
+static const Ec2Instance *newest_of(const Ec2Instance *node, size_t n, const char *self) {
+        const Ec2Instance *newest = NULL;
+
+        for (size_t i = 0; i < n; i++)
+                if (!streq_ptr(node[i].id, self) && (!newest || launch_of(&node[i]) > launch_of(newest)))
+                        newest = &node[i];
+        return newest;
+}
+
+/* One requester's verdict; when accepted, *ret names the instance the
+ * node goes to: the requester, or the newest running instance of the node
+ * when only that one stands in the requester's way (see judge_all()). */
+static HandoverVerdict judge_one(const HandoverHolder *h, const Ec2Instance *instances, size_t n_instances,
+                                 const Ec2Instance *node, size_t n_node, const char *requester, const char **ret) {
+        HandoverFacts f = {
+                .node_name = h->node_name,
+                .self_launch = h->launch_time,
+                .requester = instance_by_id(instances, n_instances, requester),
+                .node_instances = node,
+                .n_node_instances = n_node,
+        };
+        HandoverVerdict v = handover_judge(&f);
+        const Ec2Instance *newest;
+
+        if (v == HANDOVER_ACCEPT) {
+                *ret = requester;
+                return v;
+        }
+        if (v != HANDOVER_NOT_NEWEST)
+                return v;
+        newest = newest_of(node, n_node, h->instance_id);
+        f.requester = newest;
+        if (!newest || handover_judge(&f) != HANDOVER_ACCEPT)
+                return v;
+        log_info("handover: %s asks for node %s, whose newest running instance is %s: the node goes to that one.",
+                 requester, h->node_name, newest->id);
+        *ret = newest->id;
+        return HANDOVER_ACCEPT;
+}
+
 /* Judges each requester; the accepted one in *ret. with_newest: only the
- * newest running instance of the node passes (a request now); without, a
- * handover already given stands for any later instance of the node. */
+ * newest running instance of the node passes (a request now): a request
+ * of an older one goes to the newest, which the Auto Scaling group
+ * launched last and which attaches what it finds free (the older one
+ * leaves it alone, handover_newer_requester()), whether or not its own
+ * request came yet; so the order in which two requesters tagged does not
+ * matter. Without with_newest, a handover already given stands for any
+ * later instance of the node. */
 static int judge_all(HandoverHolder *h, char *const *requesters, size_t n, bool with_newest, bool report,
                      usec_t deadline, char **ret) {
         _cleanup_free_ const char **ids = calloc(n + 2, sizeof(char *));
@@ -309,17 +356,11 @@ static int judge_all(HandoverHolder *h, char *const *requesters, size_t n, bool 
                 h->launch_time = launch_of(self);
         r = 0;
         for (size_t i = 0; i < n && r == 0; i++) {
-                HandoverFacts f = {
-                        .node_name = h->node_name,
-                        .self_launch = h->launch_time,
-                        .requester = instance_by_id(instances, n_instances, requesters[i]),
-                        .node_instances = node,
-                        .n_node_instances = n_node,
-                };
-                HandoverVerdict v = handover_judge(&f);
+                const char *to = NULL;
+                HandoverVerdict v = judge_one(h, instances, n_instances, node, n_node, requesters[i], &to);
 
                 if (v == HANDOVER_ACCEPT) {
-                        *ret = strdup(requesters[i]);
+                        *ret = strdup(to);
                         r = *ret ? 1 : -ENOMEM;
                 } else if (report)
                         report_refusal(h, requesters[i], v);

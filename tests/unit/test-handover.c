@@ -397,14 +397,28 @@ static void test_look_two_requesters(void) {
         ASSERT_STREQ(to, NEWER);
         look_done(&l);
 
-        /* The newer one named nowhere: the older one is still not it. */
+        /* Only the older one asked (or its tags came last): the node still
+         * goes to the newest, which attaches what it finds free. */
         l = (Look) { .sim = {
                 .volume_to = NEW,
+                .eni_to = NEW,
                 .instances = { [1] = SIM_NEW, [2] = { NEWER, "running", "2024-01-03T00:00:00.000Z", NODE } },
         } };
         to = mfree(to);
         ASSERT_OK(look_setup(&l));
-        ASSERT_EQ(look(&l, &to), 0);
+        ASSERT_EQ(look(&l, &to), 1);
+        ASSERT_STREQ(to, NEWER);
+        look_done(&l);
+
+        /* A newer one of another node does not count. */
+        l = (Look) { .sim = {
+                .volume_to = NEW,
+                .instances = { [1] = SIM_NEW, [2] = { NEWER, "running", "2024-01-03T00:00:00.000Z", "kafka-2" } },
+        } };
+        to = mfree(to);
+        ASSERT_OK(look_setup(&l));
+        ASSERT_EQ(look(&l, &to), 1);
+        ASSERT_STREQ(to, NEW);
         look_done(&l);
 }
 
