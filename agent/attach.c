@@ -420,12 +420,13 @@ static int wait_for_newer(Attach *a, Backoff *poll, usec_t give_up, const char *
         int r;
 
         if (now(CLOCK_MONOTONIC) >= give_up)
-                return path_fail(a->path, FAILURE_UNUSABLE, -EBUSY, "The %s %s is left to %s, a newer instance of "
-                                 "node %s that asked for it too, since TakeOverTimeout=%s.", a->ops->what, a->id,
-                                 newer, a->node_name, FORMAT_DURATION(a->take_over_timeout));
-        attach_transition(a, PATH_STATE_TAKE_OVER, "The %s %s is free, but %s, a newer instance of node %s, asked for "
-                          "it too: leaving it to that one (up to %s more).", a->ops->what, a->id, newer,
-                          a->node_name, FORMAT_DURATION(usec_left(give_up)));
+                return path_fail(a->path, FAILURE_UNUSABLE, -EBUSY, "The %s %s was left to %s, a newer instance of "
+                                 "node %s, for TakeOverTimeout=%s: only the newest instance gets a node handed "
+                                 "over.", a->ops->what, a->id, newer, a->node_name,
+                                 FORMAT_DURATION(a->take_over_timeout));
+        attach_transition(a, PATH_STATE_TAKE_OVER, "The %s %s is free, but %s is a newer instance of node %s: leaving "
+                          "it to that one (up to %s more).", a->ops->what, a->id, newer, a->node_name,
+                          FORMAT_DURATION(usec_left(give_up)));
         r = attach_wait_poll(a, poll, usec_add(give_up, USEC_PER_MSEC));
         if (r < 0)
                 return path_fail(a->path, FAILURE_DEADLINE, r, "The deadline passed while the %s %s was left to %s.",

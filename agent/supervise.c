@@ -155,6 +155,17 @@ static int on_link_event(sd_event_source *source, int fd, uint32_t revents, void
         return check_link(s);
 }
 
+/* A time source fires once (sd-event's ONESHOT) and is then off: moving
+ * its time alone would never fire it again. */
+static int rearm(sd_event_source *source, usec_t usec) {
+        int r;
+
+        r = sd_event_source_set_time(source, usec);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
+}
+
 /* EC2's view, every few minutes: an attachment can end without the kernel
  * noticing at once (a force-detach by someone else). */
 static int on_check_timer(sd_event_source *source, uint64_t usec, void *userdata) {
@@ -183,8 +194,7 @@ static int on_check_timer(sd_event_source *source, uint64_t usec, void *userdata
                                     "(%s); exiting so that systemd brings it back.", a->id, n->instance->instance_id);
         }
 
-        (void) sd_event_source_set_time(source, usec + CHECK_INTERVAL_USEC);
-        return 0;
+        return rearm(source, usec + CHECK_INTERVAL_USEC);
 }
 
 /* SIGTERM: the service stops. Releases what DetachOnStop= asks for, or
@@ -235,7 +245,7 @@ static int hand_over(Supervisor *s, char *to) {
                 }
                 log_error_errno(r, "Failed to stop %s for the handover to %s; keeping the node: %m", unit, to);
                 free(to);
-                return 0;
+                return rearm(s->handover_look, usec_add(now(CLOCK_MONOTONIC), handover_look_interval()));
         }
 
         notify_stopping();
@@ -256,7 +266,7 @@ static int on_handover_look(sd_event_source *source, uint64_t usec, void *userda
                           usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE), &to);
         if (r > 0)
                 return hand_over(s, to);
-        return sd_event_source_set_time(source, usec + handover_look_interval());
+        return rearm(source, usec + handover_look_interval());
 }
 
 /* A prompt: look now (or right after the last look). */
@@ -269,7 +279,7 @@ static int on_handover_prompt(sd_event_source *source, int fd, uint32_t revents,
         if (sd_event_now(s->event, CLOCK_MONOTONIC, &t) < 0)
                 return 0;
         t = MAX(t, usec_add(s->handover_looked, HANDOVER_PROMPT_SPACING_USEC));
-        return sd_event_source_set_time(s->handover_look, t);
+        return rearm(s->handover_look, t);
 }
 
 /* TakeOver=handover: a look at READY (a request made while this boot ran
