@@ -407,12 +407,13 @@ static int force_detach_if_dead(Attach *a, const char *holder) {
  * newest running instance of the node only, as the holder judges (two
  * requesters at once: the older one would otherwise race the newer one
  * for each resource, and they could split the node). 1 and *ret when a
- * newer one exists: this boot leaves it alone. */
+ * newer one exists: this boot leaves it alone; 0, or a negative errno when
+ * EC2 could not say (then it attaches, as a boot without handover would). */
 static int leave_to_newer(Attach *a, const AttachView *v, char **ret) {
         if (a->take_over != TAKE_OVER_HANDOVER || !a->handover_asked || v->mine != ATTACH_MINE_NONE || v->holder ||
             v->busy)
                 return 0;
-        return handover_newer_requester(a->aws, a->instance_id, a->node_name, a->deadline, ret) > 0;
+        return handover_newer_requester(a->aws, a->instance_id, a->node_name, a->deadline, ret);
 }
 
 /* Waits once for a resource left to a newer instance: 0, or a failure. */
@@ -447,7 +448,10 @@ static int step_take_over(Attach *a, PathState goal) {
                 AttachView v = view_of(a);
                 _cleanup_free_ char *newer = NULL;
 
-                if (leave_to_newer(a, &v, &newer) > 0) {
+                r = leave_to_newer(a, &v, &newer);
+                if (r == -ECANCELED)
+                        return path_fail(a->path, FAILURE_CANCELLED, r, "Cancelled.");
+                if (r > 0) {
                         r = wait_for_newer(a, &poll, give_up, newer);
                         if (r < 0)
                                 return r;
