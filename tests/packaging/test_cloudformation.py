@@ -356,10 +356,17 @@ def test_volume_keeps_a_snapshot_when_deleted_or_replaced(node):
     assert v["Properties"]["Encrypted"] is True
 
 
+def group_properties(node, **params):
+    ctx = cfn.Context(node, parameters={**NODE_PARAMS, **params}, resources=NODE_RESOURCES, imports=IMPORTS,
+                      attributes={"LaunchTemplate.LatestVersionNumber": "1"})
+    asg = node["Resources"]["AutoScalingGroup"]
+    return ctx.eval(asg["Properties"]), ctx.eval(asg["UpdatePolicy"])
+
+
 def test_group_is_one_instance_in_the_volumes_subnet(node):
-    p = node["Resources"]["AutoScalingGroup"]["Properties"]
+    p, _ = group_properties(node)
     assert p["MinSize"] == p["MaxSize"] == p["DesiredCapacity"] == "1"
-    assert p["VPCZoneIdentifier"] == [{"Ref": "SubnetId"}]
+    assert node["Resources"]["AutoScalingGroup"]["Properties"]["VPCZoneIdentifier"] == [{"Ref": "SubnetId"}]
     assert node["Resources"]["NetworkInterface"]["Properties"]["SubnetId"] == {"Ref": "SubnetId"}
     # The subnet must be in the volume's zone: a rule checks it before anything is created.
     (rule,) = node["Rules"].values()
@@ -368,10 +375,42 @@ def test_group_is_one_instance_in_the_volumes_subnet(node):
 
 
 def test_update_replaces_the_instance_without_waiting_for_a_second_one(node):
-    asg = node["Resources"]["AutoScalingGroup"]
-    u = asg["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    _, policy = group_properties(node)
+    u = policy["AutoScalingRollingUpdate"]
     assert u["MinInstancesInService"] == 0 and u["MaxBatchSize"] == 1 and u["WaitOnResourceSignals"] is True
-    assert "AutoScalingReplacingUpdate" not in asg["UpdatePolicy"]
+    assert "AutoScalingReplacingUpdate" not in policy
+    settings = user_data_settings(render_user_data(node))
+    assert settings["Volume.TakeOver"] == settings["Interface.TakeOver"] == "wait"
+
+
+def test_handover_launches_the_new_instance_first(node):
+    """ReplacementStrategy=handover: the new instance comes first (one in
+    service throughout, room for a second), signals at READY, and asks the
+    old one for the node; every instance carries the node's tag."""
+    p, policy = group_properties(node, ReplacementStrategy="handover")
+    u = policy["AutoScalingRollingUpdate"]
+    assert u["MinInstancesInService"] == 1 and u["MaxBatchSize"] == 1 and u["WaitOnResourceSignals"] is True
+    assert p["MinSize"] == p["DesiredCapacity"] == "1" and p["MaxSize"] == "2"
+    assert int(p["MaxSize"]) > u["MinInstancesInService"]
+    settings = user_data_settings(render_user_data(node, ReplacementStrategy="handover"))
+    assert settings["Volume.TakeOver"] == settings["Interface.TakeOver"] == "handover"
+    assert settings["Node.Name"] == "kafka-1"
+    assert settings["Signal.CloudFormationResource"] == "AutoScalingGroup"
+    tags = {t["Key"]: t for t in p["Tags"]}
+    assert tags["nodeagent:node"]["Value"] == settings["Node.Name"] and tags["nodeagent:node"]["PropagateAtLaunch"]
+    # The launch hook works the same way in both strategies.
+    p, _ = group_properties(node, ReplacementStrategy="handover", UseLaunchLifecycleHook="true")
+    assert [h["LifecycleHookName"] for h in p["LifecycleHookSpecificationList"]] == ["nodeagent-launch"]
+
+
+def test_nodes_reach_each_other_with_the_prompt_clients_do_not(base):
+    """The handover prompt (UDP 7465) between nodes: the group lets its
+    members send anything to each other, and clients only ClientPort."""
+    ctx = cfn.Context(base, parameters=BASE_PARAMS, attributes={"SecurityGroup.GroupId": "sg-0123456789abcdef0"})
+    nodes = ctx.eval(base["Resources"]["SecurityGroupIngressNodes"]["Properties"])
+    assert nodes["IpProtocol"] == "-1" and nodes["SourceSecurityGroupId"] == nodes["GroupId"]
+    ingress = ctx.eval(base["Resources"]["SecurityGroup"]["Properties"]["SecurityGroupIngress"])
+    assert ingress and all(r["IpProtocol"] == "tcp" and r["FromPort"] == r["ToPort"] for r in ingress), ingress
 
 
 def test_signals_are_waited_for_longer_than_the_boot(node, settings):
@@ -427,7 +466,7 @@ def test_launch_template_requires_imdsv2(node):
 
 
 VARIANTS = [{}, {"UseLaunchLifecycleHook": "true"}, {"DnsMode": "shared", "DnsRecordName": "kafka.kafka.internal"},
-            {"FileSystem": "ext4", "MountPoint": "/srv/mongodb"}]
+            {"FileSystem": "ext4", "MountPoint": "/srv/mongodb"}, {"ReplacementStrategy": "handover"}]
 
 
 @pytest.mark.parametrize("params", VARIANTS, ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()) or "defaults")
@@ -527,7 +566,8 @@ def cfn_lint(path, params):
     (BASE, {**BASE_PARAMS, "ExistingHostedZoneId": "Z0123456789ABCDEFGHIJ", "VolumeKmsKeyArn": KMS_KEY}),
     (NODE, NODE_PARAMS),
     (NODE, {**NODE_PARAMS, "UseLaunchLifecycleHook": "true", "KeyName": "ops", "RestoreSnapshotId": "snap-0123456789abcdef0",
-            "VolumeKmsKeyArn": KMS_KEY, "DnsMode": "shared", "DnsRecordName": "kafka.kafka.internal"}),
+            "VolumeKmsKeyArn": KMS_KEY, "DnsMode": "shared", "DnsRecordName": "kafka.kafka.internal",
+            "ReplacementStrategy": "handover"}),
 ], ids=["base", "base-existing-zone-kms", "node", "node-all-options"])
 def test_cfn_lint_reports_nothing_but_its_own_age(path, params):
     found, out = cfn_lint(path, params)
