@@ -66,6 +66,8 @@ int aws_error_parse(long http_status, const char *body, size_t body_size, AwsErr
                 return -EBADMSG;
 
         root = xml_doc_root(doc);
+        if (!root)
+                return -EBADMSG;
         if (xml_name_is(root, "Response"))
                 /* EC2: <Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response> */
                 error = xml_path(root, "Errors/Error");
@@ -99,7 +101,8 @@ int aws_error_parse(long http_status, const char *body, size_t body_size, AwsErr
                                 return -ENOMEM;
                         message = b;
                         if (len > 0) {
-                                memcpy(message + len, "; ", 2);
+                                /* The text that follows brings the NUL. */
+                                memcpy(message + len, "; ", 2); /* NOLINT(bugprone-not-null-terminated-result) */
                                 len += 2;
                         }
                         memcpy(message + len, xml_text(m), l + 1);

@@ -18,7 +18,7 @@
 #include "macro.h"
 
 /* Same cap as an XML reply's: no reply this agent reads comes near it. */
-#define JSON_DOC_SIZE_MAX (4U * 1024U * 1024U)
+#define JSON_DOC_SIZE_MAX ((size_t) 4 * 1024 * 1024)
 
 typedef struct JsonDoc JsonDoc;
 

@@ -129,7 +129,8 @@ int aws_append_encoded_pair(char **s, size_t *len, const char *name, const char 
         *s = b;
         if (*len > 0)
                 b[(*len)++] = '&';
-        memcpy(b + *len, n, strlen(n));
+        /* "=" and the value, with its NUL, follow. */
+        memcpy(b + *len, n, strlen(n)); /* NOLINT(bugprone-not-null-terminated-result) */
         *len += strlen(n);
         b[(*len)++] = '=';
         memcpy(b + *len, v, strlen(v) + 1);

@@ -42,6 +42,7 @@ struct AwsClient {
         char *endpoints[_AWS_SERVICE_MAX];
         char *signing_regions[_AWS_SERVICE_MAX];
         int64_t clock_offset;
+        bool throttling_returned[_AWS_SERVICE_MAX];     /* aws_client_return_throttling() */
 };
 
 static const struct {
@@ -215,6 +216,16 @@ int64_t aws_client_clock_offset(const AwsClient *c) {
 
 void aws_client_set_clock_offset(AwsClient *c, int64_t offset_usec) {
         c->clock_offset = offset_usec;
+}
+
+bool aws_client_return_throttling(AwsClient *c, AwsService service, bool b) {
+        bool previous;
+
+        if (!c || service < 0 || service >= _AWS_SERVICE_MAX)
+                return false;
+        previous = c->throttling_returned[service];
+        c->throttling_returned[service] = b;
+        return previous;
 }
 
 /* The signature's time: the local wall clock corrected by what AWS said. */
@@ -558,6 +569,10 @@ static int aws_call_attempts(AwsClient *c, const AwsCall *call, usec_t deadline,
                 case VERDICT_AGAIN_LATER:
                         break;
                 }
+                /* The caller paces throttled calls itself (see aws.h). */
+                if (a.throttled && c->throttling_returned[call->service])
+                        return log_debug_errno(a.failure, "%s %s: %s, returned to the caller.", service,
+                                               call->label, a.reason);
 
                 if (attempt >= AWS_ATTEMPTS_MAX)
                         return log_debug_errno(a.failure, "%s %s: %s, giving up after %u attempts.", service,

@@ -118,6 +118,14 @@ const char *aws_client_signing_region(const AwsClient *c, AwsService service);
 int64_t aws_client_clock_offset(const AwsClient *c);
 void aws_client_set_clock_offset(AwsClient *c, int64_t offset_usec);
 
+/* Whether a throttling answer to a call of service is returned at once
+ * (-EREMOTEIO, the code in ret_error) instead of tried again here after a
+ * backoff; other failures keep their attempts. For a caller that paces its
+ * calls against an account-wide limit itself, where the attempts made here
+ * would only keep the account saturated: many nodes changing one Route 53
+ * set (dns.c). Off by default. Returns the previous setting. */
+bool aws_client_return_throttling(AwsClient *c, AwsService service, bool b);
+
 /* A Query-protocol call (EC2, Auto Scaling, CloudFormation): POST / with
  * Action, Version and params as a form body. params may be NULL. */
 int aws_query_call(AwsClient *c, AwsService service, const char *action, const AwsParams *params,

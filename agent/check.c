@@ -499,6 +499,52 @@ static void check_autoscaling(Check *c) {
         check_hooks(c, group);
 }
 
+/* Neither CloudFormation nor Auto Scaling has DryRun: name what the role
+ * needs. */
+static void describe_signal(const ConfigSignal *cfg) {
+        printf("\nNot verifiable ahead of time (no DryRun):\n");
+        if (cfg->cloudformation_stack)
+                printf("  %-36s needed for SignalResource to %s/%s\n", "cloudformation:SignalResource",
+                       cfg->cloudformation_stack, strna(cfg->cloudformation_resource));
+        if (cfg->lifecycle_hook) {
+                printf("  %-36s needed for hook %s\n", "autoscaling:RecordLifecycleActionHeartbeat",
+                       cfg->lifecycle_hook);
+                printf("  %-36s needed for hook %s\n", "autoscaling:CompleteLifecycleAction",
+                       cfg->lifecycle_hook);
+        }
+}
+
+/* The effective configuration, then what the checks found. */
+static int check_verdict(const Check *c, FailureKind *ret_failure) {
+        int r;
+
+        printf("\nEffective configuration:\n");
+        /* A write error on stdout is sticky: config_format_plan() checks
+         * the stream's error state when it ends. */
+        (void) fflush(stdout);
+        r = config_format_plan(c->config, stdout);
+        if (r < 0) {
+                *ret_failure = FAILURE_OTHER;
+                return log_error_errno(r, "Failed to print the configuration: %m");
+        }
+
+        if (c->n_denied > 0) {
+                *ret_failure = FAILURE_AWS_REFUSED;
+                return log_error_errno(EACCES, "%u permission(s) missing: see the plan above.", c->n_denied);
+        }
+        if (c->unusable < 0) {
+                *ret_failure = c->unusable_kind;
+                return c->unusable;
+        }
+        if (c->n_findings > 0) {
+                *ret_failure = FAILURE_UNUSABLE;
+                return log_error_errno(ENXIO, "%u finding(s) would make the boot fail: see the plan above.",
+                                       c->n_findings);
+        }
+        log_info("The plan is feasible.");
+        return 0;
+}
+
 int check_run(const Config *config, Instance *instance, usec_t deadline, FailureKind *ret_failure) {
         _cleanup_(volume_done) Volume volume = {};
         _cleanup_(eni_done) Eni eni = {};
@@ -562,41 +608,8 @@ int check_run(const Config *config, Instance *instance, usec_t deadline, Failure
         if (config->has_interface)
                 check_interface_permissions(&c, have_eni ? &eni.ec2 : NULL);
 
-        if (config->has_signal) {
-                /* Neither service has DryRun: name what the role needs. */
-                printf("\nNot verifiable ahead of time (no DryRun):\n");
-                if (config->signal.cloudformation_stack)
-                        printf("  %-36s needed for SignalResource to %s/%s\n", "cloudformation:SignalResource",
-                               config->signal.cloudformation_stack, strna(config->signal.cloudformation_resource));
-                if (config->signal.lifecycle_hook) {
-                        printf("  %-36s needed for hook %s\n", "autoscaling:RecordLifecycleActionHeartbeat",
-                               config->signal.lifecycle_hook);
-                        printf("  %-36s needed for hook %s\n", "autoscaling:CompleteLifecycleAction",
-                               config->signal.lifecycle_hook);
-                }
-        }
+        if (config->has_signal)
+                describe_signal(&config->signal);
 
-        printf("\nEffective configuration:\n");
-        fflush(stdout);
-        r = config_format_plan(config, stdout);
-        if (r < 0) {
-                *ret_failure = FAILURE_OTHER;
-                return log_error_errno(r, "Failed to print the configuration: %m");
-        }
-
-        if (c.n_denied > 0) {
-                *ret_failure = FAILURE_AWS_REFUSED;
-                return log_error_errno(EACCES, "%u permission(s) missing: see the plan above.", c.n_denied);
-        }
-        if (c.unusable < 0) {
-                *ret_failure = c.unusable_kind;
-                return c.unusable;
-        }
-        if (c.n_findings > 0) {
-                *ret_failure = FAILURE_UNUSABLE;
-                return log_error_errno(ENXIO, "%u finding(s) would make the boot fail: see the plan above.",
-                                       c.n_findings);
-        }
-        log_info("The plan is feasible.");
-        return 0;
+        return check_verdict(&c, ret_failure);
 }

@@ -91,6 +91,11 @@ const ConfigKey config_keys[] = {
             .min = 0, .max = 31, .range_reason = "not a network card index from 0 to 31"),
         KEY(INTERFACE, "Routing", KEY_ENUM, routing, "auto",
             .enum_table = &routing_mode_table),
+        /* Under Routing=agent only (no DHCP tells the link its MTU then).
+         * 9216 is the largest an EC2 interface takes; 0 takes the primary
+         * interface's, which the VPC's DHCP gave it. */
+        KEY(INTERFACE, "MTU", KEY_UNSIGNED, mtu, "0",
+            .min = 0, .max = 9216, .range_reason = "not an MTU up to 9216 (0: the primary interface's)"),
         /* An extension of the contract: the ENI's predecessor is handled as
          * the volume's is, with keys of its own since [Volume] may be absent. */
         KEY(INTERFACE, "TakeOver", KEY_ENUM, take_over, "wait",

@@ -12,7 +12,7 @@
 
 /* Configuration files are small; anything bigger is a mistake (a log file
  * passed with --config), not a configuration. */
-#define CONFIG_FILE_MAX (1024U * 1024U)
+#define CONFIG_FILE_MAX ((size_t) 1024 * 1024)
 
 /* Applies one assignment from any source. An empty value resets the key to
  * its default, as in systemd. */
@@ -186,7 +186,7 @@ static int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size) {
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return -errno;
+                        return negative_errno();
                 }
                 if (k == 0)
                         break;
@@ -248,7 +248,7 @@ int config_parse_file(Config *c, const char *path, bool missing_ok, ConfigError 
         r = read_full_fd(fd, CONFIG_FILE_MAX, &text, &size);
         if (r == -EFBIG)
                 return config_error_set(ret_error, EINVAL, path, 0, NULL, NULL,
-                                        "larger than %u bytes, not a configuration file", CONFIG_FILE_MAX);
+                                        "larger than %zu bytes, not a configuration file", CONFIG_FILE_MAX);
         if (r < 0)
                 return config_error_set(ret_error, r, path, 0, NULL, NULL, "cannot read: %s", strerror(-r));
         if (memchr(text, '\0', size))
@@ -324,7 +324,7 @@ static int conf_d_list(const char *dir, char ***ret) {
                         *ret = TAKE_PTR(names);
                         return 0;
                 }
-                return -errno;
+                return negative_errno();
         }
 
         for (;;) {
@@ -402,6 +402,7 @@ int config_load(Config *c, const char *main_path, char **set_overrides, ConfigEr
                         return r;
         }
 
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): the names are freed with names (_cleanup_strv_free_), which clang 14 does not run. */
         for (char **s = set_overrides; s && *s; s++) {
                 r = config_apply_set(c, *s, ret_error);
                 if (r < 0)

@@ -217,6 +217,7 @@ typedef struct ConfigInterface {
         unsigned device_index;          /* 1..31 */
         unsigned network_card_index;    /* 0..31, always sent */
         RoutingMode routing;
+        unsigned mtu;                   /* Routing=agent; 0: the primary interface's */
         TakeOverPolicy take_over;
         usec_t take_over_timeout;
         bool detach_on_stop;

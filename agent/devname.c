@@ -35,10 +35,10 @@ static bool listed(char *const *list, const char *name) {
 }
 
 int devname_first_free(char *const *mapped, char *const *picked, char *const *refused, char **ret) {
-        for (char c = DEVNAME_FIRST; c <= DEVNAME_LAST; c++) {
+        for (int c = DEVNAME_FIRST; c <= DEVNAME_LAST; c++) {
                 char name[] = "/dev/sdX";
 
-                name[7] = c;
+                name[7] = (char) c;
                 if (listed(mapped, name) || listed(picked, name) || listed(refused, name))
                         continue;
                 *ret = strdup(name);

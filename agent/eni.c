@@ -90,6 +90,9 @@ static const char *eni_where(const Attach *a) {
 static int eni_send_attach(Attach *a, AwsError *ret_error) {
         Eni *e = eni_of(a);
 
+        if (e->before_attach)
+                e->before_attach(e, e->userdata);
+
         return ec2_attach_network_interface(a->aws, a->id, a->instance_id, e->config->device_index,
                                             e->config->network_card_index, false,
                                             a->deadline, ret_error, NULL);

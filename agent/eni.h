@@ -20,6 +20,12 @@ typedef struct Eni {
         char *replaced_ip;              /* Restore=create made it: the lost interface's address, which
                                          * DNS takes out where it puts the new one */
 
+        /* Called right before each AttachNetworkInterface, with e->ec2 (the
+         * MAC) known: what the host must know before the link appears (the
+         * network managers' opt-outs, netif_prepare_managers()). Its
+         * failures are its own to log; the attach goes on. May be NULL. */
+        void (*before_attach)(struct Eni *e, void *userdata);
+
         /* Called once EC2 has accepted the attachment, before the wait for
          * the link: work that needs the ENI but not the link (the subnet's
          * CIDR, the record set) overlaps the seconds the attach takes. A

@@ -82,7 +82,7 @@ static int mount_table_lookup(const char *target, dev_t devno, struct libmnt_tab
         errno = 0;
         t = mnt_new_table_from_file("/proc/self/mountinfo");
         if (!t)
-                return errno > 0 ? -errno : -EIO;
+                return negative_errno();
         i = mnt_new_iter(MNT_ITER_FORWARD);
         if (!i)
                 return -ENOMEM;

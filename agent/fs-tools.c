@@ -101,29 +101,21 @@ int fs_label_from_name(FileSystem file_system, const char *name, char **ret) {
 
 /* The second line of defence, right before the write, so that fs_mkfs()
  * is safe on its own: mkfs.ext4 run without a terminal formats over
- * anything, and mkfs.xfs does not know every signature libblkid does. */
-static int mkfs_check_blank(const char *device, bool redo_interrupted) {
-        _cleanup_(fs_probe_done) FsProbe before = {};
+ * anything, and mkfs.xfs does not know every signature libblkid does. It
+ * reads what the caller found (fs_mkfs_proven()) or what fs_mkfs() just
+ * probed. */
+static int mkfs_refuse_unless_blank(const char *device, const FsProbe *probe, bool reads_as_zeros,
+                                    bool redo_interrupted) {
         _cleanup_free_ char *what = NULL;
-        bool zeros = false;
-        int r;
 
-        r = fs_probe(device, &before);
-        if (r < 0)
-                return r;
-        if (before.found) {
-                what = fs_probe_describe(&before);
+        if (probe->found) {
+                what = fs_probe_describe(probe);
                 return log_error_errno(EMEDIUMTYPE, "Refusing to create a filesystem on %s: it has %s.",
                                        device, strna(what));
         }
-        if (!redo_interrupted) {
-                r = fs_reads_as_zeros(device, &zeros);
-                if (r < 0)
-                        return r;
-                if (!zeros)
-                        return log_error_errno(ENOTEMPTY, "Refusing to create a filesystem on %s: it has no "
-                                               "known signature but does not read as zeros.", device);
-        }
+        if (!redo_interrupted && !reads_as_zeros)
+                return log_error_errno(ENOTEMPTY, "Refusing to create a filesystem on %s: it has no "
+                                       "known signature but does not read as zeros.", device);
         return 0;
 }
 
@@ -215,17 +207,17 @@ static int mkfs_read_back(const char *device, const char *fs_name, const char *p
         return 0;
 }
 
-int fs_mkfs(const char *device, FileSystem file_system, const char *label, bool redo_interrupted, usec_t deadline,
-            char **ret_uuid) {
+int fs_mkfs_proven(const char *device, FileSystem file_system, const char *label, const FsProbe *probe,
+                   bool reads_as_zeros, bool redo_interrupted, usec_t deadline, char **ret_uuid) {
         _cleanup_free_ char *l = NULL;
         const char *fs_name = filesystem_to_string(file_system);
         char *argv[MKFS_ARGV_MAX];
         int r;
 
-        if (isempty(device) || !fs_name)
+        if (isempty(device) || !fs_name || !probe)
                 return -EINVAL;
 
-        r = mkfs_check_blank(device, redo_interrupted);
+        r = mkfs_refuse_unless_blank(device, probe, reads_as_zeros, redo_interrupted);
         if (r < 0)
                 return r;
 
@@ -244,6 +236,26 @@ int fs_mkfs(const char *device, FileSystem file_system, const char *label, bool 
                 return r;
 
         return mkfs_read_back(device, fs_name, argv[0], ret_uuid);
+}
+
+int fs_mkfs(const char *device, FileSystem file_system, const char *label, bool redo_interrupted, usec_t deadline,
+            char **ret_uuid) {
+        _cleanup_(fs_probe_done) FsProbe probe = {};
+        bool zeros = false;
+        int r;
+
+        if (isempty(device) || !filesystem_to_string(file_system))
+                return -EINVAL;
+
+        r = fs_probe(device, &probe);
+        if (r < 0)
+                return r;
+        if (!probe.found && !redo_interrupted) {
+                r = fs_reads_as_zeros(device, &zeros);
+                if (r < 0)
+                        return r;
+        }
+        return fs_mkfs_proven(device, file_system, label, &probe, zeros, redo_interrupted, deadline, ret_uuid);
 }
 
 static const char *e2fsck_status_to_string(int status) {

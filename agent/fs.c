@@ -51,7 +51,8 @@ static int setup_act(const char *device, const ConfigVolume *config, const FsSet
                 }
                 /* The decision formats a volume that does not read
                  * as zeros only when it holds our interrupted mkfs. */
-                r = fs_mkfs(device, config->file_system, options->label, !zeros, deadline, &result->uuid);
+                r = fs_mkfs_proven(device, config->file_system, options->label, probe, zeros, !zeros, deadline,
+                                   &result->uuid);
                 if (r < 0)
                         return r;
                 result->formatted = true;

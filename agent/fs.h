@@ -68,9 +68,9 @@ char *fs_probe_describe(const FsProbe *p);
 int fs_device_size(const char *device, uint64_t *ret);
 
 /* Where fs_reads_as_zeros() looks, besides the first and last MiB. */
-#define FS_ZERO_EDGE_SIZE (1024U * 1024U)
+#define FS_ZERO_EDGE_SIZE ((size_t) 1024 * 1024)
 #define FS_ZERO_SAMPLES 64U
-#define FS_ZERO_SAMPLE_SIZE (64U * 1024U)
+#define FS_ZERO_SAMPLE_SIZE ((size_t) 64 * 1024)
 
 /* Offset of sample i (0 <= i < FS_ZERO_SAMPLES) on a device of size bytes:
  * spread evenly from the start to the end, 4 KiB aligned. Deterministic, so
@@ -162,6 +162,14 @@ int fs_label_from_name(FileSystem file_system, const char *name, char **ret);
  * nodeagent:initialized=<uuid>. label may be NULL. */
 int fs_mkfs(const char *device, FileSystem file_system, const char *label, bool redo_interrupted, usec_t deadline,
             char **ret_uuid);
+
+/* fs_mkfs() on what the caller found right before (its fs_probe() and,
+ * when that found nothing, its fs_reads_as_zeros()) instead of probing and
+ * reading again: the same refusals, without a second probe and a second
+ * proof between the decision and mkfs (fs_setup() decides on the same
+ * device a moment earlier, and nothing else writes to it). */
+int fs_mkfs_proven(const char *device, FileSystem file_system, const char *label, const FsProbe *probe,
+                   bool reads_as_zeros, bool redo_interrupted, usec_t deadline, char **ret_uuid);
 
 /* The check before mount. ext4: e2fsck -p; exit status 0 or 1 (errors
  * fixed, logged at notice) is fine, 2 and above is -EUCLEAN with e2fsck's

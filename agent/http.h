@@ -24,7 +24,7 @@
 #include "time-util.h"
 
 /* Replies larger than this are refused unless a request asks for less. */
-#define HTTP_RESPONSE_SIZE_MAX (4U * 1024U * 1024U)
+#define HTTP_RESPONSE_SIZE_MAX ((size_t) 4 * 1024 * 1024)
 
 typedef struct HttpHeader {
         char *name;   /* as sent; compared case-insensitively */

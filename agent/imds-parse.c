@@ -190,7 +190,7 @@ int imds_parse_identity(const char *json, size_t size, ImdsIdentity *ret) {
 
                 r = json_get_string(o, fields[i].key, &v);
                 if (r < 0)
-                        return r;
+                        return r; /* NOLINT(clang-analyzer-unix.Malloc): what the loop strdup()s into id is freed by id's _cleanup_, which clang 14 does not run. */
                 *field = strdup(v);
                 if (!*field)
                         return -ENOMEM;

@@ -24,7 +24,7 @@
 
 /* User data is at most 16 KiB and metadata items are small; a larger reply is
  * not IMDS. */
-#define IMDS_RESPONSE_SIZE_MAX (64U * 1024U)
+#define IMDS_RESPONSE_SIZE_MAX ((size_t) 64 * 1024)
 #define IMDS_TOKEN_SIZE_MAX 4096U
 
 #define IMDS_TOKEN_TTL_HEADER "X-aws-ec2-metadata-token-ttl-seconds"

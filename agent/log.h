@@ -36,9 +36,26 @@ char *log_redact(char *s);
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *format, ...) _printf_(6, 7);
 
-#define log_full_errno(level, error, ...) \
-        log_internal((level), (error), __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define log_full(level, ...) (void) log_full_errno((level), 0, __VA_ARGS__)
+/* The result is computed here as well as in log_internal(), so that a
+ * static analyzer, which does not look into log.c from another file, sees
+ * that "return log_error_errno(r, ...)" returns a negative value. The
+ * error given to the _errno variants is never 0 (an errno value, or what a
+ * failed call returned; log_full() logs without one): clang 14's analyzer
+ * is told so (ANALYZER_ASSUME, macro.h), as it knows neither that errno is
+ * positive after a failed call nor that -e < 0 when e > 0, and would follow
+ * "return log_error_errno(errno, ...)" as a success that leaves *ret
+ * unset. */
+#define log_full_errno(level, error, ...)                                                       \
+        ({                                                                                      \
+                int _log_error_ = (error), _log_result_;                                        \
+                ANALYZER_ASSUME(_log_error_ != 0);                                              \
+                (void) log_internal((level), _log_error_, __FILE__, __LINE__, __func__, __VA_ARGS__); \
+                _log_result_ = _log_error_ < 0 ? _log_error_ : -_log_error_;                    \
+                ANALYZER_ASSUME(_log_result_ < 0);                                              \
+                _log_result_;                                                                   \
+        })
+#define log_full(level, ...) \
+        (void) log_internal((level), 0, __FILE__, __LINE__, __func__, __VA_ARGS__)
 
 #define log_debug(...) log_full(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_full(LOG_INFO, __VA_ARGS__)

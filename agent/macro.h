@@ -21,6 +21,15 @@
 #define _likely_(x) (__builtin_expect(!!(x), 1))
 #define _unlikely_(x) (__builtin_expect(!!(x), 0))
 
+/* States a fact that the code guarantees but clang 14's static analyzer
+ * cannot see (it models neither errno nor the sign of -e), so that it does
+ * not follow paths that cannot happen. Nothing in a real build. */
+#ifdef __clang_analyzer__
+#  define ANALYZER_ASSUME(x) do { if (!(x)) __builtin_unreachable(); } while (0)
+#else
+#  define ANALYZER_ASSUME(x) do {} while (0)
+#endif
+
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
@@ -40,6 +49,16 @@
                 (fd) = -EBADF;                  \
                 _fd_;                           \
         })
+
+/* -errno after a call that failed, or -EIO when it did not say why (some
+ * libraries leave errno alone): never 0, which a caller would take for
+ * success. */
+static inline int negative_errno(void) {
+        int r = errno > 0 ? -errno : -EIO;
+
+        ANALYZER_ASSUME(r < 0);
+        return r;
+}
 
 static inline void *mfree(void *p) {
         free(p);
@@ -63,9 +82,10 @@ static inline void closep(int *fd) {
         (void) safe_close(*fd);
 }
 
-/* Defines name##p(type **) that calls func(*p) when *p is not NULL. */
+/* Defines name##p(type **) that calls func(*p) when *p is not NULL. A type
+ * cannot be put in parentheses, hence the NOLINT. */
 #define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)         \
-        static inline void func##p(type *p) {           \
+        static inline void func##p(type *p) { /* NOLINT(bugprone-macro-parentheses) */ \
                 if (*p)                                 \
                         func(*p);                       \
         }

@@ -92,36 +92,50 @@ static int set_mode(Mode m) {
         return 0;
 }
 
+enum {
+        ARG_ONCE = 0x100,
+        ARG_ATTACH_ONLY,
+        ARG_DETACH,
+        ARG_CHECK,
+        ARG_STATUS,
+        ARG_UNPUBLISH,
+        ARG_CONFIG,
+        ARG_SET,
+        ARG_SECTION,
+        ARG_VERSION,
+};
+
+static const struct option options[] = {
+        { "once",        no_argument,       NULL, ARG_ONCE },
+        { "attach-only", no_argument,       NULL, ARG_ATTACH_ONLY },
+        { "detach",      no_argument,       NULL, ARG_DETACH },
+        { "check",       no_argument,       NULL, ARG_CHECK },
+        { "status",      no_argument,       NULL, ARG_STATUS },
+        { "unpublish",   no_argument,       NULL, ARG_UNPUBLISH },
+        { "config",      required_argument, NULL, ARG_CONFIG },
+        { "set",         required_argument, NULL, ARG_SET },
+        { "section",     required_argument, NULL, ARG_SECTION },
+        { "verbose",     no_argument,       NULL, 'v' },
+        { "version",     no_argument,       NULL, ARG_VERSION },
+        { "help",        no_argument,       NULL, 'h' },
+        {}
+};
+
+/* One --set, kept in arg_set (NULL-terminated) in the order given. */
+static int add_set(char *assignment) {
+        char **n = realloc(arg_set, (arg_n_set + 2) * sizeof(char *));
+
+        if (!n)
+                return log_oom();
+        arg_set = n;
+        arg_set[arg_n_set++] = assignment;
+        arg_set[arg_n_set] = NULL;
+        return 0;
+}
+
 /* Returns 1 to go on, 0 to exit successfully (--help, --version), or a
  * negative errno for bad usage. */
 static int parse_argv(int argc, char *argv[]) {
-        enum {
-                ARG_ONCE = 0x100,
-                ARG_ATTACH_ONLY,
-                ARG_DETACH,
-                ARG_CHECK,
-                ARG_STATUS,
-                ARG_UNPUBLISH,
-                ARG_CONFIG,
-                ARG_SET,
-                ARG_SECTION,
-                ARG_VERSION,
-        };
-        static const struct option options[] = {
-                { "once",        no_argument,       NULL, ARG_ONCE },
-                { "attach-only", no_argument,       NULL, ARG_ATTACH_ONLY },
-                { "detach",      no_argument,       NULL, ARG_DETACH },
-                { "check",       no_argument,       NULL, ARG_CHECK },
-                { "status",      no_argument,       NULL, ARG_STATUS },
-                { "unpublish",   no_argument,       NULL, ARG_UNPUBLISH },
-                { "config",      required_argument, NULL, ARG_CONFIG },
-                { "set",         required_argument, NULL, ARG_SET },
-                { "section",     required_argument, NULL, ARG_SECTION },
-                { "verbose",     no_argument,       NULL, 'v' },
-                { "version",     no_argument,       NULL, ARG_VERSION },
-                { "help",        no_argument,       NULL, 'h' },
-                {}
-        };
         int c, r;
 
         /* getopt prints its own messages; "+" stops at the first non-option. */
@@ -153,17 +167,9 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_config = optarg;
                         r = 0;
                         break;
-                case ARG_SET: {
-                        char **n = realloc(arg_set, (arg_n_set + 2) * sizeof(char *));
-
-                        if (!n)
-                                return log_oom();
-                        arg_set = n;
-                        arg_set[arg_n_set++] = optarg;
-                        arg_set[arg_n_set] = NULL;
-                        r = 0;
+                case ARG_SET:
+                        r = add_set(optarg);
                         break;
-                }
                 case ARG_SECTION:
                         /* Whether the section exists is known only once the
                          * user data is in; a name no section can have fails now. */
@@ -287,6 +293,41 @@ static FailureKind instance_failure_kind(int r) {
         return failure_kind_of_call(r);
 }
 
+/* What arg_mode does, once the node is set up. A failure whose kind is
+ * known here (--check's verdict, a loss after READY) is put in *failure;
+ * *booted says that READY was sent, so that a later failure is not the
+ * boot's. */
+static int run_mode(Node *node, Signal *signal, FailureKind *failure, bool *booted) {
+        int r;
+
+        switch (arg_mode) {
+        case MODE_CHECK:
+                return check_run(node->config, node->instance, node->deadline, failure);
+        case MODE_ONCE:
+                return boot_and_signal(node, signal);
+        case MODE_BOOT:
+                r = boot_and_signal(node, signal);
+                if (r >= 0) {
+                        *booted = true;
+                        r = supervise_run(node);
+                        /* Lost after READY, or a release on SIGTERM failed. */
+                        if (r < 0)
+                                *failure = node_failure_kind(node, r);
+                }
+                return r;
+        case MODE_ATTACH_ONLY:
+                return node_attach_only(node);
+        case MODE_DETACH:
+                return node_detach(node);
+        case MODE_STATUS:
+                return node_status(node);
+        case MODE_UNPUBLISH:
+                return node_unpublish(node);
+        default:
+                return -EINVAL;
+        }
+}
+
 static ExitStatus run(void) {
         _cleanup_(config_freep) Config *config = NULL;
         _cleanup_(instance_freep) Instance *instance = NULL;
@@ -335,45 +376,10 @@ static ExitStatus run(void) {
         /* A node this instance handed over stays with its new instance:
          * the boot ends here, without READY (node-handover.h). */
         r = IN_SET(arg_mode, MODE_BOOT, MODE_ONCE) ? node_handover_boot_check(&node) : 0;
-        if (r != 0) {
+        if (r == 0)
+                r = run_mode(&node, &signal, &failure, &booted);
+        else
                 r = MIN(r, 0);
-                goto finish;
-        }
-
-        switch (arg_mode) {
-        case MODE_CHECK:
-                r = check_run(config, instance, deadline, &failure);
-                break;
-        case MODE_ONCE:
-                r = boot_and_signal(&node, &signal);
-                break;
-        case MODE_BOOT:
-                r = boot_and_signal(&node, &signal);
-                if (r >= 0) {
-                        booted = true;
-                        r = supervise_run(&node);
-                        /* Lost after READY, or a release on SIGTERM failed. */
-                        if (r < 0)
-                                failure = node_failure_kind(&node, r);
-                }
-                break;
-        case MODE_ATTACH_ONLY:
-                r = node_attach_only(&node);
-                break;
-        case MODE_DETACH:
-                r = node_detach(&node);
-                break;
-        case MODE_STATUS:
-                r = node_status(&node);
-                break;
-        case MODE_UNPUBLISH:
-                r = node_unpublish(&node);
-                break;
-        default:
-                r = -EINVAL;
-                break;
-        }
-finish:
         if (r < 0 && failure == FAILURE_NONE)
                 failure = boot_failure_kind(&node, &signal, r);
         if (r < 0 && IN_SET(arg_mode, MODE_BOOT, MODE_ONCE) && !booted)

@@ -2,6 +2,7 @@
 /* Bringing a link to its plan: read the state, apply the diff, read again
  * until they agree; and rp_filter beside it. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -115,6 +116,67 @@ static int state_read(Rtnl *rtnl, int ifindex, uint32_t table, NetifState *ret) 
         return 0;
 }
 
+int netif_world_read(NetifWorld *ret) {
+        _cleanup_(rtnl_freep) Rtnl *rtnl = NULL;
+        int r;
+
+        r = rtnl_open(0, false, &rtnl);
+        if (r < 0)
+                return r;
+        for (unsigned attempt = 1;; attempt++) {
+                NetifWorld w = {};
+
+                r = rtnl_world_dump(rtnl, &w);
+                if (r >= 0) {
+                        *ret = w;
+                        return 0;
+                }
+                netif_world_done(&w);
+                if (r != -EAGAIN || attempt >= DUMP_ATTEMPTS_MAX)
+                        return r;
+        }
+}
+
+int netif_link_mtu(int ifindex, uint32_t *ret) {
+        _cleanup_(rtnl_freep) Rtnl *rtnl = NULL;
+        LinkInfo link;
+        int r;
+
+        r = rtnl_open(0, false, &rtnl);
+        if (r < 0)
+                return r;
+        r = rtnl_link_get(rtnl, ifindex, &link);
+        if (r < 0)
+                return r;
+        if (link.mtu == 0)
+                return -ENODATA;
+        *ret = link.mtu;
+        return 0;
+}
+
+int netif_pending(const NetifPlan *plan) {
+        _cleanup_(rtnl_freep) Rtnl *rtnl = NULL;
+        _cleanup_(netif_state_done) NetifState state = {};
+        _cleanup_(netif_diff_freep) NetifDiff *diff = NULL;
+        LinkInfo link;
+        int r;
+
+        r = rtnl_open(0, false, &rtnl);
+        if (r < 0)
+                return r;
+        r = rtnl_link_get(rtnl, plan->ifindex, &link);
+        if (r < 0)
+                return r;
+        r = state_read(rtnl, plan->ifindex, plan->table, &state);
+        if (r < 0)
+                return r;
+        r = netif_diff(plan, &state, &diff);
+        if (r < 0)
+                return r;
+        return (int) MIN(netif_diff_count(diff), (size_t) INT32_MAX) + !(link.flags & IFF_UP) +
+                (plan->mtu > 0 && link.mtu != plan->mtu);
+}
+
 int netif_read_state(int ifindex, uint32_t table, NetifState *ret) {
         _cleanup_(rtnl_freep) Rtnl *rtnl = NULL;
         int r;
@@ -208,6 +270,15 @@ int netif_configure(const NetifPlan *plan) {
                 r = rtnl_link_set_up(rtnl, plan->ifindex);
                 if (r < 0)
                         return log_debug_errno(r, "Failed to set link %s up: %m", link.name);
+                changes++;
+        }
+        if (plan->mtu > 0 && link.mtu != plan->mtu) {
+                log_debug("Setting the MTU of link %s (#%i) to %" PRIu32 " (was %" PRIu32 ").", link.name,
+                          link.ifindex, plan->mtu, link.mtu);
+                r = rtnl_link_set_mtu(rtnl, plan->ifindex, plan->mtu);
+                if (r < 0)
+                        return log_debug_errno(r, "Failed to set the MTU of %s to %" PRIu32 ": %m", link.name,
+                                               plan->mtu);
                 changes++;
         }
 

@@ -7,9 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static inline int negative_errno(void) {
-        return errno > 0 ? -errno : -EIO;
-}
+#include "macro.h"          /* negative_errno() */
 
 /* Appends item to a heap array of n elements. Returns 0 or -ENOMEM. */
 #define APPEND(array, n, item)                                                          \

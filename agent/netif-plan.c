@@ -227,7 +227,8 @@ int netif_plan_new(const NetifEni *eni, NetifPlan **ret) {
         struct in_addr router, broadcast;
         int r;
 
-        if (!eni || eni->ifindex <= 0 || eni->device_index == 0 || eni->device_index > UINT16_MAX)
+        if (!eni || eni->ifindex <= 0 || eni->device_index == 0 || eni->device_index > 99 ||
+            eni->network_card > 99)
                 return -EINVAL;
         if (eni->n_secondary_ips > 0 && !eni->secondary_ips)
                 return -EINVAL;
@@ -239,7 +240,7 @@ int netif_plan_new(const NetifEni *eni, NetifPlan **ret) {
         p = calloc(1, sizeof(NetifPlan));
         if (!p)
                 return -ENOMEM;
-        *p = (NetifPlan) { .ifindex = eni->ifindex, .table = NETIF_TABLE_BASE + eni->device_index };
+        *p = (NetifPlan) { .ifindex = eni->ifindex, .table = netif_table_for(eni->network_card, eni->device_index) };
 
         for (size_t i = 0; i <= eni->n_secondary_ips; i++) {
                 r = plan_add_address(p, eni, i == 0 ? eni->primary_ip : eni->secondary_ips[i - 1], router,
@@ -250,6 +251,69 @@ int netif_plan_new(const NetifEni *eni, NetifPlan **ret) {
         r = plan_add_routes(p, eni, router);
         if (r < 0)
                 return r;
+        if (eni->without_addresses) {
+                /* The rules stay: they are what the addresses need of us. */
+                p->addresses = mfree(p->addresses);
+                p->n_addresses = 0;
+                p->add_only = true;
+        }
+
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int netif_plan_new_primary(int ifindex, struct in_addr primary_ip, uint8_t prefixlen, struct in_addr gateway,
+                           uint32_t table, NetifPlan **ret) {
+        _cleanup_(netif_plan_freep) NetifPlan *p = NULL;
+        NetifCidr subnet;
+        int r;
+
+        if (ifindex <= 0 || prefixlen > 30 || primary_ip.s_addr == 0 || gateway.s_addr == 0)
+                return -EINVAL;
+        subnet = (NetifCidr) {
+                .network.s_addr = htonl(ntohl(primary_ip.s_addr) & prefix_mask(prefixlen)),
+                .prefixlen = prefixlen,
+        };
+        if (!netif_cidr_contains(&subnet, gateway))
+                return -EINVAL;
+
+        p = calloc(1, sizeof(NetifPlan));
+        if (!p)
+                return -ENOMEM;
+        *p = (NetifPlan) { .ifindex = ifindex, .table = table, .add_only = true };
+
+        r = APPEND(p->routes, p->n_routes, ((NetifRoute) {
+                .table = table,
+                .dst = subnet.network,
+                .dst_len = prefixlen,
+                .scope = NETIF_SCOPE_LINK,
+                .type = NETIF_ROUTE_UNICAST,
+                .protocol = NETIF_PROTO_STATIC,
+                .oif = ifindex,
+                .prefsrc = primary_ip,
+        }));
+        if (r < 0)
+                return r;
+        r = APPEND(p->routes, p->n_routes, ((NetifRoute) {
+                .table = table,
+                .scope = NETIF_SCOPE_UNIVERSE,
+                .type = NETIF_ROUTE_UNICAST,
+                .protocol = NETIF_PROTO_STATIC,
+                .oif = ifindex,
+                .gateway = gateway,
+                .prefsrc = primary_ip,
+        }));
+        if (r < 0)
+                return r;
+        r = APPEND(p->rules, p->n_rules, ((NetifRule) {
+                .priority = table,
+                .table = table,
+                .src = primary_ip,
+                .src_len = 32,
+                .action = NETIF_RULE_TO_TABLE,
+        }));
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(p);
         return 0;
@@ -257,8 +321,20 @@ int netif_plan_new(const NetifEni *eni, NetifPlan **ret) {
 
 int netif_plan_new_from_strings(int ifindex, unsigned device_index, const char *primary_ip,
                                 char *const *secondary_ips, const char *subnet_cidr, NetifPlan **ret) {
+        NetifEni base = { .ifindex = ifindex, .device_index = device_index };
+
+        return netif_plan_new_from_eni_strings(&base, primary_ip, secondary_ips, subnet_cidr, ret);
+}
+
+int netif_plan_new_from_eni_strings(const NetifEni *base, const char *primary_ip, char *const *secondary_ips,
+                                    const char *subnet_cidr, NetifPlan **ret) {
         _cleanup_free_ struct in_addr *secondaries = NULL;
-        NetifEni eni = { .ifindex = ifindex, .device_index = device_index };
+        NetifEni eni = {
+                .ifindex = base->ifindex,
+                .network_card = base->network_card,
+                .device_index = base->device_index,
+                .without_addresses = base->without_addresses,
+        };
         size_t n = 0;
         int r;
 
@@ -284,6 +360,7 @@ int netif_plan_new_from_strings(int ifindex, unsigned device_index, const char *
         eni.secondary_ips = secondaries;
         eni.n_secondary_ips = n;
 
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): eni only borrows secondaries, which is _cleanup_free_; clang 14 does not run it. */
         return netif_plan_new(&eni, ret);
 }
 
@@ -351,6 +428,23 @@ static int diff_addresses(const NetifPlan *plan, const NetifState *state, NetifD
         bool add_all = false;
         int r;
 
+        /* Add-only: an address that is there, however it came (a lease),
+         * is left as it is. */
+        if (plan->add_only) {
+                for (size_t j = 0; j < plan->n_addresses; j++) {
+                        bool found = false;
+
+                        for (size_t i = 0; !found && i < state->n_addresses; i++)
+                                found = address_same_ip(&state->addresses[i], &plan->addresses[j]);
+                        if (found)
+                                continue;
+                        r = APPEND(d->add_addresses, d->n_add_addresses, plan->addresses[j]);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+
         /* The kernel keeps the flags of an IPv4 address that NLM_F_REPLACE
          * names again, and adds a second address for another prefix length:
          * such an address must be deleted first. */
@@ -410,6 +504,13 @@ static int diff_routes(const NetifPlan *plan, const NetifState *state, NetifDiff
                 if (found)
                         continue;
 
+                /* Add-only never replaces a route of the same key. */
+                if (plan->add_only)
+                        for (size_t i = 0; !found && i < state->n_routes; i++)
+                                found = route_same_key(&state->routes[i], want);
+                if (found)
+                        continue;
+
                 r = APPEND(d->add_routes, d->n_add_routes, *want);
                 if (r < 0)
                         return r;
@@ -424,7 +525,7 @@ static int diff_routes(const NetifPlan *plan, const NetifState *state, NetifDiff
                         }
         }
 
-        for (size_t i = 0; i < state->n_routes; i++) {
+        for (size_t i = 0; i < state->n_routes && !plan->add_only; i++) {
                 if (keep[i] || state->routes[i].table != plan->table)
                         continue;
                 r = APPEND(d->del_routes, d->n_del_routes, state->routes[i]);
@@ -458,7 +559,7 @@ static int diff_rules(const NetifPlan *plan, const NetifState *state, NetifDiff 
                                 break;
                         }
                 /* Not in the plan, or a duplicate of one that is. */
-                delete[i] = kept_as[i] < 0;
+                delete[i] = kept_as[i] < 0 && !plan->add_only;
         }
 
         /* The kernel deletes the first rule that matches a request in the

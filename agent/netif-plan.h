@@ -14,9 +14,14 @@
 
 #include "macro.h"
 
-/* The policy routing table of the ENI at DeviceIndex d is NETIF_TABLE_BASE + d,
- * and its rules have that number as priority (amazon-ec2-net-utils' numbers). */
+/* The policy routing table of the ENI at NetworkCardIndex c and DeviceIndex d
+ * is NETIF_TABLE_BASE + 100 x c + d, and its rules have that number as
+ * priority (amazon-ec2-net-utils' numbers on card 0). */
 #define NETIF_TABLE_BASE 10000U
+
+static inline uint32_t netif_table_for(unsigned network_card, unsigned device_index) {
+        return NETIF_TABLE_BASE + 100U * network_card + device_index;
+}
 
 /* The kernel's values (linux/rtnetlink.h, linux/if_addr.h, linux/fib_rules.h),
  * repeated so that callers need not include kernel headers; netif-plan.c checks
@@ -111,6 +116,11 @@ typedef struct NetifRule {
 typedef struct NetifPlan {
         int ifindex;
         uint32_t table;
+        uint32_t mtu;                   /* 0: leave the link's MTU as it is */
+        /* Never delete or replace anything, only add what is missing: the
+         * link, its addresses and its routes are also a network manager's
+         * (Routing=auto), which nodeagent never edits. */
+        bool add_only;
         NetifAddress *addresses;
         size_t n_addresses;
         NetifRoute *routes;             /* the subnet route first: the default
@@ -126,7 +136,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(NetifPlan *, netif_plan_free);
 /* What the plan is made from: the link and what EC2 says about the ENI. */
 typedef struct NetifEni {
         int ifindex;
-        unsigned device_index;          /* 1..65535; 0 is the primary interface */
+        unsigned network_card;          /* 0..99 */
+        unsigned device_index;          /* 1..99; 0 is the primary interface */
+        bool without_addresses;         /* the addresses are someone else's (a manager's DHCP) */
         struct in_addr primary_ip;
         const struct in_addr *secondary_ips;
         size_t n_secondary_ips;
@@ -138,11 +150,23 @@ typedef struct NetifEni {
  * otherwise. */
 int netif_plan_new(const NetifEni *eni, NetifPlan **ret);
 
+/* The plan of the primary interface's own table (Routing=auto where a
+ * manager gave the ENI a second default route in the main table): the
+ * primary link's subnet and its default route through gateway, both with
+ * the primary IP as source, in table, and "from <primary IP> lookup table".
+ * Add-only. */
+int netif_plan_new_primary(int ifindex, struct in_addr primary_ip, uint8_t prefixlen, struct in_addr gateway,
+                           uint32_t table, NetifPlan **ret);
+
 /* The same from EC2's strings (Ec2NetworkInterface.private_ip and
  * .secondary_ips, Ec2Subnet.cidr); secondary_ips is NULL-terminated and may
  * be NULL. */
 int netif_plan_new_from_strings(int ifindex, unsigned device_index, const char *primary_ip,
                                 char *const *secondary_ips, const char *subnet_cidr, NetifPlan **ret);
+/* The same with base's ifindex, network_card, device_index and
+ * without_addresses (its addresses and subnet are ignored). */
+int netif_plan_new_from_eni_strings(const NetifEni *base, const char *primary_ip, char *const *secondary_ips,
+                                    const char *subnet_cidr, NetifPlan **ret);
 
 /* What the kernel has for one ENI, as netif_read_state() finds it. */
 typedef struct NetifState {

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "netif-internal.h"
+#include "netif-outcome.h"
 #include "netif-rtnl.h"
 
 /* Our requests are a header and a handful of attributes. */
@@ -273,6 +274,7 @@ int rtnl_link_parse(const struct nlmsghdr *nlh, LinkInfo *ret) {
                         return -EBADMSG;
                 memcpy(l.name, name, len + 1);
         }
+        (void) attr_u32(tb[IFLA_MTU], &l.mtu);
         if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == sizeof(l.mac.bytes)) {
                 memcpy(l.mac.bytes, mnl_attr_get_payload(tb[IFLA_ADDRESS]), sizeof(l.mac.bytes));
                 l.has_mac = true;
@@ -323,24 +325,34 @@ int rtnl_link_set_up(Rtnl *rtnl, int ifindex) {
         return rtnl_call(rtnl, nlh, NULL, NULL);
 }
 
+int rtnl_link_set_mtu(Rtnl *rtnl, int ifindex, uint32_t mtu) {
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifi;
+
+        nlh = rtnl_message(rtnl, RTM_NEWLINK, 0);
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg));
+        ifi->ifi_family = AF_UNSPEC;
+        ifi->ifi_index = ifindex;
+        mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+        return rtnl_call(rtnl, nlh, NULL, NULL);
+}
+
 /* ---- addresses ---- */
 
-static int address_handler(const struct nlmsghdr *nlh, void *userdata) {
+/* 1 and the address when nlh is an IPv4 address, 0 when not. */
+static int address_parse(const struct nlmsghdr *nlh, NetifAddress *ret) {
         const struct nlattr *tb[IFA_MAX + 1] = {};
         AttrTable t = { .tb = tb, .max = IFA_MAX };
-        NetifState *s = userdata;
         const struct ifaddrmsg *ifa;
         NetifAddress a = {};
         uint32_t flags;
         int r;
 
-        if (nlh->nlmsg_type != RTM_NEWADDR)
-                return 0;
         r = attrs_parse(nlh, sizeof(struct ifaddrmsg), &t);
         if (r < 0)
                 return r;
         ifa = mnl_nlmsg_get_payload(nlh);
-        if (ifa->ifa_family != AF_INET || (int) ifa->ifa_index != s->ifindex)
+        if (ifa->ifa_family != AF_INET)
                 return 0;
 
         a.ifindex = (int) ifa->ifa_index;
@@ -350,7 +362,20 @@ static int address_handler(const struct nlmsghdr *nlh, void *userdata) {
         if (!attr_in_addr(tb[IFA_LOCAL], &a.address) && !attr_in_addr(tb[IFA_ADDRESS], &a.address))
                 return 0;
         a.flags = attr_u32(tb[IFA_FLAGS], &flags) ? flags : ifa->ifa_flags;
+        *ret = a;
+        return 1;
+}
 
+static int address_handler(const struct nlmsghdr *nlh, void *userdata) {
+        NetifState *s = userdata;
+        NetifAddress a;
+        int r;
+
+        if (nlh->nlmsg_type != RTM_NEWADDR)
+                return 0;
+        r = address_parse(nlh, &a);
+        if (r <= 0 || a.ifindex != s->ifindex)
+                return r;
         return APPEND(s->addresses, s->n_addresses, a);
 }
 
@@ -580,6 +605,57 @@ int rtnl_state_dump(Rtnl *rtnl, NetifState *s) {
         return rtnl_call(rtnl, nlh, rule_handler, s);
 }
 
+/* ---- everything ---- */
+
+static int world_address_handler(const struct nlmsghdr *nlh, void *userdata) {
+        NetifWorld *w = userdata;
+        NetifAddress a;
+        int r;
+
+        if (nlh->nlmsg_type != RTM_NEWADDR)
+                return 0;
+        r = address_parse(nlh, &a);
+        return r <= 0 ? r : APPEND(w->addresses, w->n_addresses, a);
+}
+
+static int world_route_handler(const struct nlmsghdr *nlh, void *userdata) {
+        NetifWorld *w = userdata;
+        NetifRoute rt;
+        int r;
+
+        if (nlh->nlmsg_type != RTM_NEWROUTE)
+                return 0;
+        r = route_parse(nlh, &rt);
+        return r <= 0 ? r : APPEND(w->routes, w->n_routes, rt);
+}
+
+static int world_rule_handler(const struct nlmsghdr *nlh, void *userdata) {
+        NetifWorld *w = userdata;
+        NetifRule rule;
+        int r;
+
+        if (nlh->nlmsg_type != RTM_NEWRULE)
+                return 0;
+        r = rtnl_rule_parse(nlh, &rule);
+        return r <= 0 ? r : APPEND(w->rules, w->n_rules, rule);
+}
+
+int rtnl_world_dump(Rtnl *rtnl, NetifWorld *w) {
+        struct nlmsghdr *nlh;
+        int r;
+
+        nlh = rtnl_dump_message(rtnl, RTM_GETADDR, sizeof(struct ifaddrmsg), AF_INET);
+        r = rtnl_call(rtnl, nlh, world_address_handler, w);
+        if (r < 0)
+                return r;
+        nlh = rtnl_dump_message(rtnl, RTM_GETROUTE, sizeof(struct rtmsg), AF_INET);
+        r = rtnl_call(rtnl, nlh, world_route_handler, w);
+        if (r < 0)
+                return r;
+        nlh = rtnl_dump_message(rtnl, RTM_GETRULE, sizeof(struct fib_rule_hdr), AF_INET);
+        return rtnl_call(rtnl, nlh, world_rule_handler, w);
+}
+
 /* ---- Watching the link after the boot ---- */
 
 struct NetifLinkMonitor {
@@ -600,9 +676,10 @@ int netif_link_monitor_new(NetifLinkMonitor **ret) {
         m = calloc(1, sizeof(*m));
         if (!m)
                 return -ENOMEM;
-        /* Links and their IPv4 addresses: a link that goes down or loses
-         * its address is what the supervisor must notice. */
-        r = rtnl_open(RTMGRP_LINK | RTMGRP_IPV4_IFADDR, true, &m->rtnl);
+        /* Links, their IPv4 addresses, routes and rules: a link that goes
+         * down, loses its address, a route or a rule is what the
+         * supervisor must notice. */
+        r = rtnl_open(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE, true, &m->rtnl);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(m);

@@ -67,6 +67,7 @@ typedef struct LinkInfo {
         NetifMac mac;
         bool has_mac;
         unsigned flags;                 /* IFF_* */
+        uint32_t mtu;                   /* 0: not said */
 } LinkInfo;
 
 /* An RTM_NEWLINK or RTM_DELLINK message. */
@@ -74,6 +75,7 @@ int rtnl_link_parse(const struct nlmsghdr *nlh, LinkInfo *ret);
 /* -ENODEV when there is no such link. */
 int rtnl_link_get(Rtnl *rtnl, int ifindex, LinkInfo *ret);
 int rtnl_link_set_up(Rtnl *rtnl, int ifindex);
+int rtnl_link_set_mtu(Rtnl *rtnl, int ifindex, uint32_t mtu);
 
 /* An RTM_NEWRULE or RTM_DELRULE message: 1 and the rule when it is IPv4, 0
  * when not. */
@@ -83,6 +85,11 @@ int rtnl_rule_parse(const struct nlmsghdr *nlh, NetifRule *ret);
  * rules that look up s->table or sit at its priority to s. -EAGAIN when a
  * dump was interrupted by a change. */
 int rtnl_state_dump(Rtnl *rtnl, NetifState *s);
+
+/* Appends every IPv4 address, route and rule to w (netif-outcome.h). -EAGAIN
+ * when a dump was interrupted by a change. */
+typedef struct NetifWorld NetifWorld;
+int rtnl_world_dump(Rtnl *rtnl, NetifWorld *w);
 
 int rtnl_address_add(Rtnl *rtnl, const NetifAddress *a);
 int rtnl_address_del(Rtnl *rtnl, const NetifAddress *a);

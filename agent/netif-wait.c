@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Waiting for the kernel: a link by MAC address (and udev's database entry
- * for it), a link's carrier, a rule; and whether Routing=auto leaves the
- * ENI to amazon-ec2-net-utils. */
+ * for it), a link's carrier, a rule. (Which network manager takes the ENI
+ * is netif-manager.c's.) */
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fib_rules.h>
@@ -519,26 +519,4 @@ int netif_wait_rule(struct in_addr ip, usec_t deadline, uint32_t *ret_table) {
                 if (r < 0)
                         return log_debug_errno(r, "Failed to wait for rule events: %m");
         }
-}
-
-bool netif_routing_auto_delegated_in(const char *root) {
-        /* amazon-ec2-net-utils 2.x: its udev rule starts these per ENI. */
-        static const char *const units[] = {
-                "/usr/lib/systemd/system/policy-routes@.service",
-                "/lib/systemd/system/policy-routes@.service",
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
-                _cleanup_free_ char *path = NULL;
-
-                if (asprintf(&path, "%s%s", isempty(root) || streq(root, "/") ? "" : root, units[i]) < 0)
-                        return false;
-                if (access(path, F_OK) >= 0)
-                        return true;
-        }
-        return false;
-}
-
-bool netif_routing_auto_delegated(void) {
-        return netif_routing_auto_delegated_in(NULL);
 }

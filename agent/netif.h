@@ -27,6 +27,7 @@
  * Functions return negative errno and leave ret_ parameters untouched on
  * failure; they log at debug level only. */
 
+#include "netif-outcome.h"
 #include "netif-plan.h"
 #include "time-util.h"
 
@@ -85,11 +86,15 @@ int netif_configure(const NetifPlan *plan);
  * when there is no such link. */
 int netif_read_state(int ifindex, uint32_t table, NetifState *ret);
 
-/* True when amazon-ec2-net-utils' policy-routes units are installed: then
- * Routing=auto leaves the ENI to them. _in() looks below another root
- * directory (tests). */
-bool netif_routing_auto_delegated(void);
-bool netif_routing_auto_delegated_in(const char *root);
+/* How many changes netif_configure() would make now (0: the link is as the
+ * plan says), without making them. -ENODEV when the link is gone. */
+int netif_pending(const NetifPlan *plan);
+
+/* Every IPv4 address, route and rule (netif-outcome.h). */
+int netif_world_read(NetifWorld *ret);
+
+/* The link's MTU. */
+int netif_link_mtu(int ifindex, uint32_t *ret);
 
 /* Waits until a rule "from ip" (/32) exists, as amazon-ec2-net-utils sets
  * it up, and returns the table it looks up in ret_table (may be NULL).

@@ -3,9 +3,11 @@
  * --attach-only, --detach (and the release on SIGTERM), --status. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "log.h"
 #include "node.h"
+#include "raid.h"
 #include "route53.h"
 
 /* How long --attach-only waits for the local device once EC2 says attached:
@@ -115,6 +117,44 @@ static int unmount_volume(NodeVolume *v) {
         return 0;
 }
 
+/* A set's md array is stopped before its members go: md would fail the
+ * array with a member pulled from under it. Stops /dev/md/<name> and any
+ * array holding a member (raid_stop()). */
+static int stop_array(Node *n, NodeVolume *v) {
+        _cleanup_free_ BlockDevice *devices = NULL;
+        _cleanup_free_ RaidMember *members = NULL;
+        _cleanup_free_ char *md_name = NULL;
+        int r;
+
+        if (v->config->stripe == STRIPE_NONE)
+                return 0;
+        r = raid_md_name(n->name, v->config->section, &md_name);
+        if (r < 0)
+                return path_fail(&v->path, FAILURE_OTHER, r, "Failed to name the array: %m");
+        devices = calloc(v->n_members, sizeof(BlockDevice));
+        members = calloc(v->n_members, sizeof(RaidMember));
+        if (!devices || !members)
+                return log_oom();
+        for (size_t k = 0; k < v->n_members; k++) {
+                Volume *m = &v->members[k];
+
+                /* A member not here has nothing to stop. */
+                if (m->ec2.id)
+                        (void) blockdev_find(m->ec2.id, m->device_name, &devices[k]);
+                members[k] = (RaidMember) { .volume_id = m->ec2.id, .devnode = devices[k].devnode, .slot = -1 };
+        }
+        r = raid_stop(md_name, members, v->n_members, n->deadline);
+        for (size_t k = 0; k < v->n_members; k++)
+                block_device_done(&devices[k]);
+        if (r == -EBUSY)
+                return path_fail_logged(&v->path, FAILURE_UNUSABLE, r, "the md array is in use");
+        if (r < 0)
+                return path_fail(&v->path, FAILURE_OTHER, r, "Failed to stop md array %s: %m", md_name);
+        if (r > 0)
+                path_transition(&v->path, PATH_STATE_ARRAY, "Stopped md array %s.", md_name);
+        return 0;
+}
+
 static int detach_members(NodeVolume *v) {
         int r;
 
@@ -142,7 +182,7 @@ size_t node_release_order(const Node *n, NodeVolume **ret) {
         return k;
 }
 
-static int detach_volume(NodeVolume *v) {
+static int detach_volume(Node *n, NodeVolume *v) {
         int r;
 
         for (size_t k = 0; k < v->n_members; k++) {
@@ -151,6 +191,9 @@ static int detach_volume(NodeVolume *v) {
                         return r;
         }
         r = unmount_volume(v);
+        if (r < 0)
+                return r;
+        r = stop_array(n, v);
         if (r < 0)
                 return r;
         return detach_members(v);
@@ -169,7 +212,7 @@ int node_detach(Node *n) {
         for (size_t i = 0; i < k; i++) {
                 if (!selected(n, order[i]))
                         continue;
-                r = detach_volume(order[i]);
+                r = detach_volume(n, order[i]);
                 if (r < 0)
                         return r;
         }
@@ -186,6 +229,8 @@ static int release_volume(Node *n, NodeVolume *v) {
         for (size_t k = 0; k < v->n_members; k++)
                 v->members[k].attach.deadline = n->deadline;
         r = unmount_volume(v);
+        if (r >= 0)
+                r = stop_array(n, v);
         if (r < 0) {
                 log_error("%s: leaving %s attached.", v->path.name, strna(v->members[0].ec2.id));
                 return r;
@@ -246,7 +291,8 @@ static void status_link(const Node *n, const NetifLink *link) {
         char buf[NETIF_FORMAT_MAX];
 
         printf("  link %s (ifindex %d)\n", link->name, link->ifindex);
-        if (netif_read_state(link->ifindex, NETIF_TABLE_BASE + n->config->interface.device_index, &state) < 0)
+        if (netif_read_state(link->ifindex, netif_table_for(n->config->interface.network_card_index,
+                                                            n->config->interface.device_index), &state) < 0)
                 return;
         for (size_t i = 0; i < state.n_addresses; i++)
                 printf("  address %s\n", netif_address_to_string(&state.addresses[i], buf));
@@ -309,6 +355,31 @@ static int status_member(Node *n, NodeVolume *v, Volume *m) {
         return 0;
 }
 
+/* A set's md array: what runs as /dev/md/<name>, and its mount. */
+static int status_array(Node *n, NodeVolume *v) {
+        _cleanup_(raid_status_done) RaidStatus st = { .raid_devices = -1 };
+        _cleanup_free_ char *md_name = NULL, *device = NULL;
+        int r;
+
+        r = raid_md_name(n->name, v->config->section, &md_name);
+        if (r < 0)
+                return path_fail(&v->path, FAILURE_OTHER, r, "Failed to name the array: %m");
+        if (asprintf(&device, "/dev/md/%s", md_name) < 0)
+                return log_oom();
+        r = raid_status(md_name, n->deadline, &st);
+        if (r < 0)
+                return path_fail(&v->path, FAILURE_OTHER, r, "Failed to read md array %s: %m", md_name);
+        if (r == 0) {
+                printf("md array %s (%s): not running\n", device, v->config->section);
+                return 0;
+        }
+        printf("md array %s (%s): %s, %s, %d devices, UUID %s\n", device, v->config->section, st.kernel_name,
+               strna(st.array_state), st.raid_devices, strna(st.uuid));
+        r = fs_mount_state(device, v->config->mount_point);
+        printf("  %s %s\n", r > 0 ? "mounted at" : "not mounted at", v->config->mount_point);
+        return 0;
+}
+
 static int status_volume(Node *n, NodeVolume *v) {
         int r;
 
@@ -317,6 +388,8 @@ static int status_volume(Node *n, NodeVolume *v) {
                 if (r < 0)
                         return r;
         }
+        if (v->config->stripe != STRIPE_NONE)
+                return status_array(n, v);
         return 0;
 }
 
@@ -411,4 +484,52 @@ int node_unpublish(Node *n) {
          * node's own set, the same way; shared: this IP, by compare-and-
          * swap, the set deleted with its last IP. */
         return dns_unpublish(&p, &result);
+}
+/* UnpublishOnStop=terminating: the Auto Scaling group says where it moves
+ * this instance. Only "Terminated" takes the node out of DNS: a stop for a
+ * reboot, a package update or Standby keeps the entry, since the same
+ * instance comes back with the same address and clients would lose the node
+ * for nothing. Anything unreadable keeps it too: a stale entry costs a
+ * failed connection, a missing one an outage. */
+static bool instance_is_terminating(Node *n) {
+        _cleanup_free_ char *target = NULL;
+        int r;
+
+        r = imds_get(n->instance->imds, "meta-data/autoscaling/target-lifecycle-state",
+                     usec_add(now(CLOCK_MONOTONIC), 5 * USEC_PER_SEC), &target);
+        if (r == -ENOENT) {
+                log_info("IMDS has no target lifecycle state (not in an Auto Scaling group): keeping %s.",
+                         n->config->dns.name);
+                return false;
+        }
+        if (r < 0) {
+                log_warning_errno(r, "Could not read the target lifecycle state from IMDS, keeping %s: %m",
+                                  n->config->dns.name);
+                return false;
+        }
+        target[strcspn(target, " \t\r\n")] = 0;
+        if (!streq(target, "Terminated")) {
+                log_info("The Auto Scaling group moves this instance to %s, not Terminated: keeping %s.", target,
+                         n->config->dns.name);
+                return false;
+        }
+        return true;
+}
+
+int node_stop(Node *n) {
+        int r;
+
+        n->deadline = usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE);
+        if (n->config->has_dns && n->config->dns.unpublish_on_stop == UNPUBLISH_ON_STOP_TERMINATING &&
+            instance_is_terminating(n)) {
+                /* First, while the address still answers: clients move on
+                 * before the volume goes. A failure is logged and the
+                 * release goes on; the successor's publish replaces the
+                 * entry anyway. */
+                log_info("The instance is being terminated: taking this node out of %s.", n->config->dns.name);
+                r = node_unpublish(n);
+                if (r < 0)
+                        log_warning_errno(r, "Leaving %s as it is: %m", n->config->dns.name);
+        }
+        return node_release_on_stop(n);
 }

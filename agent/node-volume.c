@@ -8,6 +8,7 @@
 #include "log.h"
 #include "notify.h"
 #include "node.h"
+#include "raid.h"
 #include "restore.h"
 
 /* The ids of every member, for one CreateTags call. */
@@ -55,9 +56,13 @@ static int tag_volumes(NodeVolume *v, PathState state, const char *key, const ch
  * and tagging. From then on a volume that shows no filesystem is refused,
  * never formatted. */
 static int tag_initialized(NodeVolume *v) {
-        if (isempty(v->fs.uuid))
+        /* A set's members carry the array's UUID, which names the array
+         * they must assemble into (raid.h); a volume its filesystem's. */
+        const char *uuid = v->md_name ? v->array_uuid : v->fs.uuid;
+
+        if (isempty(uuid))
                 return 0;
-        return tag_volumes(v, PATH_STATE_TAG, VOLUME_TAG_INITIALIZED, v->fs.uuid, "");
+        return tag_volumes(v, PATH_STATE_TAG, VOLUME_TAG_INITIALIZED, uuid, "");
 }
 
 typedef struct FormatIntent {
@@ -82,6 +87,11 @@ static int tag_format_started(void *userdata) {
 static FsVolumeMarks volume_marks(const NodeVolume *v) {
         FsVolumeMarks m = { .initialized = members_tagged(v, VOLUME_TAG_INITIALIZED) };
 
+        /* A set: what raid_setup() made of the members' tags (format-started
+         * on every member, not on one), and a restore below. */
+        if (v->md_name)
+                m = v->array_marks;
+
         for (size_t k = 0; k < v->n_members; k++) {
                 const Ec2Volume *e = &v->members[k].ec2;
                 const char *from = ec2_tags_get(e->tags, e->n_tags, RESTORE_TAG_RESTORED_FROM);
@@ -89,7 +99,7 @@ static FsVolumeMarks volume_marks(const NodeVolume *v) {
                 if (ec2_tags_get(e->tags, e->n_tags, VOLUME_TAG_INITIALIZED) ||
                     (from && !streq(from, RESTORE_FROM_BLANK)))
                         m.initialized = true;
-                if (ec2_tags_get(e->tags, e->n_tags, VOLUME_TAG_FORMAT_STARTED))
+                if (!v->md_name && ec2_tags_get(e->tags, e->n_tags, VOLUME_TAG_FORMAT_STARTED))
                         m.format_started = true;
         }
         return m;
@@ -210,6 +220,77 @@ static int run_plain(Node *n, NodeVolume *v) {
         return setup_filesystem(n, v);
 }
 
+/* raid_setup()'s before_write: before mdadm --create writes its first
+ * superblock, every member is tagged nodeagent:format-started, so that a
+ * boot killed between the array and its filesystem knows both as its own
+ * (and formats the array, not refuses it for ever). */
+static int before_array_write(RaidWrite what, const char *md_device, void *userdata) {
+        FormatIntent *i = userdata;
+
+        if (what != RAID_WRITE_CREATE)
+                return 0;
+        return tag_volumes(i->volume, PATH_STATE_ARRAY, VOLUME_TAG_FORMAT_STARTED, i->instance_id,
+                           " before mdadm --create");
+}
+
+/* The md array over the proven members (raid.h): created, assembled or
+ * adopted; its /dev/md/<name> becomes the section's device. */
+static int setup_array(Node *n, NodeVolume *v) {
+        _cleanup_(raid_result_done) RaidResult result = {};
+        _cleanup_free_ RaidMember *members = calloc(v->n_members, sizeof(RaidMember));
+        FormatIntent intent = { .volume = v, .instance_id = n->instance->instance_id };
+        RaidSetupOptions options = {
+                .allow_create = v->config->format == FORMAT_IF_BLANK,
+                .before_write = before_array_write,
+                .userdata = &intent,
+        };
+        int r;
+
+        if (!members)
+                return log_oom();
+        r = raid_md_name(n->name, v->config->section, &v->md_name);
+        if (r < 0)
+                return path_fail(&v->path, FAILURE_OTHER, r, "Failed to name the array: %m");
+
+        /* Id= records the members' places in its order; Tag= + Count= by
+         * volume id, and the superblocks alone say which is where. */
+        for (size_t k = 0; k < v->n_members; k++) {
+                const Ec2Volume *e = &v->members[k].ec2;
+                const char *from = ec2_tags_get(e->tags, e->n_tags, RESTORE_TAG_RESTORED_FROM);
+
+                members[k] = (RaidMember) {
+                        .volume_id = e->id,
+                        .devnode = v->members[k].device.devnode,
+                        .slot = v->config->n_ids > 1 ? (int) k : -1,
+                        .initialized = ec2_tags_get(e->tags, e->n_tags, VOLUME_TAG_INITIALIZED),
+                        .format_started = ec2_tags_get(e->tags, e->n_tags, VOLUME_TAG_FORMAT_STARTED) != NULL,
+                        .restored = from && !streq(from, RESTORE_FROM_BLANK),
+                };
+        }
+        if (v->config->n_ids <= 1)
+                raid_members_sort(members, v->n_members);
+
+        path_transition(&v->path, PATH_STATE_ARRAY, "Setting up md array %s (RAID 0) over %zu members.", v->md_name,
+                        v->n_members);
+        r = raid_setup(v->md_name, members, v->n_members, &options, n->deadline, &result);
+        if (raid_error_is_refusal(r))
+                /* raid has said why, once. */
+                return path_fail_logged(&v->path, FAILURE_FILESYSTEM, r,
+                                        "refused: the set needs a person (see the journal)");
+        if (r < 0 && v->path.state == PATH_STATE_FAILED)
+                /* before_write failed and said why. */
+                return r;
+        if (r < 0)
+                return path_fail(&v->path, r == -ETIME ? FAILURE_DEADLINE : FAILURE_OTHER, r,
+                                 "Failed to set up md array %s: %m", v->md_name);
+
+        (void) fs_device_size(result.device, &v->size);
+        v->devnode = TAKE_PTR(result.device);
+        v->array_uuid = TAKE_PTR(result.uuid);
+        v->array_marks = result.marks;
+        return 0;
+}
+
 /* A striped set: every member attached (their attaches overlapping), each
  * proven, then the array over them. */
 static int run_set(Node *n, NodeVolume *v) {
@@ -228,8 +309,10 @@ static int run_set(Node *n, NodeVolume *v) {
                 if (r < 0)
                         return r;
         }
-        return path_fail(&v->path, FAILURE_CONFIG, -EOPNOTSUPP, "Stripe=raid0: the md array of a striped set "
-                         "cannot be assembled by this build yet.");
+        r = setup_array(n, v);
+        if (r < 0)
+                return r;
+        return setup_filesystem(n, v);
 }
 
 int node_run_volume(Node *n, NodeVolume *v) {

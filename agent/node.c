@@ -69,6 +69,8 @@ static void node_volume_done(NodeVolume *v) {
         v->members = mfree(v->members);
         v->n_members = 0;
         v->devnode = mfree(v->devnode);
+        v->md_name = mfree(v->md_name);
+        v->array_uuid = mfree(v->array_uuid);
         fs_setup_result_done(&v->fs);
         v->mounted_fd = safe_close(v->mounted_fd);
         v->done_fd = safe_close(v->done_fd);
@@ -112,6 +114,7 @@ void node_done(Node *n) {
         n->n_volumes = 0;
         eni_done(&n->interface.eni);
         n->interface.subnet_cidr = mfree(n->interface.subnet_cidr);
+        node_routing_done(&n->interface.routing);
         n->interface.done_fd = safe_close(n->interface.done_fd);
         dns_read_done(&n->dns.read);
         n->dns.done_fd = safe_close(n->dns.done_fd);
@@ -346,7 +349,7 @@ static char *section_key(const NodeVolume *v, const char *what) {
         if (asprintf(&key, "NODEAGENT_VOLUME_%s_%s", v->config->section, what) < 0)
                 return NULL;
         for (char *p = key; *p; p++)
-                *p = *p == '-' ? '_' : (char) toupper((unsigned char) *p);
+                *p = (char) (*p == '-' ? '_' : toupper((unsigned char) *p));
         return key;
 }
 

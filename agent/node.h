@@ -22,6 +22,7 @@
 #include "eni.h"
 #include "fs.h"
 #include "instance.h"
+#include "netif-manager.h"
 #include "netif.h"
 #include "path.h"
 #include "signals.h"
@@ -40,6 +41,9 @@ typedef struct NodeVolume {
         Volume *members;                /* one for a plain section, each member of a set */
         size_t n_members;
         char *devnode;                  /* where the filesystem lives: the volume's device, or the array's */
+        char *md_name;                  /* a striped set's md array (raid_md_name()); NULL otherwise */
+        char *array_uuid;               /* its UUID: the value of the members' nodeagent:initialized */
+        FsVolumeMarks array_marks;      /* what the members' tags and superblocks say of the array */
         uint64_t size;                  /* that device's size in bytes, for online growth */
         FsSetupResult fs;
         atomic_bool mounted;            /* its filesystem is mounted: the node may serve */
@@ -47,12 +51,33 @@ typedef struct NodeVolume {
         int done_fd;                    /* readable once the path has ended, well or not */
 } NodeVolume;
 
+/* What the interface path's routing found and added (node-interface.c),
+ * for the supervisor after READY. */
+typedef struct NodeRouting {
+        bool prepared;                  /* the host was looked at before the attach */
+        NetifHost host;
+        NetifManager manager;           /* who configured the link; _NETIF_MANAGER_MAX: nobody */
+        NetifIds ids;
+        bool have_primary;              /* the primary's facts below were read before the attach */
+        struct in_addr primary_gateway;
+        uint8_t primary_prefixlen;
+        uint32_t primary_mtu;
+        NetifPlan *eni_plan;            /* nodeagent's own pieces; NULL: none */
+        NetifPlan *primary_plan;
+        bool owns_address;
+        usec_t missing_since;           /* when the manager's part went missing; 0: it is there */
+        bool link_gone;                 /* the last watch found no link at all */
+} NodeRouting;
+
+void node_routing_done(NodeRouting *rt);
+
 typedef struct NodeInterface {
         Path path;
         AwsClient *aws;
         Eni eni;
         bool have_link;
         char *subnet_cidr;              /* read while the ENI attaches */
+        NodeRouting routing;
         int done_fd;
 } NodeInterface;
 
@@ -109,6 +134,10 @@ int node_release_on_stop(Node *n);
  * path). Returns how many. */
 size_t node_release_order(const Node *n, NodeVolume **ret);
 
+/* SIGTERM: with UnpublishOnStop=terminating and IMDS saying the instance
+ * is being terminated, unpublishes first; then node_release_on_stop(). */
+int node_stop(Node *n);
+
 /* nodeagent --unpublish: takes this node's entry out of Route 53 (dns.h's
  * dns_unpublish()); safe to run twice. */
 int node_unpublish(Node *n);
@@ -125,6 +154,11 @@ FailureKind node_failure_kind(const Node *n, int r);
 int node_run_volume(Node *n, NodeVolume *v);
 int node_run_interface(Node *n);
 int node_run_dns(Node *n);
+
+/* For the supervisor: looks at the interface's outcome, puts nodeagent's
+ * own pieces back when they went missing, and says what else to do
+ * (NETIF_SUPERVISE_*: wait for the manager, or the ENI is lost). */
+NetifSuperviseAction node_interface_watch(Node *n, usec_t now);
 
 /* For node-dns.c: waits until the interface path has ended and every
  * volume is mounted (what remains of a volume path, its tags, runs beside

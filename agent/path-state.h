@@ -7,7 +7,8 @@
  *
  *   volume, volume:NAME   the attach lifecycle (attach.h): find, restore,
  *                         take-over, force-detach, wait-release, attach,
- *                         wait-device, reattach; then filesystem, tag, done
+ *                         wait-device, reattach; then array (a striped
+ *                         set's md array), filesystem, tag, done
  *   interface             the attach lifecycle: find, restore, take-over,
  *                         force-detach, wait-release, attach, wait-link,
  *                         reattach; then routing, carrier, done
@@ -37,6 +38,7 @@ typedef enum PathState {
         PATH_STATE_WAIT_DETACHED,
 
         /* The volume after its attach. */
+        PATH_STATE_ARRAY,
         PATH_STATE_FILESYSTEM,
         PATH_STATE_TAG,
 

@@ -23,6 +23,7 @@ static const char *const path_state_table[_PATH_STATE_MAX] = {
         [PATH_STATE_UNMOUNT] = "unmount",
         [PATH_STATE_DETACH] = "detach",
         [PATH_STATE_WAIT_DETACHED] = "wait-detached",
+        [PATH_STATE_ARRAY] = "array",
         [PATH_STATE_FILESYSTEM] = "filesystem",
         [PATH_STATE_TAG] = "tag",
         [PATH_STATE_ROUTING] = "routing",

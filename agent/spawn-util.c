@@ -38,6 +38,7 @@ static const struct {
         { "xfs_repair", "xfsprogs" },
         { "xfs_admin",  "xfsprogs" },
         { "xfs_db",     "xfsprogs" },
+        { "mdadm",      "mdadm" },
 };
 
 const char *spawn_program_package(const char *name) {
@@ -228,29 +229,12 @@ static int reap(pid_t pid, int *ret_status) {
         }
 }
 
-int spawn(char *const argv[], usec_t deadline, int log_level, char **ret_output) {
-        _cleanup_(file_actions_destroyp) posix_spawn_file_actions_t *fa = NULL;
-        _cleanup_(spawnattr_destroyp) posix_spawnattr_t *attr = NULL;
-        posix_spawn_file_actions_t fa_storage;
-        posix_spawnattr_t attr_storage;
-        _cleanup_close_ int pipe_r = -EBADF, pipe_w = -EBADF, pidfd = -EBADF;
-        _cleanup_free_ char *path = NULL, *command = NULL;
-        char *envp[] = { (char *) "PATH=" SPAWN_PATH, (char *) "LC_ALL=C", NULL };
-        _cleanup_(output_freep) Output *o = NULL;
-        const char *name;
-        sigset_t mask, defaults;
-        int fds[2], status = 0, r;
-        bool exited = false, reaped = false, pipe_open = true;
-        unsigned kills = 0;
-        usec_t until;
-        pid_t pid;
+/* spawn_find_program(), and for a program that is not there the one
+ * message an operator needs: which Debian package ships it. */
+static int find_program(const char *arg0, const char *name, char **ret_path) {
+        int r;
 
-        if (!argv || isempty(argv[0]))
-                return -EINVAL;
-
-        name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
-
-        r = spawn_find_program(argv[0], &path);
+        r = spawn_find_program(arg0, ret_path);
         if (r == -ENOENT) {
                 const char *package = spawn_program_package(name);
 
@@ -260,29 +244,21 @@ int spawn(char *const argv[], usec_t deadline, int log_level, char **ret_output)
                                                name, SPAWN_PATH, package);
                 return log_error_errno(ENOENT, "%s is not installed (looked in %s).", name, SPAWN_PATH);
         }
-        if (r < 0)
-                return r;
+        return r;
+}
 
-        command = format_command(argv);
-        if (!command)
-                return -ENOMEM;
-
-        /* A program started after the deadline could only be killed again. */
-        if (deadline != USEC_INFINITY && usec_left(deadline) == 0)
-                return log_debug_errno(ETIME, "Not running %s: the deadline has passed.", command);
-
-        /* On the heap: callers may run on threads with small stacks. */
-        o = calloc(1, sizeof(Output));
-        if (!o)
-                return -ENOMEM;
-        o->name = name;
-        o->log_level = log_level;
-        o->want_data = ret_output != NULL;
-
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return -errno;
-        pipe_r = fds[0];
-        pipe_w = fds[1];
+/* Starts path with argv, stdin from /dev/null, stdout and stderr into
+ * pipe_w, the fixed environment, default signal handling and a process
+ * group of its own. */
+static int start_child(const char *path, char *const argv[], const char *command, int pipe_w,
+                       pid_t *ret_pid) {
+        _cleanup_(file_actions_destroyp) posix_spawn_file_actions_t *fa = NULL;
+        _cleanup_(spawnattr_destroyp) posix_spawnattr_t *attr = NULL;
+        posix_spawn_file_actions_t fa_storage;
+        posix_spawnattr_t attr_storage;
+        char *envp[] = { (char *) "PATH=" SPAWN_PATH, (char *) "LC_ALL=C", NULL };
+        sigset_t mask, defaults;
+        int r;
 
         r = posix_spawn_file_actions_init(&fa_storage);
         if (r != 0)
@@ -320,39 +296,56 @@ int spawn(char *const argv[], usec_t deadline, int log_level, char **ret_output)
                 return -r;
 
         log_debug("Running %s", command);
-        r = posix_spawn(&pid, path, fa, attr, argv, envp);
+        r = posix_spawn(ret_pid, path, fa, attr, argv, envp);
         if (r != 0)
                 return log_debug_errno(r, "Failed to start %s: %m", path);
+        return 0;
+}
 
-        pipe_w = safe_close(pipe_w);
+/* A started child and how far the wait for it has got. The fds belong to
+ * spawn(). */
+typedef struct Child {
+        const char *name;
+        pid_t pid;
+        int pipe_r;
+        int pidfd;              /* -EBADF without pidfd_open() */
+        int status;
+        bool exited, reaped, pipe_open;
+        unsigned kills;         /* 1: SIGTERM sent, 2: SIGKILL sent */
+        usec_t until;           /* the deadline, then the end of the grace period */
+} Child;
 
-        /* The child stays a zombie until we reap it, so its pid cannot be
-         * reused in between: the pidfd and kill(-pid) below are safe. */
-        pidfd = pidfd_open(pid, 0);
-        if (pidfd < 0 && errno != ENOSYS) {
-                r = -errno;
-                (void) kill(-pid, SIGKILL);
-                (void) reap(pid, &status);
-                return log_debug_errno(r, "Failed to open a pidfd for %s: %m", name);
+/* The deadline, then the grace period after SIGTERM, has passed. */
+static void child_deadline_passed(Child *c) {
+        if (c->kills == 0) {
+                log_debug("%s did not finish before the deadline, sending SIGTERM.", c->name);
+                (void) kill(-c->pid, SIGTERM);
+                c->until = usec_add(now(CLOCK_MONOTONIC), SPAWN_KILL_GRACE_USEC);
+        } else {
+                log_debug("%s did not exit after SIGTERM, sending SIGKILL.", c->name);
+                (void) kill(-c->pid, SIGKILL);
+                c->until = USEC_INFINITY;
         }
+        c->kills++;
+}
 
-        if (fcntl(pipe_r, F_SETFL, O_NONBLOCK) < 0) {
-                r = -errno;
-                goto kill_and_fail;
-        }
+/* Waits until the child has exited, logging its output as it comes and
+ * killing it at the deadline. Returns 0, or a negative errno after which
+ * the child must be killed. */
+static int child_wait(Child *c, Output *o) {
+        int r;
 
-        until = deadline;
-        while (!exited) {
+        while (!c->exited) {
                 struct pollfd p[2];
                 nfds_t n = 0;
-                int pipe_index = -1, wait_ms = timeout_ms(until);
+                int pipe_index = -1, wait_ms = timeout_ms(c->until);
 
-                if (pipe_open) {
+                if (c->pipe_open) {
                         pipe_index = (int) n;
-                        p[n++] = (struct pollfd) { .fd = pipe_r, .events = POLLIN };
+                        p[n++] = (struct pollfd) { .fd = c->pipe_r, .events = POLLIN };
                 }
-                if (pidfd >= 0)
-                        p[n++] = (struct pollfd) { .fd = pidfd, .events = POLLIN };
+                if (c->pidfd >= 0)
+                        p[n++] = (struct pollfd) { .fd = c->pidfd, .events = POLLIN };
                 else if (wait_ms < 0 || wait_ms > SPAWN_WAIT_FALLBACK_MSEC)
                         wait_ms = SPAWN_WAIT_FALLBACK_MSEC;
 
@@ -363,71 +356,63 @@ int spawn(char *const argv[], usec_t deadline, int log_level, char **ret_output)
                                                      usec_add(now(CLOCK_MONOTONIC), (usec_t) wait_ms * USEC_PER_MSEC),
                                  WAIT_UNCANCELLABLE);
                 if (r < 0)
-                        goto kill_and_fail;
+                        return r;
 
-                if (r == 0 && (pidfd >= 0 || (until != USEC_INFINITY && usec_left(until) == 0))) {
-                        /* The deadline, then the grace period, passed. */
-                        if (kills == 0) {
-                                log_debug("%s did not finish before the deadline, sending SIGTERM.", name);
-                                (void) kill(-pid, SIGTERM);
-                                until = usec_add(now(CLOCK_MONOTONIC), SPAWN_KILL_GRACE_USEC);
-                        } else {
-                                log_debug("%s did not exit after SIGTERM, sending SIGKILL.", name);
-                                (void) kill(-pid, SIGKILL);
-                                until = USEC_INFINITY;
-                        }
-                        kills++;
+                if (r == 0 && (c->pidfd >= 0 || (c->until != USEC_INFINITY && usec_left(c->until) == 0))) {
+                        child_deadline_passed(c);
                         continue;
                 }
 
                 if (pipe_index >= 0 && p[pipe_index].revents != 0) {
-                        r = output_read(o, pipe_r);
+                        r = output_read(o, c->pipe_r);
                         if (r < 0)
-                                goto kill_and_fail;
+                                return r;
                         if (r > 0)
-                                pipe_open = false;
+                                c->pipe_open = false;
                 }
 
-                if (pidfd >= 0) {
+                if (c->pidfd >= 0) {
                         if (p[n - 1].revents != 0)
-                                exited = true;
+                                c->exited = true;
                 } else {
-                        pid_t w = waitpid(pid, &status, WNOHANG);
+                        pid_t w = waitpid(c->pid, &c->status, WNOHANG);
 
-                        if (w == pid)
-                                exited = reaped = true;
-                        else if (w < 0 && errno != EINTR) {
-                                r = -errno;
-                                goto kill_and_fail;
-                        }
+                        if (w == c->pid)
+                                c->exited = c->reaped = true;
+                        else if (w < 0 && errno != EINTR)
+                                return -errno;
                 }
         }
+        return 0;
+}
 
-        /* What the program wrote before it exited is in the pipe now. A
-         * child it left behind may keep the pipe open: we do not wait for
-         * that one. */
-        if (pipe_open) {
-                r = output_read(o, pipe_r);
+/* After a failure while it runs: the child is killed and reaped. */
+static int child_kill(Child *c, int error) {
+        (void) kill(-c->pid, SIGKILL);
+        (void) reap(c->pid, &c->status);
+        return log_debug_errno(error, "Failed to run %s: %m", c->name);
+}
+
+/* The child has exited: reaps it and turns its end into spawn()'s result. */
+static int child_end(Child *c, Output *o, char **ret_output) {
+        int r;
+
+        if (!c->reaped) {
+                r = reap(c->pid, &c->status);
                 if (r < 0)
-                        goto kill_and_fail;
-        }
-        output_flush_line(o);
-
-        if (!reaped) {
-                r = reap(pid, &status);
-                if (r < 0)
-                        return log_debug_errno(r, "Failed to wait for %s: %m", name);
+                        return log_debug_errno(r, "Failed to wait for %s: %m", c->name);
         }
 
-        if (kills > 0)
-                return log_debug_errno(ETIME, "%s was killed at the deadline.", name);
-        if (WIFSIGNALED(status))
-                return log_debug_errno(EPROTO, "%s was killed by signal %s.", name, strsignal(WTERMSIG(status)));
-        if (!WIFEXITED(status))
-                return log_debug_errno(EPROTO, "%s ended in an unexpected way (wait status 0x%x).", name,
-                                       (unsigned) status);
+        if (c->kills > 0)
+                return log_debug_errno(ETIME, "%s was killed at the deadline.", c->name);
+        if (WIFSIGNALED(c->status))
+                return log_debug_errno(EPROTO, "%s was killed by signal %s.", c->name,
+                                       strsignal(WTERMSIG(c->status)));
+        if (!WIFEXITED(c->status))
+                return log_debug_errno(EPROTO, "%s ended in an unexpected way (wait status 0x%x).", c->name,
+                                       (unsigned) c->status);
 
-        log_debug("%s exited with status %d.", name, WEXITSTATUS(status));
+        log_debug("%s exited with status %d.", c->name, WEXITSTATUS(c->status));
 
         if (ret_output) {
                 if (!o->data) {
@@ -437,10 +422,77 @@ int spawn(char *const argv[], usec_t deadline, int log_level, char **ret_output)
                 }
                 *ret_output = TAKE_PTR(o->data);
         }
-        return WEXITSTATUS(status);
+        return WEXITSTATUS(c->status);
+}
 
-kill_and_fail:
-        (void) kill(-pid, SIGKILL);
-        (void) reap(pid, &status);
-        return log_debug_errno(r, "Failed to run %s: %m", name);
+int spawn(char *const argv[], usec_t deadline, int log_level, char **ret_output) {
+        _cleanup_close_ int pipe_r = -EBADF, pipe_w = -EBADF, pidfd = -EBADF;
+        _cleanup_free_ char *path = NULL, *command = NULL;
+        _cleanup_(output_freep) Output *o = NULL;
+        const char *name;
+        int fds[2], r;
+        Child c;
+
+        if (!argv || isempty(argv[0]))
+                return -EINVAL;
+
+        name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+
+        r = find_program(argv[0], name, &path);
+        if (r < 0)
+                return r;
+
+        command = format_command(argv);
+        if (!command)
+                return -ENOMEM;
+
+        /* A program started after the deadline could only be killed again. */
+        if (deadline != USEC_INFINITY && usec_left(deadline) == 0)
+                return log_debug_errno(ETIME, "Not running %s: the deadline has passed.", command);
+
+        /* On the heap: callers may run on threads with small stacks. */
+        o = calloc(1, sizeof(Output));
+        if (!o)
+                return -ENOMEM;
+        o->name = name;
+        o->log_level = log_level;
+        o->want_data = ret_output != NULL;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        pipe_r = fds[0];
+        pipe_w = fds[1];
+
+        c = (Child) { .name = name, .pipe_r = pipe_r, .pidfd = -EBADF, .pipe_open = true, .until = deadline };
+        r = start_child(path, argv, command, pipe_w, &c.pid);
+        if (r < 0)
+                return r;
+
+        pipe_w = safe_close(pipe_w);
+
+        /* The child stays a zombie until we reap it, so its pid cannot be
+         * reused in between: the pidfd and kill(-pid) are safe. */
+        pidfd = pidfd_open(c.pid, 0);
+        if (pidfd < 0 && errno != ENOSYS) {
+                r = -errno;
+                (void) kill(-c.pid, SIGKILL);
+                (void) reap(c.pid, &c.status);
+                return log_debug_errno(r, "Failed to open a pidfd for %s: %m", name);
+        }
+        c.pidfd = pidfd;
+
+        if (fcntl(pipe_r, F_SETFL, O_NONBLOCK) < 0)
+                return child_kill(&c, -errno);
+
+        r = child_wait(&c, o);
+        /* What the program wrote before it exited is in the pipe now. A
+         * child it left behind may keep the pipe open: we do not wait for
+         * that one. */
+        if (r >= 0 && c.pipe_open)
+                r = output_read(o, pipe_r);
+        if (r < 0)
+                return child_kill(&c, r);
+        output_flush_line(o);
+
+        return child_end(&c, o, ret_output);
 }

@@ -19,7 +19,7 @@
 
 /* At most this much of the output is returned to the caller; every line
  * still goes to the log. */
-#define SPAWN_OUTPUT_MAX (64U * 1024U)
+#define SPAWN_OUTPUT_MAX ((size_t) 64 * 1024)
 
 /* After SIGTERM at the deadline, the child has this long before SIGKILL. */
 #define SPAWN_KILL_GRACE_USEC (5 * USEC_PER_SEC)

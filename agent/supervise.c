@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ typedef struct Supervisor {
         FsMountMonitor *mounts;
         NetifLinkMonitor *links;
         BlockdevMonitor *disks;
+        sd_event_source *recheck;       /* armed while a manager's part is missing */
 
         /* TakeOver=handover (handover.h): the prompts' socket, the look's
          * timer, and once a request is accepted under systemd, the
@@ -77,28 +79,46 @@ static int check_mount(Supervisor *s) {
         return 0;
 }
 
-static int check_link(Supervisor *s) {
-        _cleanup_(netif_state_done) NetifState state = {};
-        Node *n = s->node;
-        int r;
+/* While the manager's part of the routing is missing, the outcome is
+ * looked at again this often (besides every rtnetlink event), so that the
+ * grace period ends on time even when nothing else happens. */
+#define RECHECK_USEC (1 * USEC_PER_SEC)
 
+static int on_recheck(sd_event_source *source, uint64_t usec, void *userdata);
+
+static int check_link(Supervisor *s) {
+        Node *n = s->node;
         const NetifLink *link = &n->interface.eni.link;
         const char *eni = n->interface.eni.ec2.id;
+        int r;
 
         if (!n->interface.have_link)
                 return 0;
-        r = netif_read_state(link->ifindex, NETIF_TABLE_BASE + n->config->interface.device_index, &state);
-        if (r == -ENODEV)
-                return lost(s, "The interface %s of %s is gone; exiting so that systemd brings it back.",
-                            link->name, eni);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to read the state of %s: %m", link->name);
+        switch (node_interface_watch(n, now(CLOCK_MONOTONIC))) {
+        case NETIF_SUPERVISE_LOST:
+                if (n->interface.routing.link_gone)
+                        return lost(s, "The interface %s of %s is gone; exiting so that systemd brings it back.",
+                                    link->name, eni);
+                return lost(s, "The interface %s of %s is down, or the routing of its address is gone and did "
+                            "not come back; exiting so that systemd brings it back.", link->name, eni);
+        case NETIF_SUPERVISE_WAIT:
+                if (!s->recheck) {
+                        r = sd_event_add_time_relative(s->event, &s->recheck, CLOCK_MONOTONIC, RECHECK_USEC, 0,
+                                                       on_recheck, s);
+                        if (r < 0)
+                                log_warning_errno(r, "Failed to arm the routing recheck: %m");
+                }
+                return 0;
+        default:
                 return 0;
         }
-        if (!state.up)
-                return lost(s, "The interface %s of %s is down; exiting so that systemd brings it back.",
-                            link->name, eni);
-        return 0;
+}
+
+static int on_recheck(sd_event_source *source, uint64_t usec, void *userdata) {
+        Supervisor *s = userdata;
+
+        s->recheck = sd_event_source_unref(s->recheck);
+        return check_link(s);
 }
 
 /* EBS grew a volume under the running daemon (ModifyVolume): the kernel
@@ -197,8 +217,11 @@ static int on_check_timer(sd_event_source *source, uint64_t usec, void *userdata
         return rearm(source, usec + CHECK_INTERVAL_USEC);
 }
 
-/* SIGTERM: the service stops. Releases what DetachOnStop= asks for, or
- * everything when this stop is a handover's. */
+/* SIGTERM: the service stops. A stop that is a handover's releases
+ * everything and leaves DNS alone (the address moves with the ENI to the
+ * new instance, so an unpublish would take the node out for nothing).
+ * Any other stop unpublishes when the instance is being terminated and
+ * UnpublishOnStop= asks for it, and releases what DetachOnStop= asks for. */
 static int on_sigterm(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
         Supervisor *s = userdata;
         int r;
@@ -208,7 +231,7 @@ static int on_sigterm(sd_event_source *source, const struct signalfd_siginfo *si
         if (s->handing_to)
                 r = node_handover_release(s->node, s->handing_to);
         else
-                r = node_release_on_stop(s->node);
+                r = node_stop(s->node);
         return sd_event_exit(s->event, r < 0 ? r : 0);
 }
 
@@ -357,6 +380,26 @@ static bool process_runs(int pid) {
         return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
+/* The pid a pid file names, or 0 when it names none that could be a
+ * running nodeagent other than this one. A number too large for a pid is
+ * none (fscanf("%d") would have made it undefined). */
+static int read_pid(FILE *f) {
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        char *end = NULL;
+        long v;
+
+        if (getline(&line, &size, f) < 0)
+                return 0;
+        errno = 0;
+        v = strtol(line, &end, 10);
+        if (errno != 0 || end == line || (*end != '\n' && *end != '\0'))
+                return 0;
+        if (v <= 1 || v > INT_MAX || v == (long) getpid())
+                return 0;
+        return (int) v;
+}
+
 int supervise_stop_daemon(usec_t deadline) {
         _cleanup_free_ char *path = NULL, *comm_path = NULL, *comm = NULL;
         _cleanup_fclose_ FILE *f = NULL, *c = NULL;
@@ -369,7 +412,8 @@ int supervise_stop_daemon(usec_t deadline) {
         f = fopen(path, "re");
         if (!f)
                 return errno == ENOENT ? 0 : -errno;
-        if (fscanf(f, "%d", &pid) != 1 || pid <= 1 || pid == (int) getpid())
+        pid = read_pid(f);
+        if (pid == 0)
                 return 0;
 
         /* Only a nodeagent: a stale pid file may name anything by now. */
@@ -386,6 +430,45 @@ int supervise_stop_daemon(usec_t deadline) {
                 if (usec_left(deadline) == 0)
                         return log_error_errno(ETIME, "The running nodeagent (pid %d) did not stand down.", pid);
                 r = wait_until(usec_add(now(CLOCK_MONOTONIC), 100 * USEC_PER_MSEC));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The event sources of what the node has: its disks (a volume grown by
+ * EBS), the mount table and the links. The monitors are handed to the
+ * caller, which keeps them for the whole loop. */
+static int add_monitors(Supervisor *s, BlockdevMonitor **disks, FsMountMonitor **mounts,
+                        NetifLinkMonitor **links) {
+        Node *n = s->node;
+        int r;
+
+        if (n->n_volumes > 0 && n->volumes[0].devnode) {
+                r = blockdev_monitor_new(disks);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to watch the disks, a volume grown by EBS is not grown "
+                                          "here until the next boot: %m");
+                else {
+                        s->disks = *disks;
+                        r = sd_event_add_io(s->event, NULL, blockdev_monitor_fd(*disks), EPOLLIN, on_disk_event, s);
+                        if (r < 0)
+                                return r;
+                }
+                r = fs_mount_monitor_new(mounts);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch the mount table: %m");
+                s->mounts = *mounts;
+                r = sd_event_add_io(s->event, NULL, fs_mount_monitor_fd(*mounts), EPOLLIN, on_mount_event, s);
+                if (r < 0)
+                        return r;
+        }
+        if (n->interface.have_link) {
+                r = netif_link_monitor_new(links);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch the links: %m");
+                s->links = *links;
+                r = sd_event_add_io(s->event, NULL, netif_link_monitor_fd(*links), EPOLLIN, on_link_event, s);
                 if (r < 0)
                         return r;
         }
@@ -419,38 +502,9 @@ int supervise_run(Node *n) {
         /* WATCHDOG=1 as often as systemd's WatchdogSec= asks for it. */
         (void) sd_event_set_watchdog(event, true);
 
-        if (n->n_volumes > 0 && n->volumes[0].devnode) {
-                r = blockdev_monitor_new(&disks);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to watch the disks, a volume grown by EBS is not grown "
-                                          "here until the next boot: %m");
-                else {
-                        s.disks = disks;
-                        r = sd_event_add_io(event, NULL, blockdev_monitor_fd(disks), EPOLLIN, on_disk_event, &s);
-                        if (r < 0)
-                                goto finish;
-                }
-                r = fs_mount_monitor_new(&mounts);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to watch the mount table: %m");
-                        goto finish;
-                }
-                s.mounts = mounts;
-                r = sd_event_add_io(event, NULL, fs_mount_monitor_fd(mounts), EPOLLIN, on_mount_event, &s);
-                if (r < 0)
-                        goto finish;
-        }
-        if (n->interface.have_link) {
-                r = netif_link_monitor_new(&links);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to watch the links: %m");
-                        goto finish;
-                }
-                s.links = links;
-                r = sd_event_add_io(event, NULL, netif_link_monitor_fd(links), EPOLLIN, on_link_event, &s);
-                if (r < 0)
-                        goto finish;
-        }
+        r = add_monitors(&s, &disks, &mounts, &links);
+        if (r < 0)
+                goto finish;
         r = sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, CHECK_INTERVAL_USEC, USEC_PER_SEC,
                                        on_check_timer, &s);
         if (r < 0)
@@ -467,7 +521,7 @@ int supervise_run(Node *n) {
                 log_warning_errno(r, "Failed to write the pid file, nodeagent --detach cannot reach this daemon: %m");
 
         notify_ready("The node is ready.");
-        log_info("Ready; supervising the mount and the link until SIGTERM.");
+        log_info("Ready; supervising the mount, the link and its routing until SIGTERM.");
 
         /* Something lost between the boot and now counts as lost. */
         r = check_mount(&s);
@@ -477,7 +531,8 @@ int supervise_run(Node *n) {
                 r = sd_event_loop(event);
 
 finish:
-        sd_event_source_unref(s.handover_look);
+        s.recheck = sd_event_source_unref(s.recheck);
+        s.handover_look = sd_event_source_unref(s.handover_look);
         sd_event_unref(event);
         safe_close(s.handover_fd);
         handover_holder_done(&s.handover);

@@ -297,9 +297,19 @@ static void xml_writer_append(XmlWriter *w, const char *s, size_t len) {
         if (w->error != 0)
                 return;
 
-        if (w->size + len + 1 > w->allocated) {
-                size_t want = MAX(w->size + len + 1, MAX(w->allocated * 2, (size_t) 256));
+        /* Room for len bytes and the NUL, asked so that it cannot wrap
+         * around (w->size + len + 1 could, and then nothing would be
+         * allocated). Without a buffer, allocated is 0 and this holds
+         * anyway; said explicitly for the analyzer. */
+        if (!w->buf || len >= w->allocated - w->size) {
+                size_t want;
                 char *b;
+
+                if (len > SIZE_MAX / 2 - w->size) {
+                        w->error = -ENOMEM;
+                        return;
+                }
+                want = MAX(w->size + len + 1, MAX(w->allocated * 2, (size_t) 256));
 
                 b = realloc(w->buf, want);
                 if (!b) {

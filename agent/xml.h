@@ -19,9 +19,9 @@
 
 #include "macro.h"
 
-#define XML_SIZE_MAX (4U * 1024U * 1024U)
+#define XML_SIZE_MAX ((size_t) 4 * 1024 * 1024)
 #define XML_DEPTH_MAX 64U
-#define XML_NODES_MAX (256U * 1024U)
+#define XML_NODES_MAX ((size_t) 256 * 1024)
 
 typedef struct XmlNode XmlNode;
 struct XmlNode {
@@ -79,8 +79,10 @@ size_t xml_count(const XmlNode *n, const char *name);
 int xml_text_bool(const XmlNode *n, bool *ret);
 int xml_text_uint64(const XmlNode *n, uint64_t *ret);
 
+/* i names the loop variable, which cannot be put in parentheses: hence
+ * the NOLINT. */
 #define XML_FOREACH(i, parent, name) \
-        for (const XmlNode *i = xml_child((parent), (name)); i; i = xml_next_named(i))
+        for (const XmlNode *i = xml_child((parent), (name)); i; i = xml_next_named(i)) /* NOLINT(bugprone-macro-parentheses) */
 
 /* A tiny writer for request bodies (Route 53): building XML by hand is fine
  * as long as every piece of text goes through the escaping below. */

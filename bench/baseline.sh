@@ -6,13 +6,15 @@
 # fake and latency profile as the agent.
 #
 # Environment: VOLUME_ID MOUNT_POINT ENI_ID ZONE_ID RECORD_NAME [WAIT_IN_SYNC=yes]
+# [FIRST_BOOT=yes: a blank volume, formatted when blkid finds nothing on it]
+# (ENI_ID empty: no interface; the record gets the instance's own address)
 # and, to reach the fake instead of AWS, AWS_EC2_METADATA_SERVICE_ENDPOINT and
 # AWS_ENDPOINT_URL (this awscli, 2.9, predates AWS_ENDPOINT_URL: it goes to
 # --endpoint-url). Credentials: the instance role, from IMDS, as on EC2.
 # Each step prints "<epoch> step NAME" on stderr for the bench's timeline.
 set -euo pipefail
 
-: "${VOLUME_ID:?}" "${MOUNT_POINT:?}" "${ENI_ID:?}" "${ZONE_ID:?}" "${RECORD_NAME:?}"
+: "${VOLUME_ID:?}" "${MOUNT_POINT:?}" "${ENI_ID?}" "${ZONE_ID:?}" "${RECORD_NAME:?}"
 IMDS=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254/}
 IMDS=${IMDS%/}
 ENDPOINT=${AWS_ENDPOINT_URL:-}
@@ -36,37 +38,51 @@ serial=${VOLUME_ID/-/}
 until dev=$(lsblk -dnpo NAME,SERIAL | awk -v s="$serial" '$2 == s {print $1}') && [ -n "$dev" ]; do
         sleep 1
 done
-step fsck
-rc=0
-e2fsck -p "$dev" >&2 || rc=$?
-[ "$rc" -le 1 ]
+if [ "${FIRST_BOOT:-no}" = yes ]; then
+        # The usual first-boot guard: format only what blkid finds nothing on.
+        step mkfs
+        if blkid -p "$dev" >/dev/null; then
+                echo "$dev is not blank" >&2
+                exit 1
+        fi
+        mkfs.ext4 -q "$dev"
+else
+        step fsck
+        rc=0
+        e2fsck -p "$dev" >&2 || rc=$?
+        [ "$rc" -le 1 ]
+fi
 step mount
 mkdir -p "$MOUNT_POINT"
 mount "$dev" "$MOUNT_POINT"
 
 # -- the network interface -------------------------------------------------------
-step attach-network-interface
-aws ec2 attach-network-interface --network-interface-id "$ENI_ID" --instance-id "$INSTANCE_ID" \
-        --device-index 1 >/dev/null
-read -r MAC IP < <(aws ec2 describe-network-interfaces --network-interface-ids "$ENI_ID" \
-        --query 'NetworkInterfaces[0].[MacAddress,PrivateIpAddress]')
-step wait-link
-IFACE=
-until [ -n "$IFACE" ]; do
-        for d in /sys/class/net/*; do
-                [ "$(cat "$d/address")" = "$MAC" ] && IFACE=${d##*/}
+if [ -n "$ENI_ID" ]; then
+        step attach-network-interface
+        aws ec2 attach-network-interface --network-interface-id "$ENI_ID" --instance-id "$INSTANCE_ID" \
+                --device-index 1 >/dev/null
+        read -r MAC IP < <(aws ec2 describe-network-interfaces --network-interface-ids "$ENI_ID" \
+                --query 'NetworkInterfaces[0].[MacAddress,PrivateIpAddress]')
+        step wait-link
+        IFACE=
+        until [ -n "$IFACE" ]; do
+                for d in /sys/class/net/*; do
+                        [ "$(cat "$d/address")" = "$MAC" ] && IFACE=${d##*/}
+                done
+                [ -n "$IFACE" ] || sleep 1
         done
-        [ -n "$IFACE" ] || sleep 1
-done
-step routing
-CIDR=$(md "network/interfaces/macs/$MAC/subnet-ipv4-cidr-block")
-IFS=./ read -r a b c d prefix <<<"$CIDR"
-GATEWAY="$a.$b.$c.$((d + 1))"
-ip link set "$IFACE" up
-ip addr add "$IP/$prefix" dev "$IFACE"
-ip route add "$CIDR" dev "$IFACE" src "$IP" table 10001
-ip route add default via "$GATEWAY" dev "$IFACE" table 10001
-ip rule add from "$IP" table 10001 priority 10001
+        step routing
+        CIDR=$(md "network/interfaces/macs/$MAC/subnet-ipv4-cidr-block")
+        IFS=./ read -r a b c d prefix <<<"$CIDR"
+        GATEWAY="$a.$b.$c.$((d + 1))"
+        ip link set "$IFACE" up
+        ip addr add "$IP/$prefix" dev "$IFACE"
+        ip route add "$CIDR" dev "$IFACE" src "$IP" table 10001
+        ip route add default via "$GATEWAY" dev "$IFACE" table 10001
+        ip rule add from "$IP" table 10001 priority 10001
+else
+        IP=$(md local-ipv4)
+fi
 
 # -- DNS ----------------------------------------------------------------------------
 step route53

@@ -20,7 +20,11 @@ The figures:
              largest VmHWM of the process or any descendant, sampled the same
              way (tree_hwm_comm names it); pss: the largest Pss of the
              process (smaps_rollup), its shared library pages divided among
-             all the processes that map them.
+             all the processes that map them; private: the largest
+             Private_Clean + Private_Dirty (the USS: pages no other process
+             maps now, which counts library pages while nothing else maps
+             that library); private_dirty: the largest Private_Dirty (heap,
+             stacks, relocated library data: its own whatever else runs).
 """
 
 import os
@@ -45,15 +49,25 @@ def _status_fields(pid):
     return out
 
 
-def _pss_kib(pid):
+def _rollup(pid):
+    """From smaps_rollup, KiB: Pss; Private (Private_Clean + Private_Dirty:
+    the USS, what ending the process would free now, which counts the clean
+    library pages no other process happens to map); Private_Dirty (its heap,
+    stacks and the libraries' relocated data: its own whatever else runs)."""
+    out = {"Pss": 0, "Private": 0, "Private_Dirty": 0}
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
+                key, _, value = line.partition(":")
+                if key == "Pss":
+                    out["Pss"] = int(value.split()[0])
+                elif key in ("Private_Clean", "Private_Dirty"):
+                    out["Private"] += int(value.split()[0])
+                    if key == "Private_Dirty":
+                        out["Private_Dirty"] = int(value.split()[0])
     except (OSError, ValueError):
         pass
-    return 0
+    return out
 
 
 def _kib(value):
@@ -61,11 +75,21 @@ def _kib(value):
 
 
 def _children(pid):
+    """The children of every thread of pid: nodeagent starts mkfs and
+    e2fsck from a path's thread, whose children its main thread's list
+    leaves out."""
+    out = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except (OSError, ValueError):
-        return []
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.extend(int(x) for x in f.read().split())
+        except (OSError, ValueError):
+            pass
+    return out
 
 
 class Sampler(threading.Thread):
@@ -78,9 +102,12 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid = pid
         self.interval = interval
-        self.hwm = self.rss_anon = self.rss_file = self.pss = 0
+        self.hwm = self.rss_anon = self.rss_file = self.pss = self.private = self.private_dirty = 0
         self.tree_hwm = 0
         self.tree_hwm_comm = None
+        # (pid, comm) -> [first seen, last seen], epoch seconds: how long each
+        # program below ran (mkfs.ext4, e2fsck, ...), to within a round.
+        self.lifetimes = {}
         self.stop = threading.Event()
 
     def run(self):
@@ -107,21 +134,30 @@ class Sampler(threading.Thread):
                 if self.hwm > self.tree_hwm:
                     self.tree_hwm, self.tree_hwm_comm = self.hwm, "(itself)"
                 # Pss: the shared pages divided among the processes that map
-                # them; smaps_rollup walks the page tables, so less often.
-                if rounds % 10 == 0:
-                    self.pss = max(self.pss, _pss_kib(self.pid))
+                # them; private: the pages no other process maps (its heap,
+                # stacks, the libraries' relocated data). smaps_rollup walks
+                # the page tables, so every other round.
+                if rounds % 2 == 0:
+                    r = _rollup(self.pid)
+                    self.pss = max(self.pss, r["Pss"])
+                    self.private = max(self.private, r["Private"])
+                    self.private_dirty = max(self.private_dirty, r["Private_Dirty"])
                 rounds += 1
             todo = _children(self.pid)
+            t = time.time()
             while todo:
                 child = todo.pop()
                 c = _status_fields(child)
+                try:
+                    with open(f"/proc/{child}/comm") as f:
+                        comm = f.read().strip()
+                except OSError:
+                    comm = None
+                if comm:
+                    self.lifetimes.setdefault((child, comm), [t, t])[1] = t
                 if c and "VmHWM" in c and _kib(c["VmHWM"]) > self.tree_hwm:
                     self.tree_hwm = _kib(c["VmHWM"])
-                    try:
-                        with open(f"/proc/{child}/comm") as f:
-                            self.tree_hwm_comm = f.read().strip()
-                    except OSError:
-                        pass
+                    self.tree_hwm_comm = comm
                 todo.extend(_children(child))
             time.sleep(self.interval)
 
@@ -133,7 +169,9 @@ class Result:
     def figures(self):
         return {k: getattr(self, k) for k in ("status", "wall", "t_start", "t_end", "cpu", "cpu_user", "cpu_sys",
                                               "cpu_own", "cpu_children", "maxrss_kib", "hwm_kib",
-                                              "rss_anon_kib", "rss_file_kib", "pss_kib", "tree_hwm_kib", "tree_hwm_comm")}
+                                              "rss_anon_kib", "rss_file_kib", "pss_kib", "private_kib", "private_dirty_kib",
+                                              "tree_hwm_kib",
+                                              "tree_hwm_comm")}
 
     def text(self):
         return "".join(line for _, line in self.lines)
@@ -180,8 +218,10 @@ def run(argv, env, timeout, cwd=None):
                   cpu=ru.ru_utime + ru.ru_stime, cpu_user=ru.ru_utime, cpu_sys=ru.ru_stime,
                   cpu_own=utime + stime, cpu_children=cutime + cstime, maxrss_kib=ru.ru_maxrss,
                   hwm_kib=sampler.hwm, rss_anon_kib=sampler.rss_anon, rss_file_kib=sampler.rss_file,
-                  pss_kib=sampler.pss,
+                  pss_kib=sampler.pss, private_kib=sampler.private,
+                  private_dirty_kib=sampler.private_dirty,
                   tree_hwm_kib=sampler.tree_hwm, tree_hwm_comm=sampler.tree_hwm_comm,
+                  lifetimes=[(comm, a, b) for (_, comm), (a, b) in sampler.lifetimes.items()],
                   lines=lines, stdout="".join(out))
 
 

@@ -6,7 +6,7 @@ TEST_PACKAGES=(
         libcurl4-openssl-dev libssl-dev libjson-c-dev libexpat1-dev
         libudev-dev libmount-dev libblkid-dev libmnl-dev libsystemd-dev
         python3 python3-botocore python3-pytest
-        udev e2fsprogs xfsprogs util-linux fdisk iproute2 openssl
+        udev e2fsprogs xfsprogs mdadm util-linux fdisk iproute2 openssl
 )
 
 require_root() {

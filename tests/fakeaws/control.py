@@ -9,7 +9,7 @@ Tests script a scenario through it (see README.md for the full list):
   GET    /_fake/faults          active rules;  POST appends a list (or one rule);  DELETE clears
   GET    /_fake/clock           {"skew", "now"};  POST {"skew": s} sets the offset
   GET    /_fake/imds            IMDS settings;  POST {"expire_tokens"|"disabled"|"credentials_lifetime"|"rotate_credentials"|...}
-  GET    /_fake/requests        the request log;  DELETE clears it
+  GET    /_fake/requests        the request log (a Query request's form parameters included);  DELETE clears it
   GET    /_fake/backend         the attach backend's devices (describe())
   GET    /_fake/latency         the latency profile (latency.py) and its draw counts;  POST sets one;  DELETE removes it
 """

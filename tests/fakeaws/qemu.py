@@ -2,6 +2,7 @@
 
     --backend qemu:QemuBackend --backend-opt qmp=/path/qmp.sock --backend-opt volume_dir=DIR
         [--backend-opt device_delay=0] [--backend-opt detach_delay=0] [--backend-opt unplug_timeout=30]
+        [--backend-opt bridge=BRIDGE]
 
 The guest is the world's own instance (`self`); another instance whose
 entry in the world's `local_instances` names a `qmp` socket is a second
@@ -23,7 +24,14 @@ AttachNetworkInterface, device_delay seconds later:
     netdev_add {type: user, id: <eni id>, net: <subnet cidr>, host: <subnet base + 1>}
     device_add {driver: virtio-net-pci, id: <eni id>, netdev: <eni id>, mac: <the ENI's MAC>}
 QEMU's user-mode network plays the subnet, its router at base + 1 where a
-VPC has it (QEMU's default would be .2).
+VPC has it (QEMU's default would be .2). With bridge=BRIDGE the NIC is a tap
+instead, enslaved to that bridge (which the caller made in QEMU's network
+namespace, with the router's address and a DHCP server on it):
+    netdev_add {type: tap, id: <eni id>, ifname: <"tap" + the id's last 8 digits>, script: no, downscript: no}
+    ip link set <tap> master BRIDGE up
+so that the subnet is a real one: a client there reaches the ENI's address,
+and a reply that leaves by another NIC never comes back (user-mode
+networking would hide that).
 
 DetachVolume / DetachNetworkInterface, detach_delay seconds later: device_del,
 then wait (up to unplug_timeout seconds) until QEMU reports the device gone
@@ -44,6 +52,7 @@ import json
 import logging
 import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -187,9 +196,10 @@ class QemuBackend(AttachBackend):
     name = "qemu"
 
     def __init__(self, qmp=None, volume_dir=None, device_delay=0, detach_delay=None, unplug_timeout=30,
-                 **options):
+                 bridge=None, **options):
         super().__init__(qmp=qmp, volume_dir=volume_dir, device_delay=device_delay, detach_delay=detach_delay,
-                         unplug_timeout=unplug_timeout, **options)
+                         unplug_timeout=unplug_timeout, bridge=bridge, **options)
+        self.bridge = bridge or None
         if options:
             raise ValueError(f"QemuBackend: unknown option(s) {sorted(options)}")
         if not qmp:
@@ -288,9 +298,11 @@ class QemuBackend(AttachBackend):
         if not qmp:
             return
         cidr, router = self._subnet(eni)
-        self._begin(_Plug("interface", eni_id, {"netdev": eni_id, "device_id": eni_id,
-                                                "mac": eni["mac_address"].lower(), "device_index": device_index,
-                                                "net": cidr, "router": router, "qmp": qmp}))
+        details = {"netdev": eni_id, "device_id": eni_id, "mac": eni["mac_address"].lower(),
+                   "device_index": device_index, "net": cidr, "router": router, "qmp": qmp}
+        if self.bridge:
+            details.update(tap="tap" + eni_id[-8:], bridge=self.bridge)
+        self._begin(_Plug("interface", eni_id, details))
 
     def _on_detach(self, resource_id, force):
         with self._lock:
@@ -339,11 +351,18 @@ class QemuBackend(AttachBackend):
                         q.execute("blockdev-del", **{"node-name": d["node_name"]})
                         raise
                 else:
-                    q.execute("netdev_add", type="user", id=d["netdev"], net=d["net"], host=d["router"])
+                    if d.get("tap"):
+                        q.execute("netdev_add", type="tap", id=d["netdev"], ifname=d["tap"], script="no",
+                                  downscript="no")
+                    else:
+                        q.execute("netdev_add", type="user", id=d["netdev"], net=d["net"], host=d["router"])
                     try:
+                        if d.get("tap"):
+                            subprocess.run(["ip", "link", "set", d["tap"], "master", d["bridge"], "up"],
+                                           check=True, capture_output=True)
                         q.execute("device_add", driver="virtio-net-pci", id=d["device_id"], netdev=d["netdev"],
                                   mac=d["mac"])
-                    except (QmpError, OSError):
+                    except (QmpError, OSError, subprocess.CalledProcessError):
                         q.execute("netdev_del", id=d["netdev"])
                         raise
         except (QmpError, OSError) as e:
@@ -364,8 +383,9 @@ class QemuBackend(AttachBackend):
             log.info("qemu: %s is NVMe device %s, serial %s (%s)", rec.resource_id, d["device_id"], d["serial"],
                      d["backing_file"])
         else:
-            log.info("qemu: %s is virtio-net device %s, MAC %s, user network %s (router %s)", rec.resource_id,
-                     d["device_id"], d["mac"], d["net"], d["router"])
+            log.info("qemu: %s is virtio-net device %s, MAC %s, %s %s (router %s)", rec.resource_id,
+                     d["device_id"], d["mac"], f"tap {d['tap']} on bridge {d['bridge']}," if d.get("tap") else
+                     "user network", d["net"], d["router"])
         return None
 
     def _unplug(self, rec, timeout=None):

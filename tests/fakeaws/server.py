@@ -336,6 +336,16 @@ class App:
                 raise AwsError("InternalError", f"attach backend failed: {e}", 500) from None
 
 
+def _logged_params(req):
+    """A Query-protocol request's form parameters for the request log (what
+    a test asserts on: CreateTags' Tag.N.Key, AttachVolume's Device), without
+    Action and Version, which the entry holds already; None for Route 53 and
+    IMDS. The form never carries a secret: SigV4 signs in the headers."""
+    if req.service not in QUERY_SERVICES or not isinstance(req.detail, dict):
+        return None
+    return {k: v for k, v in req.detail.items() if k not in ("Action", "Version")}
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fakeaws"
@@ -407,42 +417,50 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(latency)
         fault = rule["kind"] if rule else None
         akid = sigv4.scope_access_key(self.headers.get("Authorization"))
+        # Each request is logged before its reply (or its reset) goes out:
+        # a client that acts on the reply, or exits, finds it in the log.
         if rule and faults_mod.KINDS[fault][0] == "before":
-            status, code = self._fault_before(rule, req)
-            self._record(req, status, code, akid, fault, started)
+            self._fault_before(rule, req, lambda status, code: self._record(req, status, code, akid, fault, started))
             return
         reply = app.dispatch(req)
+
+        def record(status, code):
+            return self._record(req, status, code, reply.access_key or akid, fault, started)
         if rule:
-            status, code = self._fault_after(rule, reply)
+            self._fault_after(rule, reply, record)
         else:
+            record(reply.status, reply.code)
             self._send(reply)
-            status, code = reply.status, reply.code
-        self._record(req, status, code, reply.access_key or akid, fault, started)
 
     def _record(self, req, status, code, akid, fault, started):
+        """Logs the request; returns its entry (a fault still sending may complete its code)."""
         app = self.server.app
         entry = {"time": app.world.now(), "service": req.service, "action": req.action,
                  "method": req.method, "path": req.path, "status": status, "code": code,
                  "access_key": akid, "fault": fault, "ms": round((time.monotonic() - started) * 1000, 1),
-                 "latency": round(req.latency, 4), "instance": req.instance or app.world.data.get("self")}
+                 "latency": round(req.latency, 4), "params": _logged_params(req),
+                 "instance": req.instance or app.world.data.get("self")}
         app.record(entry)
         log.info("%s %s %s %s -> %s %s%s", req.method, req.path, req.service, req.action, status,
                  code or "", f" [fault {fault}]" if fault else "")
+        return entry
 
     # -- faults --------------------------------------------------------------------
 
-    def _fault_before(self, rule, req):
-        """Apply a fault that replaces handling; return (status, code) for the log (0 = no reply)."""
+    def _fault_before(self, rule, req, record):
+        """Apply a fault that replaces handling, logging it with record(status, code) (0 = no reply)."""
         app = self.server.app
         kind = rule["kind"]
         service = req.service
         if kind == "reset":
+            record(0, "reset")
             self._reset()
-            return 0, "reset"
+            return
         if kind == "timeout":
             time.sleep(float(rule.get("seconds", 10)))
+            record(0, "timeout")
             self.close_connection = True
-            return 0, "timeout"
+            return
         if kind == "throttle":
             if service == "imds":
                 code, status, message = "Throttling", 429, ""
@@ -464,28 +482,30 @@ class Handler(BaseHTTPRequestHandler):
         status = int(rule.get("status", status))
         message = rule.get("message", message)
         reply = app.error_reply(service, code, message, status)
+        record(status, code)
         self._send(reply)
-        return status, code
 
-    def _fault_after(self, rule, reply):
+    def _fault_after(self, rule, reply, record):
+        """Mangle the handled reply, logging it with record(status, code) (0 = no reply)."""
         kind = rule["kind"]
         if kind == "huge":
-            return self._send_huge(rule, reply)
-        if kind == "drop_after_effect":
+            self._send_huge(rule, reply, record(reply.status, "huge"))
+        elif kind == "drop_after_effect":
+            record(0, "drop_after_effect")
             self._reset()
-            return 0, "drop_after_effect"
-        if kind == "malformed":
+        elif kind == "malformed":
             reply.status = 200
             reply.body = _MALFORMED
+            record(200, "malformed")
             self._send(reply)
-            return 200, "malformed"
-        if kind == "truncated":
+        elif kind == "truncated":
+            record(reply.status, "truncated")
             self._send(reply, truncate=True)
-            return reply.status, "truncated"
-        self._send(reply, trickle=float(rule.get("seconds", 2)))  # slow
-        return reply.status, reply.code or "slow"
+        else:  # slow
+            record(reply.status, reply.code or "slow")
+            self._send(reply, trickle=float(rule.get("seconds", 2)))
 
-    def _send_huge(self, rule, reply):
+    def _send_huge(self, rule, reply, entry):
         """The handled reply's status and headers with a body of rule["bytes"]
         (default 10 MiB): the real body, then blanks (the XML stays
         well-formed: trailing white space). With "chunked": true there is no
@@ -524,7 +544,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass
-        return reply.status, f"huge:{sent}"
+        # The log entry learns how much went out once the write has ended.
+        entry["code"] = f"huge:{sent}"
 
     def _write_piece(self, data, chunked):
         if chunked:

@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const long error_statuses[] = { 400, 403, 500, 503 };
 
         fuzz_setup_once();
-        if (size > 256 * 1024)
+        if (size > (size_t) 256 * 1024)
                 return -1;
 
         call_all(data, size, 200);

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int r;
 
         fuzz_setup_once();
-        if (size > 64 * 1024)
+        if (size > (size_t) 64 * 1024)
                 return -1;
         text = fuzz_string(data, size);
 
@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!f)
                 abort();
         r = config_format_plan(c, f);
-        fclose(f);
+        if (fclose(f) != 0)
+                abort();
         if (r >= 0) {
                 _cleanup_(config_freep) Config *again = NULL;
                 _cleanup_(config_error_done) ConfigError again_error = {};

@@ -116,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ char *text = NULL;
 
         fuzz_setup_once();
-        if (size > 256 * 1024)
+        if (size > (size_t) 256 * 1024)
                 return -1;
 
         call_all(data, size, 200, true);

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         usec_t t;
 
         fuzz_setup_once();
-        if (size > 64 * 1024)
+        if (size > (size_t) 64 * 1024)
                 return -1;
 
         /* As a reply body arrives: NUL-terminated, with its true size (an

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         double d;
 
         fuzz_setup_once();
-        if (size > 256 * 1024)
+        if (size > (size_t) 256 * 1024)
                 return -1;
 
         describe_key(data, size, 200);

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int r;
 
         fuzz_setup_once();
-        if (size > 64 * 1024)
+        if (size > (size_t) 64 * 1024)
                 return -1;
         text = fuzz_string(data, size);
 

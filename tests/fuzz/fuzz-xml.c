@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t out_size;
 
         fuzz_setup_once();
-        if (size > 1024 * 1024)
+        if (size > (size_t) 1024 * 1024)
                 return -1;
 
         if (xml_parse((const char *) data, size, &doc) >= 0)

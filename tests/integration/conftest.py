@@ -1,55 +1,16 @@
-"""Fixtures shared by the integration tests: the fake AWS, and runners for
-the agent and the test tool, each pointed at that fake."""
+"""Fixtures of the integration tests, built from harness.py: the fake AWS
+and runners for the agent and the test tool pointed at it, the udevd, and
+the nodes (the volume path on this machine, the interface path in network
+namespaces, both at once in a sandbox)."""
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 
 import pytest
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(TOP, "tests", "fakeaws"))
-
-from client import FakeAws  # noqa: E402
-
-BUILD = os.environ.get("NODEAGENT_BUILD", os.path.join(TOP, "build"))
-NODEAGENT = os.environ.get("NODEAGENT_BIN", os.path.join(BUILD, "agent", "nodeagent"))
-AWSCALL = os.path.join(BUILD, "tests", "tools", "nodeagent-awscall")
-
-VOLUME = "vol-0123456789abcdef0"
-ENI = "eni-0123456789abcdef0"
-INSTANCE = "i-0123456789abcdef0"
-PREDECESSOR = "i-0fedcba9876543210"
-ZONE = "Z0123456789ABCDEFGHIJ"
-
-# Variables of the machine that would point the agent elsewhere.
-_AWS_VARS = [k for k in os.environ if k.startswith("AWS_")]
-
-
-class Result:
-    def __init__(self, proc, elapsed):
-        self.status = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
-        self.elapsed = elapsed
-
-    def __repr__(self):
-        return f"<exit {self.status} after {self.elapsed:.2f}s\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}>"
-
-
-def run(argv, env, timeout=60):
-    start = time.monotonic()
-    proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
-                          timeout=timeout)
-    return Result(proc, time.monotonic() - start)
-
-
-def clean_env(extra=None):
-    env = {k: v for k, v in os.environ.items() if k not in _AWS_VARS}
-    env.update(extra or {})
-    return env
+from harness import AWSCALL, NODEAGENT, Daemon, FakeAws, Machine, NetNode, NotifySocket, VolumeNode, clean_env, run
 
 
 @pytest.fixture
@@ -68,16 +29,6 @@ def confdir():
     with tempfile.TemporaryDirectory(prefix="nodeagent-conf-") as d:
         os.chmod(d, 0o755)
         yield d
-
-
-def write_config(confdir, text, name="nodeagent.conf", mode=0o644):
-    path = os.path.join(confdir, name)
-    if os.path.dirname(name):
-        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, mode)
-    return path
 
 
 @pytest.fixture
@@ -129,3 +80,78 @@ def udevd():
         proc.wait(10)
         if made_run_udev:
             subprocess.run(["rm", "-rf", "/run/udev"])
+
+
+def _need_root(what):
+    if os.geteuid() != 0:
+        pytest.skip(f"needs root: {what}")
+
+
+@pytest.fixture(scope="module")
+def vboot(udevd, tmp_path_factory):
+    """The volume path (and DNS) on this machine, one fake for the module:
+    each case begins with vboot.prepare(...)."""
+    b = VolumeNode(str(tmp_path_factory.mktemp("vboot")))
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def node(vboot):
+    """The volume path alone: a new volume, a configuration without [DNS]."""
+    return vboot.prepare(dns=False)
+
+
+@pytest.fixture
+def net(tmp_path):
+    """The interface path (and DNS) in network namespaces of the test's own."""
+    _need_root("network namespaces")
+    n = NetNode(str(tmp_path)).start()
+    try:
+        yield n
+    finally:
+        n.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_machine(tmp_path_factory):
+    _need_root("namespaces, loop devices, udevd")
+    m = Machine(str(tmp_path_factory.mktemp("boot"))).start()
+    try:
+        yield m
+    finally:
+        m.close()
+
+
+@pytest.fixture
+def machine(shared_machine):
+    """Both paths at once in a sandbox, one for the module: made a new
+    machine before each case (Machine.fresh()), and whatever a failed case
+    left running stopped after it."""
+    shared_machine.fresh()
+    yield shared_machine
+    shared_machine.stop_procs()
+
+
+@pytest.fixture
+def notify(tmp_path):
+    n = NotifySocket(str(tmp_path / "notify"))
+    try:
+        yield n
+    finally:
+        n.close()
+
+
+@pytest.fixture
+def daemon(notify):
+    """daemon(node, env=None): the agent started as a daemon on node, talking to notify; stopped afterwards."""
+    started = []
+
+    def start(node, env=None):
+        started.append(Daemon(node, notify, env))
+        return started[-1]
+    yield start
+    for d in started:
+        d.close()

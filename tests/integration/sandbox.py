@@ -415,8 +415,8 @@ class Sandbox:
                               errors="replace", timeout=timeout)
 
     def run(self, argv, env, timeout=90):
-        """conftest.run() inside the sandbox."""
-        from conftest import run
+        """harness.run() inside the sandbox."""
+        from harness import run
         return run(self.cmd(argv), env, timeout)
 
     def popen(self, argv, env, **kwargs):

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import ENI, INSTANCE, VOLUME, ZONE
+from harness import ENI, INSTANCE, VOLUME, ZONE
 
 SUBNET = "subnet-0123456789abcdef0"
 NAME = "kafka-1.cluster.internal"

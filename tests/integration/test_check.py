@@ -9,7 +9,7 @@ import copy
 
 import pytest
 
-from conftest import ENI, VOLUME, write_config
+from harness import ENI, VOLUME, write_config
 
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"   # the default world's customer managed key
 KEY_ARN = f"arn:aws:kms:us-east-1:123456789012:key/{KEY_ID}"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import AWSCALL, ZONE, clean_env
+from harness import AWSCALL, ZONE, clean_env
 
 NODE = "kafka-1.cluster.internal."
 SHARED = "kafka.cluster.internal."
@@ -59,7 +59,6 @@ def test_node_publishes_then_leaves_a_right_record_alone(awscall, fake):
     r = awscall("dns-publish", ZONE, "kafka-1.cluster.internal", "node", "60", "10.0.1.10")
     assert r.status == 0, r
     assert dns_line(r)["action"] == "none"
-    assert "already right" in r.stderr
     assert changes(fake) == []
     assert [q["action"] for q in fake.requests(service="route53")] == ["ListResourceRecordSets"]
 
@@ -82,8 +81,9 @@ def test_node_alias_is_not_touched(awscall, fake):
                                         "EvaluateTargetHealth": False}}])
     r = awscall("dns-publish", ZONE, NODE, "node", "60", "10.0.1.10")
     assert r.status == 1, r
-    assert "alias" in r.stderr
     assert changes(fake) == []
+    [rec] = records(fake, NODE)
+    assert rec["AliasTarget"]["DNSName"] == "d1.cloudfront.net." and "ResourceRecords" not in rec
 
 
 # -- multivalue
@@ -186,8 +186,8 @@ def test_shared_weighted_set_is_refused_clearly(awscall, fake):
                         "ResourceRecords": [{"Value": "10.0.9.9"}]}])
     r = awscall("dns-publish", ZONE, SHARED, "shared", "60", "10.0.1.10")
     assert r.status == 1, r
-    assert "conflicting RRSet" in r.stderr
-    assert len(changes(fake)) == 2
+    assert [q["code"] for q in changes(fake)] == ["InvalidChangeBatch"] * 2
+    assert [(x.get("SetIdentifier"), values(x)) for x in records(fake, SHARED)] == [("w", ["10.0.9.9"])]
 
 
 def _publish_concurrently(fake, ips, deadline="60s"):
@@ -242,7 +242,6 @@ def test_wait_in_sync_polls_get_change(awscall, fake):
     assert r.status == 0, r
     line = dns_line(r)
     assert line["insync"] == "yes"
-    assert "waiting for insync" in r.stderr.lower()
     polls = fake.requests(service="route53", action="GetChange")
     assert len(polls) >= 2, polls
     assert r.elapsed >= 1.0

@@ -709,6 +709,20 @@ def test_throttle_fault_count_and_request_log(fake, ec2):
     assert fake.requests() == []
 
 
+def test_request_log_holds_the_query_parameters(fake, ec2):
+    ec2.create_tags(Resources=[VOLUME], Tags=[{"Key": "nodeagent:initialized", "Value": "x"}])
+    fake.fault(service="ec2", action="AttachVolume", kind="timeout", seconds=0.1)
+    with pytest.raises(Exception):  # The connection closes without a reply.
+        ec2.attach_volume(VolumeId=VOLUME, InstanceId=INSTANCE, Device="/dev/sdf")
+    [tags] = fake.requests(service="ec2", action="CreateTags")
+    assert tags["params"] == {"ResourceId.1": VOLUME, "Tag.1.Key": "nodeagent:initialized", "Tag.1.Value": "x"}
+    # Also for a request a fault answered instead of the action.
+    [attach] = fake.requests(service="ec2", action="AttachVolume")
+    assert (attach["status"], attach["params"]["Device"]) == (0, "/dev/sdf")
+    fake.imds_get("meta-data/instance-id")
+    assert [e["params"] for e in fake.requests(service="imds")] == [None, None]
+
+
 def test_http5xx_error_and_latency_faults(fake, ec2):
     fake.fault({"service": "ec2", "kind": "http5xx"},
                {"service": "ec2", "kind": "http5xx", "status": 503},

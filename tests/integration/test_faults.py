@@ -7,30 +7,24 @@ the next boot). Then the faults that are not per call: clock skew, an IMDS
 token expired mid-run, credentials expiring mid-run.
 
 Three boots are exercised:
-  volume     the volume path on a loop device (reliability.VolumeBoot) with
+  volume     the volume path on a loop device (harness.VolumeNode) with
              the instance role's credentials, user data and [DNS] WaitInSync=yes
              (DNS publishes the instance's primary IP): IMDS token, identity,
              user-data, credentials; DescribeVolumes, AttachVolume, CreateTags;
              ListResourceRecordSets, ChangeResourceRecordSets, GetChange
   takeover   the same volume held by a terminated predecessor with
              TakeOver=force-detach-dead: DescribeInstances, DetachVolume
-  interface  the interface path in network namespaces (test_interface.NetNode):
+  interface  the interface path in network namespaces (harness.NetNode):
              DescribeNetworkInterfaces, AttachNetworkInterface, DescribeSubnets
 
 At the end of the session a table per mode says which faults were tried on
 which call and how many passed (reliability.Report; NODEAGENT_REPORT_DIR, when
 set, also gets them as JSON for the README's figures)."""
 
-import os
-import subprocess
-import threading
-
 import pytest
 
-from conftest import INSTANCE, ZONE
-from reliability import DNS_NAME, VolumeBoot, register_report
-
-ENI_IP = "10.0.1.10"
+from harness import Point, eni_rules, run_with_hook
+from reliability import register_report
 
 # Seconds of the short deadline under which a permanent fault must end the boot.
 PERMANENT_TIMEOUT = 4
@@ -116,58 +110,12 @@ def matrix(request):
     return matrix_tag
 
 
-# -- the volume boot ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def vboot(udevd, tmp_path_factory):
-    b = VolumeBoot(str(tmp_path_factory.mktemp("faults")))
-    try:
-        yield b
-    finally:
-        b.stop()
-
-
 # -- the interface boot -------------------------------------------------------------------
 
 
-INTERFACE_EXTRA = "\n[Node]\nTimeout={timeout}\n"
-
-
-@pytest.fixture
-def nboot(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("needs root: network namespaces")
-    from test_interface import NetNode
-    n = NetNode(str(tmp_path)).start()
-    try:
-        yield n
-    finally:
-        n.stop()
-
-
 def interface_boot(net, timeout):
-    net.configure(routing="agent", extra=INTERFACE_EXTRA.format(timeout=timeout))
-    return net.agent("--once", "-v")
-
-
-def interface_rules(net):
-    from test_interface import ip_json
-    return [x for x in ip_json(net.ns, "rule", "show") if x.get("src") == ENI_IP]
-
-
-def assert_interface_booted(net, r):
-    from test_interface import TABLE, ip_json
-    assert r.status == 0, r
-    assert net.link(), r
-    assert len(interface_rules(net)) == 1, interface_rules(net)
-    routes = ip_json(net.ns, "route", "show", "table", TABLE)
-    assert sorted((x["dst"], x.get("gateway")) for x in routes) == [("10.0.1.0/24", None), ("default", "10.0.1.1")]
-    zone = net.fake.state()["hosted_zones"][ZONE]
-    [rec] = [x for x in zone["records"] if x["Name"] == DNS_NAME and x["Type"] == "A"]
-    assert [v["Value"] for v in rec["ResourceRecords"]] == [ENI_IP], rec
-    eni = net.fake.state()["network_interfaces"]["eni-0123456789abcdef0"]
-    assert eni["attachment"]["instance_id"] == INSTANCE
+    net.configure(routing="agent", timeout=timeout)
+    return net.boot("-v")
 
 
 # -- the matrix ---------------------------------------------------------------------------
@@ -191,11 +139,11 @@ def test_transient_fault_boot_completes(request, matrix, call, fault):
     matrix(call[0], "transient", fault_name(fault))
     count = 1 if fault["kind"] in ("drop_after_effect", "timeout") else 2
     if call[3] == "interface":
-        net = request.getfixturevalue("nboot")
+        net = request.getfixturevalue("net")
         add_fault(net.fake, call, fault, count)
         r = interface_boot(net, "40s")
         assert applied(net.fake, call), f"the fault never met {call[0]}"
-        assert_interface_booted(net, r)
+        net.assert_converged(r)
         return
     b = request.getfixturevalue("vboot").prepare(takeover=call[3] == "takeover")
     add_fault(b.fake, call, fault, count)
@@ -220,14 +168,14 @@ def test_permanent_fault_stops_with_the_status(request, matrix, call, fault):
         # User data that is not "#nodeagent" is someone else's: ignored.
         allowed = (0,)
     if call[3] == "interface":
-        net = request.getfixturevalue("nboot")
+        net = request.getfixturevalue("net")
         add_fault(net.fake, call, fault, -1)
         r = interface_boot(net, timeout)
         assert r.status in allowed, r
         assert r.elapsed < PERMANENT_TIMEOUT + 8, r
-        assert len(interface_rules(net)) <= 1
+        assert len(eni_rules(net.ns)) <= 1
         if r.status == 0:
-            assert_interface_booted(net, r)
+            net.assert_converged(r)
         return
     b = request.getfixturevalue("vboot").prepare(takeover=call[3] == "takeover", timeout=timeout)
     add_fault(b.fake, call, fault, -1)
@@ -246,11 +194,11 @@ def test_refused_call_is_aws_refused(request, matrix, call):
     matrix(call[0], "permanent", "refused-403")
     fault = refusal(call[1])
     if call[3] == "interface":
-        net = request.getfixturevalue("nboot")
+        net = request.getfixturevalue("net")
         add_fault(net.fake, call, fault, -1)
         r = interface_boot(net, "20s")
         assert r.status == 3, r
-        assert len(interface_rules(net)) <= 1
+        assert len(eni_rules(net.ns)) <= 1
         return
     b = request.getfixturevalue("vboot").prepare(takeover=call[3] == "takeover", timeout="20s")
     add_fault(b.fake, call, fault, -1)
@@ -277,43 +225,6 @@ def test_clock_skew(vboot, matrix, skew):
     assert codes.count("RequestExpired") + codes.count("SignatureDoesNotMatch") <= 3, codes
 
 
-def boot_with_a_hook(b, hook_after, hook):
-    """Boots, and runs hook() once hook_after appears in the agent's log."""
-    proc = subprocess.Popen(b.argv("--once", "-v"), env=b.env(),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out = []
-    done = False
-
-    def read():
-        nonlocal done
-        for line in proc.stderr:
-            out.append(line)
-            if not done and hook_after in line:
-                done = True
-                hook()
-    t = threading.Thread(target=read)
-    t.start()
-    try:
-        proc.wait(120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    t.join()
-    stdout = proc.stdout.read()
-    proc.stdout.close()
-    proc.stderr.close()
-
-    class R:
-        status = proc.returncode
-        stderr = "".join(out)
-        elapsed = 0.0
-
-        def __repr__(self):
-            return f"<exit {self.status}\nstdout:\n{stdout}\nstderr:\n{self.stderr}>"
-    return R(), done
-
-
 def test_imds_token_expired_mid_run(vboot, matrix):
     """Every IMDS token dies while the boot runs; the next IMDS call (the
     credentials, short-lived here so that they are fetched again) gets 401 and
@@ -324,7 +235,9 @@ def test_imds_token_expired_mid_run(vboot, matrix):
     fake.imds(credentials_lifetime=6, rotate_credentials=True)
     # The attach takes a while, so the boot is still running when the tokens die.
     fake.fault(service="ec2", action="AttachVolume", kind="latency", seconds=1.5)
-    r, hooked = boot_with_a_hook(b, "volume: attach:", lambda: fake.imds(expire_tokens=True))
+    attaching = Point("AttachVolume in flight",
+                      lambda run: not [f for f in fake.faults() if f["action"] == "AttachVolume"])
+    r, hooked = run_with_hook(b, attaching, lambda: fake.imds(expire_tokens=True))
     assert hooked, r
     b.assert_booted(r)
     imds = fake.requests(service="imds")

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import NODEAGENT, ZONE, clean_env, run, write_config
+from harness import NODEAGENT, ZONE, clean_env, run, write_config
 
 NODE_NAME = "kafka-1.cluster.internal."
 SHARED = "kafka.cluster.internal."

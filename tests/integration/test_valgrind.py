@@ -14,24 +14,13 @@ import shutil
 
 import pytest
 
-from conftest import TOP
-from reliability import VolumeBoot
+from harness import TOP, run
 
-pytestmark = pytest.mark.skipif(os.environ.get("NODEAGENT_VALGRIND") != "1",
-                                reason="valgrind runs in its own suite: NODEAGENT_VALGRIND=1")
+pytestmark = [pytest.mark.skipif(os.environ.get("NODEAGENT_VALGRIND") != "1",
+                                 reason="valgrind runs in its own suite: NODEAGENT_VALGRIND=1"),
+              pytest.mark.skipif(not shutil.which("valgrind"), reason="no valgrind")]
 
 SUPPRESSIONS = os.path.join(TOP, "tests", "valgrind.supp")
-
-
-@pytest.fixture(scope="module")
-def vboot(udevd, tmp_path_factory):
-    if not shutil.which("valgrind"):
-        pytest.skip("no valgrind")
-    b = VolumeBoot(str(tmp_path_factory.mktemp("valgrind")))
-    try:
-        yield b
-    finally:
-        b.stop()
 
 
 def memcheck(b, tmp, name, *args, role=True):
@@ -41,7 +30,6 @@ def memcheck(b, tmp, name, *args, role=True):
             f"--log-file={log}"]
     if os.path.exists(SUPPRESSIONS):
         argv.append(f"--suppressions={SUPPRESSIONS}")
-    from conftest import run
     r = run(argv + b.argv(*args), b.env(role), timeout=600)
     with open(log) as f:
         report = f.read()

@@ -78,6 +78,7 @@ def test_package_is_named_after_the_project_version(package):
 def test_package_holds_binary_unit_pages_and_configuration(package):
     files = contents(package["deb"])
     for path in ("/usr/sbin/nodeagent", "/lib/systemd/system/nodeagent.service",
+                 "/usr/lib/modules-load.d/nodeagent.conf",
                  "/usr/share/man/man8/nodeagent.8.gz", "/usr/share/man/man5/nodeagent.conf.5.gz",
                  "/etc/nodeagent/nodeagent.conf", "/etc/nodeagent/conf.d/",
                  "/usr/share/doc/nodeagent/copyright",
@@ -97,6 +98,7 @@ def test_depends_come_from_shlibs_and_the_tools_the_agent_runs(package):
         assert re.search(rf"\b{lib}\b", depends), (lib, depends)
     assert re.search(r"\be2fsprogs\b", depends) and re.search(r"\budev\b", depends)
     assert "xfsprogs" in field(package["deb"], "Recommends")
+    assert "mdadm" in field(package["deb"], "Recommends")
 
 
 def test_configuration_is_a_conffile(package, tmp_path):

@@ -33,8 +33,10 @@ MOUNT_NAMESPACE_OPTIONS = {
     "NetworkNamespacePath", "PrivateIPC", "IPCNamespacePath",
 }
 
-# What mount, mkfs/fsck/grow, rtnetlink, sysctl and /proc need (see the unit).
-CAPABILITIES = {"CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_RESOURCE", "CAP_DAC_OVERRIDE", "CAP_SYS_PTRACE"}
+# What mount, mkfs/fsck/grow, rtnetlink, sysctl, /proc and mdadm's temporary
+# md nodes need (see the unit).
+CAPABILITIES = {"CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_RESOURCE", "CAP_DAC_OVERRIDE", "CAP_SYS_PTRACE",
+                "CAP_MKNOD"}
 
 
 def parse_unit(path):

@@ -48,7 +48,7 @@ def test_check_ran_the_unit_tests(rpm_package):
 def test_rpm_holds_binary_unit_preset_pages_and_configuration(rpm_package):
     owned = files(rpm_package["rpm"])
     for path in ("/usr/sbin/nodeagent", "/usr/lib/systemd/system/nodeagent.service",
-                 "/usr/lib/systemd/system-preset/50-nodeagent.preset",
+                 "/usr/lib/systemd/system-preset/50-nodeagent.preset", "/usr/lib/modules-load.d/nodeagent.conf",
                  "/usr/share/man/man8/nodeagent.8.gz", "/usr/share/man/man5/nodeagent.conf.5.gz",
                  "/etc/nodeagent", "/etc/nodeagent/conf.d", "/etc/nodeagent/nodeagent.conf",
                  "/usr/share/licenses/nodeagent/LICENSE",
@@ -122,6 +122,7 @@ def test_requires_the_tools_and_libraries_the_agent_uses(rpm_package):
                 "libmount.so.1", "libblkid.so.1", "libmnl.so.0", "libsystemd.so.0"):
         assert any(r.startswith(lib) for r in requires), (lib, requires)
     assert "xfsprogs" in query(rpm_package["rpm"], "--recommends").split()
+    assert "mdadm" in query(rpm_package["rpm"], "--recommends").split()
     spec = query(rpm_package["srpm"], "-R")
     for name in ("libcurl-devel", "openssl-devel", "json-c-devel", "expat-devel", "systemd-devel",
                  "libmount-devel", "libblkid-devel", "libmnl-devel", "meson", "gcc", "systemd-rpm-macros"):

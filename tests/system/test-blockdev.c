@@ -51,6 +51,17 @@ typedef struct TestLoop {
 /* The loop devices alive now, so that a signal still removes them. */
 static TestLoop *live_loops[8];
 
+/* The cleanup runs at exit, when a test is done with its loop device, and
+ * on a signal in signal_thread(): one at a time. Recursive, as
+ * global_cleanup() calls test_loop_done(). */
+static pthread_mutex_t cleanup_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+/* The signals after which the run still cleans up. They are blocked in
+ * every thread and taken by signal_thread() with sigwait(), not by a
+ * handler: the cleanup calls what a handler may not (stdio, opendir,
+ * system). */
+static sigset_t cleanup_signals;
+
 static void test_loop_done(TestLoop *l);
 
 static void reload_udev(void) {
@@ -72,6 +83,7 @@ static void remove_tmpdir(void) {
 }
 
 static void global_cleanup(void) {
+        (void) pthread_mutex_lock(&cleanup_lock);
         for (size_t i = 0; i < ELEMENTSOF(live_loops); i++)
                 test_loop_done(live_loops[i]);
 
@@ -89,14 +101,40 @@ static void global_cleanup(void) {
                 remove_tmpdir();
                 made_tmpdir = false;
         }
+        (void) pthread_mutex_unlock(&cleanup_lock);
 }
 
-static void on_signal(int sig) {
+static void *signal_thread(void *userdata) {
+        int sig;
+
+        if (sigwait(&cleanup_signals, &sig) != 0)
+                return NULL;
         /* meson's timeout, ^C, a closed pipe: what the run made is removed
          * all the same, then the signal takes its course. */
-        signal(sig, SIG_DFL);
         global_cleanup();
-        raise(sig);
+        if (signal(sig, SIG_DFL) == SIG_ERR ||
+            pthread_sigmask(SIG_UNBLOCK, &cleanup_signals, NULL) != 0 || raise(sig) != 0)
+                _exit(128 + sig);
+        return NULL;
+}
+
+/* Before any other thread starts, so that all of them inherit the mask. */
+static int take_signals(void) {
+        pthread_t t;
+        int r;
+
+        (void) sigemptyset(&cleanup_signals);
+        (void) sigaddset(&cleanup_signals, SIGTERM);
+        (void) sigaddset(&cleanup_signals, SIGINT);
+        (void) sigaddset(&cleanup_signals, SIGHUP);
+        (void) sigaddset(&cleanup_signals, SIGPIPE);
+        r = pthread_sigmask(SIG_BLOCK, &cleanup_signals, NULL);
+        if (r != 0)
+                return -r;
+        r = pthread_create(&t, NULL, signal_thread, NULL);
+        if (r != 0)
+                return -r;
+        return -pthread_detach(t);
 }
 
 static void random_volume_id(char *buf, size_t size) {
@@ -132,9 +170,9 @@ static int make_backing(const char *id, char **ret_path) {
                 return -ENOMEM;
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0)
-                return -errno;
+                return negative_errno();
         if (ftruncate(fd, (off_t) BACKING_SIZE) < 0)
-                return -errno;
+                return negative_errno();
         *ret_path = TAKE_PTR(path);
         return 0;
 }
@@ -143,8 +181,13 @@ static void test_loop_done(TestLoop *l) {
         _cleanup_close_ int control = -EBADF;
         usec_t give_up;
 
-        if (!l || l->number < 0)
+        if (!l)
                 return;
+        (void) pthread_mutex_lock(&cleanup_lock);
+        if (l->number < 0) {
+                (void) pthread_mutex_unlock(&cleanup_lock);
+                return;
+        }
         for (size_t i = 0; i < ELEMENTSOF(live_loops); i++)
                 if (live_loops[i] == l)
                         live_loops[i] = NULL;
@@ -165,6 +208,7 @@ static void test_loop_done(TestLoop *l) {
                 }
         }
         l->number = -1;
+        (void) pthread_mutex_unlock(&cleanup_lock);
 }
 
 /* Creates a new /dev/loopN (so udev sees "add"), then attaches path to it
@@ -369,6 +413,7 @@ static int setup(void) {
         if (!f)
                 return -errno;
         made_rules_file = true;
+        /* A write error is sticky: fclose() reports it. */
         fputs("# nodeagent tests/system/test-blockdev.c: removed when the test ends\n" RULE, f);
         if (fclose(f) != 0)
                 return -EIO;
@@ -394,11 +439,13 @@ int main(void) {
         random_volume_id(other_volume_id, sizeof other_volume_id);
         printf("# volume %s, other volume %s\n", volume_id, other_volume_id);
 
-        atexit(global_cleanup);
-        signal(SIGTERM, on_signal);
-        signal(SIGINT, on_signal);
-        signal(SIGHUP, on_signal);
-        signal(SIGPIPE, on_signal);
+        r = take_signals();
+        if (r >= 0 && atexit(global_cleanup) != 0)
+                r = -ENOMEM;
+        if (r < 0) {
+                printf("Bail out! cannot take the signals: %s\n", strerror(-r));
+                return 1;
+        }
         r = setup();
         if (r < 0) {
                 printf("Bail out! setup failed: %s\n", strerror(-r));

@@ -106,9 +106,9 @@ static int new_image(const char *name, uint64_t size, char **ret) {
                 return -ENOMEM;
         fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
-                return -errno;
+                return negative_errno();
         if (ftruncate(fd, (off_t) size) < 0)
-                return -errno;
+                return negative_errno();
         *ret = TAKE_PTR(p);
         return 0;
 }
@@ -135,10 +135,10 @@ static int new_loop(char *image, const Loop **ret) {
 
         control = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
         if (control < 0)
-                return -errno;
+                return negative_errno();
         backing = open(img, O_RDWR | O_CLOEXEC);
         if (backing < 0)
-                return -errno;
+                return negative_errno();
 
         for (int attempt = 0; attempt < 20; attempt++) {
                 struct loop_config config = {
@@ -151,15 +151,15 @@ static int new_loop(char *image, const Loop **ret) {
 
                 n = ioctl(control, LOOP_CTL_GET_FREE);
                 if (n < 0)
-                        return -errno;
+                        return negative_errno();
                 (void) snprintf(l->path, sizeof(l->path), "/dev/loop%d", n);
                 fd = open(l->path, O_RDWR | O_CLOEXEC);
                 if (fd < 0)
-                        return -errno;
+                        return negative_errno();
                 if (ioctl(fd, LOOP_CONFIGURE, &config) < 0) {
                         if (errno == EBUSY)
                                 continue;
-                        return -errno;
+                        return negative_errno();
                 }
                 l->fd = TAKE_FD(fd);
                 l->image = TAKE_PTR(img);
@@ -533,7 +533,7 @@ static void put_le32(uint8_t *p, uint32_t v) {
 static void test_md_raid_at_end_refused(void) {
         /* MD 0.90 metadata: 64 KiB from the end (rounded down to 64 KiB),
          * little endian here. Nothing in the first MiB. */
-        const uint64_t size = 64 * MIB + 12345 * 512;
+        const uint64_t size = 64 * MIB + (uint64_t) 12345 * 512;
         uint8_t sb[4096] = {};
         _cleanup_(fs_probe_done) FsProbe p = {};
         char *image = NULL;
@@ -652,6 +652,50 @@ static void test_one_byte_in_middle_sample_refused(void) {
         ASSERT_FALSE(p.found);
         ASSERT_OK(fs_reads_as_zeros(l->path, &zeros));
         ASSERT_FALSE(zeros);
+        ASSERT_OK(expect_refused(l, FILESYSTEM_EXT4, FORMAT_IF_BLANK, false, -ENOTEMPTY));
+}
+
+/* One byte written through the loop device itself, in each place the proof
+ * reads (the first and last byte of every sample and of every chunk of the
+ * first and last MiB), is seen by its O_DIRECT reads, which go past the
+ * device's page cache: each is refused, and the whole setup refuses the
+ * device untouched. A size that is not a multiple of a sample. */
+static void test_one_byte_in_every_place_refused(void) {
+        const uint64_t size = 64 * MIB + 3 * 4096, chunk = FS_ZERO_SAMPLE_SIZE;
+        _cleanup_close_ int fd = -EBADF;
+        const Loop *l = NULL;
+        bool zeros = false;
+
+        ASSERT_OK(new_loop_with_image("every.img", size, &l));
+        fd = open(l->path, O_RDWR | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(fs_reads_as_zeros(l->path, &zeros));
+        ASSERT_TRUE(zeros);
+
+        for (unsigned i = 0; i < FS_ZERO_SAMPLES + 2 * MIB / chunk; i++) {
+                uint64_t start = i < FS_ZERO_SAMPLES ? fs_zero_sample_offset(size, i) :
+                                 i < FS_ZERO_SAMPLES + MIB / chunk ? (i - FS_ZERO_SAMPLES) * chunk :
+                                 size - MIB + (i - FS_ZERO_SAMPLES - MIB / chunk) * chunk;
+                uint64_t length = i < FS_ZERO_SAMPLES ? FS_ZERO_SAMPLE_SIZE : chunk;
+                const uint64_t at[] = { start, start + length - 1 };
+
+                for (size_t k = 0; k < ELEMENTSOF(at); k++) {
+                        ASSERT_EQ(pwrite(fd, "\xa5", 1, (off_t) at[k]), 1);
+                        ASSERT_EQ(fdatasync(fd), 0);
+                        zeros = true;
+                        ASSERT_OK(fs_reads_as_zeros(l->path, &zeros));
+                        if (zeros)
+                                printf("# a byte at %" PRIu64 " went unseen\n", at[k]);
+                        ASSERT_FALSE(zeros);
+                        ASSERT_EQ(pwrite(fd, "", 1, (off_t) at[k]), 1);
+                        ASSERT_EQ(fdatasync(fd), 0);
+                }
+        }
+        ASSERT_OK(fs_reads_as_zeros(l->path, &zeros));
+        ASSERT_TRUE(zeros);
+
+        ASSERT_EQ(pwrite(fd, "\xa5", 1, (off_t) (fs_zero_sample_offset(size, 7) + 4096)), 1);
+        ASSERT_EQ(fdatasync(fd), 0);
         ASSERT_OK(expect_refused(l, FILESYSTEM_EXT4, FORMAT_IF_BLANK, false, -ENOTEMPTY));
 }
 
@@ -1044,7 +1088,8 @@ static bool have_cap_sys_resource(void) {
                 have = errno == 0 && end != v && (caps & (1ULL << 24));
                 break;
         }
-        fclose(f);
+        /* Only read: closing it cannot lose anything. */
+        (void) fclose(f);
         return have;
 }
 
@@ -1125,7 +1170,10 @@ int main(void) {
                 perror("mkdtemp");
                 return 1;
         }
-        atexit(cleanup_at_exit);
+        if (atexit(cleanup_at_exit) != 0) {
+                perror("atexit");
+                return 1;
+        }
         (void) sigaction(SIGTERM, &sa, NULL);
         (void) sigaction(SIGINT, &sa, NULL);
 
@@ -1141,6 +1189,7 @@ int main(void) {
         RUN(test_swap_refused);
         RUN(test_other_filesystem_refused);
         RUN(test_one_byte_in_middle_sample_refused);
+        RUN(test_one_byte_in_every_place_refused);
         RUN(test_tagged_blank_refused);
         RUN(test_blank_format_never_refused);
         RUN(test_interrupted_mkfs_formatted_again);

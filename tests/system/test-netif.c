@@ -176,7 +176,8 @@ static int peer_start(void) {
 
         if (pipe2(to_peer, O_CLOEXEC) < 0 || pipe2(from_peer, O_CLOEXEC) < 0)
                 return -errno;
-        fflush(stdout);
+        /* So that the child does not print our buffered lines again. */
+        (void) fflush(stdout);
         peer_pid = fork();
         if (peer_pid < 0)
                 return -errno;
@@ -225,7 +226,8 @@ static int later_start_full(Later *l, usec_t delay, const char *cmd, bool batch)
 
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
-        fflush(stdout);
+        /* So that the child does not print our buffered lines again. */
+        (void) fflush(stdout);
         l->pid = fork();
         if (l->pid < 0)
                 return -errno;
@@ -656,6 +658,77 @@ static void test_configure_primary_address(void) {
         ASSERT_OK(connect_refused("10.0.1.10"));
 }
 
+/* Routing=auto beside a DHCP client (NetworkManager, netplan's match-all):
+ * a dynamic address and a default route through the ENI in the main table,
+ * no rule. The outcome read from the kernel says what is missing; the
+ * add-only plans add it without touching the manager's work; afterwards
+ * the outcome is complete and nothing is pending; a lost rule is pending
+ * again (what the supervisor looks at). */
+static void test_auto_beside_dhcp(void) {
+        _cleanup_(netif_plan_freep) NetifPlan *plan = NULL, *primary = NULL;
+        _cleanup_free_ char *addr = NULL, *main_table = NULL;
+        NetifIds ids = { .eni_ifindex = eni_ifindex, .eni_table = ENI_TABLE, .primary_table = 10000 };
+        NetifEni base = { .ifindex = eni_ifindex, .device_index = 1, .without_addresses = true };
+        NetifOutcome o;
+        NetifNeeds needs;
+
+        ASSERT_OK(netif_ipv4_from_string("10.0.1.10", &ids.eni_ip));
+        ASSERT_OK(netif_ipv4_from_string("192.168.50.10", &ids.primary_ip));
+        ids.primary_ifindex = (int) if_nametoindex("prim0");
+        ASSERT_TRUE(ids.primary_ifindex > 0);
+
+        /* The manager's state, from nothing of ours. */
+        ASSERT_OK(run("ip rule del priority 10001 2>/dev/null; ip rule del priority 10001 2>/dev/null; "
+                      "ip route flush table 10001; ip addr flush dev veth-eni && "
+                      "ip addr add 10.0.1.10/24 dev veth-eni valid_lft 120 preferred_lft 120 && "
+                      "ip route replace default via 10.0.1.1 dev veth-eni proto dhcp"));
+        {
+                _cleanup_(netif_world_done) NetifWorld w = {};
+
+                ASSERT_OK(netif_world_read(&w));
+                netif_outcome_judge(&w, &ids, &o);
+        }
+        ASSERT_TRUE(o.address);
+        ASSERT_FALSE(o.eni_routed);
+        ASSERT_FALSE(o.primary_routed);
+        ASSERT_TRUE(o.main_default_via_eni);
+        netif_needs_auto(&o, &needs);
+        ASSERT_TRUE(!needs.address && needs.eni_table && needs.primary_table);
+
+        ASSERT_OK(netif_plan_new_from_eni_strings(&base, "10.0.1.10", NULL, "10.0.1.0/24", &plan));
+        ASSERT_OK(netif_plan_new_primary(ids.primary_ifindex, ids.primary_ip, 24, (struct in_addr) {
+                .s_addr = htonl(0xc0a83201) }, 10000, &primary));
+        ASSERT_TRUE(netif_pending(plan) > 0);
+        ASSERT_TRUE(netif_configure(plan) > 0);
+        ASSERT_TRUE(netif_configure(primary) > 0);
+        ASSERT_EQ(netif_pending(plan), 0);
+        ASSERT_EQ(netif_pending(primary), 0);
+        {
+                _cleanup_(netif_world_done) NetifWorld w = {};
+
+                ASSERT_OK(netif_world_read(&w));
+                netif_outcome_judge(&w, &ids, &o);
+        }
+        ASSERT_TRUE(netif_outcome_complete(&o));
+
+        /* The manager's work is as it was: its lease's lifetime, its route. */
+        addr = capture("ip -4 addr show dev veth-eni");
+        ASSERT_NOT_NULL(strstr(addr, "valid_lft 1"));
+        main_table = capture("ip -4 route show table main default");
+        ASSERT_NOT_NULL(strstr(main_table, "default via 10.0.1.1 dev veth-eni proto dhcp"));
+
+        /* A sweep of foreign rules (networkd's): pending, then put back. */
+        ASSERT_OK(run("ip rule del priority 10001 && ip rule del priority 10000"));
+        ASSERT_TRUE(netif_pending(plan) > 0);
+        ASSERT_TRUE(netif_pending(primary) > 0);
+        ASSERT_TRUE(netif_configure(plan) > 0);
+        ASSERT_TRUE(netif_configure(primary) > 0);
+        ASSERT_EQ(netif_pending(plan), 0);
+
+        ASSERT_OK(run("ip rule del priority 10000 && ip route flush table 10000 && "
+                      "ip route del default via 10.0.1.1 dev veth-eni proto dhcp"));
+}
+
 static void test_link_gone(void) {
         _cleanup_(netif_plan_freep) NetifPlan *plan = NULL;
         NetifState state = { .ifindex = -7 };
@@ -774,6 +847,7 @@ int main(void) {
         RUN_TEST(test_configure_again);
         RUN_TEST(test_configure_repairs);
         RUN_TEST(test_configure_primary_address);
+        RUN_TEST(test_auto_beside_dhcp);
         RUN_TEST(test_link_gone);
         RUN_TEST(test_wait_rule);
 

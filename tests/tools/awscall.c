@@ -5,8 +5,10 @@
  * "key=value" lines. The integration tests drive every action this way
  * against the fake AWS, faults included. Exit status as the agent's. */
 
+#include <ctype.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 
 #include "autoscaling.h"
@@ -172,15 +174,31 @@ static int cmd_describe_network_interfaces(Tool *t, char **args) {
         return 0;
 }
 
+/* A decimal number no larger than max, and nothing else. */
+static int parse_unsigned(const char *s, unsigned long max, unsigned long *ret) {
+        char *end = NULL;
+        unsigned long v;
+
+        if (!s || !isdigit((unsigned char) s[0]))
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || *end != '\0' || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
 static int cmd_attach_network_interface(Tool *t, char **args) {
         _cleanup_(aws_error_done) AwsError e = {};
         _cleanup_free_ char *id = NULL;
-        unsigned index;
+        unsigned long index;
         int r;
 
-        if (!args[0] || !args[1] || !args[2] || sscanf(args[2], "%u", &index) != 1)
+        if (!args[0] || !args[1] || parse_unsigned(args[2], UINT_MAX, &index) < 0)
                 return log_error_errno(EINVAL, "attach-network-interface ENI INSTANCE INDEX");
-        r = ec2_attach_network_interface(t->aws, args[0], args[1], index, 0, t->dry_run, t->deadline, &e, &id);
+        r = ec2_attach_network_interface(t->aws, args[0], args[1], (unsigned) index, 0, t->dry_run, t->deadline,
+                                         &e, &id);
         if (r < 0) {
                 print_error(r, &e);
                 return r;
@@ -333,16 +351,19 @@ static int cmd_change_rrsets(Tool *t, char **args) {
         if (!args[0] || !args[1])
                 return log_error_errno(EINVAL, "change-rrsets ZONE ACTION:NAME:TYPE:TTL:VALUES[:ID]...");
         for (char **a = args + 1; *a && n < ELEMENTSOF(changes); a++, n++) {
-                char *action = strtok(*a, ":"), *name = strtok(NULL, ":"), *type = strtok(NULL, ":");
-                char *ttl = strtok(NULL, ":"), *list = strtok(NULL, ":"), *id = strtok(NULL, ":");
+                char *save = NULL;
+                char *action = strtok_r(*a, ":", &save), *name = strtok_r(NULL, ":", &save);
+                char *type = strtok_r(NULL, ":", &save), *ttl = strtok_r(NULL, ":", &save);
+                char *list = strtok_r(NULL, ":", &save), *id = strtok_r(NULL, ":", &save);
+                unsigned long ttl_value;
                 size_t k = 0;
 
-                if (!action || !name || !type || !ttl || !list)
+                if (!action || !name || !type || !list || parse_unsigned(ttl, INT32_MAX, &ttl_value) < 0)
                         return log_error_errno(EINVAL, "bad change: %s", *a);
-                for (char *v = strtok(list, ","); v && k < 16; v = strtok(NULL, ","))
+                for (char *v = strtok_r(list, ",", &save); v && k < 16; v = strtok_r(NULL, ",", &save))
                         values[n][k++] = v;
                 sets[n] = (Route53RecordSet) {
-                        .name = name, .type = type, .ttl = strtoll(ttl, NULL, 10), .set_identifier = id,
+                        .name = name, .type = type, .ttl = (int64_t) ttl_value, .set_identifier = id,
                         .multivalue_answer = id != NULL, .values = values[n], .n_values = k,
                 };
                 changes[n] = (Route53Change) {
@@ -641,7 +662,7 @@ static int cmd_describe_key(Tool *t, char **args) {
 static int cmd_signal(Tool *t, char **args) {
         _cleanup_(signal_done) Signal s = {};
         ConfigSignal config = {};
-        unsigned heartbeats = 0;
+        unsigned long heartbeats = 0;
         bool success;
         int r;
 
@@ -658,7 +679,7 @@ static int cmd_signal(Tool *t, char **args) {
                         config.cloudformation_resource = (char *) v;
                 else if ((v = startswith(*a, "hook=")))
                         config.lifecycle_hook = (char *) v;
-                else if ((v = startswith(*a, "heartbeats=")) && sscanf(v, "%u", &heartbeats) == 1)
+                else if ((v = startswith(*a, "heartbeats=")) && parse_unsigned(v, UINT_MAX, &heartbeats) >= 0)
                         continue;
                 else
                         return log_error_errno(EINVAL, "unknown signal argument: %s", *a);
@@ -786,20 +807,28 @@ int main(int argc, char *argv[]) {
                 case 'f':
                         t.force = true;
                         break;
-                case 'F':
-                        t.filters = realloc(t.filters, (t.n_filters + 1) * sizeof(char *));
-                        if (!t.filters)
+                case 'F': {
+                        char **filters = realloc(t.filters, (t.n_filters + 1) * sizeof(char *));
+
+                        if (!filters) {
+                                free(t.filters);
                                 return EXIT_STATUS_FAILURE;
+                        }
+                        t.filters = filters;
                         t.filters[t.n_filters++] = optarg;
                         break;
+                }
                 case 'd':
-                        if (parse_duration(optarg, &deadline) < 0)
+                        if (parse_duration(optarg, &deadline) < 0) {
+                                free(t.filters);
                                 return EXIT_STATUS_USAGE;
+                        }
                         break;
                 case 'v':
                         verbosity++;
                         break;
                 default:
+                        free(t.filters);
                         return EXIT_STATUS_USAGE;
                 }
         log_set_verbosity(verbosity);
@@ -807,6 +836,7 @@ int main(int argc, char *argv[]) {
         if (optind >= argc) {
                 fprintf(stderr, "usage: nodeagent-awscall [--dry-run] [--force] [--filter N=V] [--deadline D] "
                         "COMMAND ARGS...\n");
+                free(t.filters);
                 return EXIT_STATUS_USAGE;
         }
 
@@ -832,5 +862,5 @@ done:
         free(t.filters);
         http_global_cleanup();
         log_forget_secrets();
-        return r == -EINVAL ? EXIT_STATUS_USAGE : status_of(r);
+        return (int) (r == -EINVAL ? EXIT_STATUS_USAGE : status_of(r));
 }

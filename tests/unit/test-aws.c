@@ -362,6 +362,48 @@ static void test_retry_transient(void) {
         check_one_retry(&(FakeReply) { .body = "" }, base);
 }
 
+/* aws_client_return_throttling(): a throttled call of that service comes
+ * back after one attempt, with the code; other failures and other services
+ * keep their attempts. */
+static void test_throttling_returned(void) {
+        _cleanup_free_ char *limit = test_reply("ec2-error-request-limit.xml");
+        _cleanup_free_ char *internal = test_reply("ec2-error-internal.xml");
+        _cleanup_(aws_error_done) AwsError e = {};
+        TestAws t;
+
+        unset_endpoints();
+        ASSERT_OK(test_aws_init(&t, NULL));
+        ASSERT_FALSE(aws_client_return_throttling(t.client, AWS_SERVICE_EC2, true));
+        fake_transport_set_fallback(t.fake, &(FakeReply) { .status = 503, .body = limit });
+        ASSERT_EQ(call_ec2(&t, NULL, USEC_INFINITY, &e, NULL), -EREMOTEIO);
+        ASSERT_STREQ(e.code, "RequestLimitExceeded");
+        ASSERT_EQ(t.fake->n_requests, 1);
+        ASSERT_EQ(t.clock.n_sleeps, 0);
+        test_aws_done(&t);
+
+        /* A 500 is still tried again. */
+        ASSERT_OK(test_aws_init(&t, NULL));
+        (void) aws_client_return_throttling(t.client, AWS_SERVICE_EC2, true);
+        fake_transport_add(t.fake, &(FakeReply) { .status = 500, .body = internal });
+        fake_transport_add(t.fake, &(FakeReply) { .body = EC2_OK_BODY });
+        ASSERT_OK(call_ec2(&t, NULL, USEC_INFINITY, &e, NULL));
+        ASSERT_EQ(t.fake->n_requests, 2);
+        test_aws_done(&t);
+
+        /* Another service's setting, or the setting turned off again: the
+         * usual attempts. */
+        ASSERT_OK(test_aws_init(&t, NULL));
+        (void) aws_client_return_throttling(t.client, AWS_SERVICE_ROUTE53, true);
+        ASSERT_TRUE(aws_client_return_throttling(t.client, AWS_SERVICE_ROUTE53, true));
+        fake_transport_add(t.fake, &(FakeReply) { .status = 503, .body = limit });
+        fake_transport_add(t.fake, &(FakeReply) { .body = EC2_OK_BODY });
+        ASSERT_OK(call_ec2(&t, NULL, USEC_INFINITY, &e, NULL));
+        ASSERT_EQ(t.fake->n_requests, 2);
+        ASSERT_TRUE(aws_client_return_throttling(t.client, AWS_SERVICE_ROUTE53, false));
+        ASSERT_FALSE(aws_client_return_throttling(t.client, AWS_SERVICE_ROUTE53, false));
+        test_aws_done(&t);
+}
+
 static void test_retry_backoff_grows_and_ends(void) {
         _cleanup_free_ char *limit = test_reply("ec2-error-request-limit.xml");
         _cleanup_(aws_error_done) AwsError e = {};
@@ -781,6 +823,7 @@ int main(int argc, char *argv[]) {
         RUN_TEST(test_error_parse);
         RUN_TEST(test_retry_transient);
         RUN_TEST(test_retry_backoff_grows_and_ends);
+        RUN_TEST(test_throttling_returned);
         RUN_TEST(test_no_retry_auth);
         RUN_TEST(test_dry_run);
         RUN_TEST(test_not_found_and_other_errors);

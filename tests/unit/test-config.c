@@ -78,10 +78,11 @@ static char *plan(const Config *c) {
         if (!f)
                 return NULL;
         if (config_format_plan(c, f) < 0) {
-                fclose(f);
+                (void) fclose(f);
                 return mfree(buf);
         }
-        fclose(f);
+        if (fclose(f) != 0)
+                return mfree(buf);
         return buf;
 }
 
@@ -884,7 +885,7 @@ static void test_parse_file(void) {
         ASSERT_EQ(config_parse_file(c, nul, false, &e), -EINVAL);
         ASSERT_NOT_NULL(strstr(e.message, "NUL byte"));
 
-        bigtext = repeat('#', 2 * 1024 * 1024);
+        bigtext = repeat('#', (size_t) 2 * 1024 * 1024);
         ASSERT_NOT_NULL(bigtext);
         big = write_file(dir, "big.conf", bigtext, 0644);
         ASSERT_NOT_NULL(big);

@@ -75,17 +75,18 @@ static char **split(const char *csv) {
 
 static char *join(char *const *values) {
         size_t len = 1;
-        char *s;
+        char *s, *p;
 
         for (char *const *v = values; v && *v; v++)
                 len += strlen(*v) + 1;
         s = calloc(len, 1);
         if (!s)
                 abort();
+        p = s;
         for (char *const *v = values; v && *v; v++) {
                 if (v != values)
-                        strcat(s, ",");
-                strcat(s, *v);
+                        *p++ = ',';
+                p = stpcpy(p, *v);
         }
         return s;
 }
@@ -782,6 +783,77 @@ static void add_throttled(TestAws *t, const char *method, unsigned n) {
                                 "</Error></ErrorResponse>" });
 }
 
+static void get_change_reply(TestAws *t, const char *body) {
+        fake_transport_add(t->fake, &(FakeReply) { .method = "GET", .url = "/2013-04-01/change/C1", .body = body });
+}
+
+/* The polls for INSYNC come every 200 ms plus a twentieth of the time since
+ * the change: INSYNC is seen within 5 % of the time it took plus 200 ms. */
+static void test_insync_schedule(void) {
+        _cleanup_(dns_result_done) DnsResult res = { .ttl = -1 };
+        ConfigDns config = config_of(DNS_MODE_NODE);
+        Path path = PATH_INIT("dns");
+        usec_t elapsed = 0;
+        DnsPublish p;
+        TestAws t;
+
+        ASSERT_OK(setup(&t));
+        p = publish_args(&t, &path, &config);
+        config.wait_in_sync = true;
+        list_reply(&t, LIST(NEXT_SET));
+        change_reply(&t, 200, CHANGE_OK("PENDING"));
+        for (unsigned i = 0; i < 12; i++)
+                get_change_reply(&t, GET_CHANGE("PENDING"));
+        get_change_reply(&t, GET_CHANGE("INSYNC"));
+
+        ASSERT_OK(dns_publish(&p, &res));
+        ASSERT_TRUE(res.in_sync);
+        ASSERT_EQ(fake_transport_pending(t.fake), 0);
+        ASSERT_EQ(t.clock.n_sleeps, 13);
+        for (unsigned i = 0; i < 13 && i < TEST_SLEEPS_MAX; i++) {
+                ASSERT_EQ(t.clock.sleeps[i], 200 * USEC_PER_MSEC + elapsed / 20);
+                elapsed += t.clock.sleeps[i];
+        }
+        test_aws_done(&t);
+}
+
+/* A poll Route 53 throttles is not tried again by the aws layer; from then
+ * on this node polls no more often than a floor each throttled poll
+ * raises, so that a fleet polling at once finds the account's rate. */
+static void test_insync_throttled(void) {
+        _cleanup_(dns_result_done) DnsResult res = { .ttl = -1 };
+        ConfigDns config = config_of(DNS_MODE_NODE);
+        Path path = PATH_INIT("dns");
+        DnsPublish p;
+        TestAws t;
+
+        ASSERT_OK(setup(&t));
+        t.clock.random = UINT64_MAX - 1;
+        p = publish_args(&t, &path, &config);
+        config.wait_in_sync = true;
+        list_reply(&t, LIST(NEXT_SET));
+        change_reply(&t, 200, CHANGE_OK("PENDING"));
+        add_throttled(&t, "GET", 3);
+        get_change_reply(&t, GET_CHANGE("PENDING"));
+        get_change_reply(&t, GET_CHANGE("INSYNC"));
+
+        ASSERT_OK(dns_publish(&p, &res));
+        ASSERT_TRUE(res.in_sync);
+        ASSERT_EQ(fake_transport_pending(t.fake), 0);
+        /* One request per throttled poll: GET, POST, 3 throttled, 2 polls. */
+        ASSERT_EQ(t.fake->n_requests, 7);
+        ASSERT_EQ(t.clock.n_sleeps, 5);
+        ASSERT_EQ(t.clock.sleeps[0], 200 * USEC_PER_MSEC);
+        /* After throttled polls: draws under 1, 2 and 4 s, at least the floor
+         * (half the last ceiling), ... */
+        ASSERT_TRUE(t.clock.sleeps[1] >= 500 * USEC_PER_MSEC && t.clock.sleeps[1] <= 1 * USEC_PER_SEC);
+        ASSERT_TRUE(t.clock.sleeps[2] >= 1 * USEC_PER_SEC && t.clock.sleeps[2] <= 2 * USEC_PER_SEC);
+        ASSERT_TRUE(t.clock.sleeps[3] >= 2 * USEC_PER_SEC && t.clock.sleeps[3] <= 4 * USEC_PER_SEC);
+        /* ... which stays after a poll that got through. */
+        ASSERT_TRUE(t.clock.sleeps[4] >= 2 * USEC_PER_SEC);
+        test_aws_done(&t);
+}
+
 static void test_throttled_read_is_tried_again(void) {
         _cleanup_(dns_result_done) DnsResult res = { .ttl = -1 };
         ConfigDns config = config_of(DNS_MODE_SHARED);
@@ -804,9 +876,11 @@ static void test_throttled_read_is_tried_again(void) {
 
 /* A change Route 53 throttled was not applied. An UPSERT goes again as it
  * is, also once the aws layer's own attempts are used up, without a
- * request spent on reading the set again (a fleet shares five a second);
- * a compare-and-swap (shared) is built again on a fresh read instead, as
- * the set has most likely changed meanwhile. */
+ * request spent on reading the set again (a fleet shares five a second).
+ * A compare-and-swap (shared) gets no attempts from the aws layer (the
+ * throttling comes back at once) but goes again in short steps, 20 times,
+ * while the read it was built on may still be good; after that it is built
+ * again on a fresh read, as the set has most likely changed meanwhile. */
 static void test_throttled_change(void) {
         _cleanup_(dns_result_done) DnsResult res = { .ttl = -1 };
         ConfigDns configs[] = { config_of(DNS_MODE_MULTIVALUE), config_of(DNS_MODE_NODE),
@@ -814,6 +888,7 @@ static void test_throttled_change(void) {
 
         for (size_t c = 0; c < ELEMENTSOF(configs); c++) {
                 bool shared = configs[c].mode == DNS_MODE_SHARED;
+                unsigned throttled = shared ? 21 : 10;
                 Path path = PATH_INIT("dns");
                 DnsPublish p;
                 TestAws t;
@@ -821,8 +896,7 @@ static void test_throttled_change(void) {
                 ASSERT_OK(setup(&t));
                 p = publish_args(&t, &path, &configs[c]);
                 list_reply(&t, LIST(RRSET(SHARED_NAME, 60, RR("10.0.1.5")) NEXT_SET));
-                /* The aws layer's own 8 attempts, and more for an UPSERT. */
-                add_throttled(&t, "POST", shared ? 8 : 10);
+                add_throttled(&t, "POST", throttled);
                 if (shared)
                         list_reply(&t, LIST(RRSET(SHARED_NAME, 60, RR("10.0.1.5") RR("10.0.1.7")) NEXT_SET));
                 change_reply(&t, 200, CHANGE_OK("PENDING"));
@@ -831,24 +905,52 @@ static void test_throttled_change(void) {
                 ASSERT_OK(dns_publish(&p, &res));
                 ASSERT_EQ(fake_transport_pending(t.fake), 0);
                 ASSERT_STREQ(t.fake->requests[0].method, "GET");
+                for (size_t i = 1; i <= throttled; i++) {
+                        ASSERT_STREQ(t.fake->requests[i].method, "POST");
+                        ASSERT_STREQ(t.fake->requests[i].body, t.fake->requests[1].body);
+                }
                 if (shared) {
-                        /* GET, 8 POSTs (the aws layer's attempts), GET, POST. */
-                        ASSERT_EQ(t.fake->n_requests, 11);
-                        ASSERT_STREQ(t.fake->requests[9].method, "GET");
-                        ASSERT_NOT_NULL(strstr(t.fake->requests[10].body, RR("10.0.1.7") RR(IP)));
+                        /* GET, 21 POSTs, GET, POST. */
+                        ASSERT_EQ(t.fake->n_requests, 24);
+                        ASSERT_STREQ(t.fake->requests[22].method, "GET");
+                        ASSERT_NOT_NULL(strstr(t.fake->requests[23].body, RR("10.0.1.7") RR(IP)));
                         ASSERT_EQ(res.n_changes, 2);
                 } else {
                         ASSERT_EQ(t.fake->n_requests, 12);
-                        for (size_t i = 1; i < 12; i++) {
-                                ASSERT_STREQ(t.fake->requests[i].method, "POST");
-                                ASSERT_STREQ(t.fake->requests[i].body, t.fake->requests[1].body);
-                        }
+                        ASSERT_STREQ(t.fake->requests[11].body, t.fake->requests[1].body);
                         ASSERT_EQ(res.n_changes, 1);
                 }
                 ASSERT_EQ(res.n_conflicts, 0);
                 ASSERT_STREQ(res.change_id, "C1");
                 test_aws_done(&t);
         }
+}
+
+/* A compare-and-swap throttled a few times lands on the read it was built
+ * on: no second read. The waits between are short (under a second). */
+static void test_throttled_cas_sent_again(void) {
+        _cleanup_(dns_result_done) DnsResult res = { .ttl = -1 };
+        ConfigDns config = config_of(DNS_MODE_SHARED);
+        Path path = PATH_INIT("dns");
+        DnsPublish p;
+        TestAws t;
+
+        ASSERT_OK(setup(&t));
+        t.clock.random = UINT64_MAX - 1;
+        p = publish_args(&t, &path, &config);
+        list_reply(&t, LIST(RRSET(SHARED_NAME, 60, RR("10.0.1.5")) NEXT_SET));
+        add_throttled(&t, "POST", 3);
+        change_reply(&t, 200, CHANGE_OK("PENDING"));
+
+        ASSERT_OK(dns_publish(&p, &res));
+        ASSERT_EQ(t.fake->n_requests, 5);
+        ASSERT_EQ(fake_transport_pending(t.fake), 0);
+        ASSERT_EQ(t.clock.n_sleeps, 3);
+        for (unsigned i = 0; i < 3; i++)
+                ASSERT_TRUE(t.clock.sleeps[i] < 1 * USEC_PER_SEC);
+        ASSERT_EQ(res.n_changes, 1);
+        ASSERT_EQ(res.action, DNS_ACTION_REPLACE);
+        test_aws_done(&t);
 }
 
 /* The read made ahead (while the volume attaches) is where the publish
@@ -1002,8 +1104,11 @@ int main(int argc, char *argv[]) {
         RUN_TEST(test_alias_refused);
         RUN_TEST(test_lost_reply);
         RUN_TEST(test_wait_in_sync);
+        RUN_TEST(test_insync_schedule);
+        RUN_TEST(test_insync_throttled);
         RUN_TEST(test_throttled_read_is_tried_again);
         RUN_TEST(test_throttled_change);
+        RUN_TEST(test_throttled_cas_sent_again);
         RUN_TEST(test_read_ahead);
         RUN_TEST(test_fatal_errors);
         RUN_TEST(test_unpublish);

@@ -109,7 +109,7 @@ static FsProbe make_probe(Found f) {
         return p;
 }
 
-#define ANY -1
+#define ANY (-1)
 
 /* The rules that protect data (DESIGN.md), as a table read top down: the
  * first row that matches a case gives its expected outcome. "same" is the
@@ -400,7 +400,7 @@ static void test_superblock_size(void) {
 /* ---- reads as zeros, on image files ---------------------------------- */
 
 static void test_sample_offsets(void) {
-        const uint64_t sizes[] = { 0, 4096, FS_ZERO_SAMPLE_SIZE, FS_ZERO_SAMPLE_SIZE + 1, 3 * 1024 * 1024 + 17,
+        const uint64_t sizes[] = { 0, 4096, FS_ZERO_SAMPLE_SIZE, FS_ZERO_SAMPLE_SIZE + 1, UINT64_C(3) * 1024 * 1024 + 17,
                                    100ULL << 20, 1ULL << 40, 64ULL << 40, UINT64_MAX / 2 };
 
         for (size_t s = 0; s < ELEMENTSOF(sizes); s++) {
@@ -434,9 +434,9 @@ static int make_file(const char *name, uint64_t size, const uint64_t *nonzero, s
                 return -ENOMEM;
         fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
-                return -errno;
+                return negative_errno();
         if (ftruncate(fd, (off_t) size) < 0)
-                return -errno;
+                return negative_errno();
         for (size_t i = 0; i < n_nonzero; i++)
                 if (pwrite(fd, "\x01", 1, (off_t) nonzero[i]) != 1)
                         return -EIO;
@@ -478,6 +478,103 @@ static void test_reads_as_zeros(void) {
         /* Between samples it does not look: samples, not a full read. */
         ASSERT_OK(reads_as_zeros(size, &gap, 1, &zeros));
         ASSERT_TRUE(zeros);
+}
+
+/* One byte that is not zero at offset of an image of size (sparse): the
+ * answer, and the byte put back to zero. */
+static int byte_reads_as_zeros(int fd, const char *path, uint64_t offset, bool *ret) {
+        int r;
+
+        if (pwrite(fd, "\x80", 1, (off_t) offset) != 1)
+                return -EIO;
+        r = fs_reads_as_zeros(path, ret);
+        if (pwrite(fd, "", 1, (off_t) offset) != 1)
+                return -EIO;
+        return r;
+}
+
+/* fs_mkfs_proven() refuses on the caller's evidence alone, before touching
+ * the device (which here does not even exist). */
+static void test_mkfs_proven_refusals(void) {
+        FsProbe found = { .found = true, .type = (char *) "xfs", .usage = (char *) "filesystem" };
+        FsProbe nothing = {};
+
+        ASSERT_EQ(fs_mkfs_proven("/nonexistent/device", FILESYSTEM_EXT4, NULL, &found, true, false, USEC_INFINITY,
+                                 NULL), -EMEDIUMTYPE);
+        ASSERT_EQ(fs_mkfs_proven("/nonexistent/device", FILESYSTEM_EXT4, NULL, &found, false, true, USEC_INFINITY,
+                                 NULL), -EMEDIUMTYPE);
+        ASSERT_EQ(fs_mkfs_proven("/nonexistent/device", FILESYSTEM_EXT4, NULL, &nothing, false, false,
+                                 USEC_INFINITY, NULL), -ENOTEMPTY);
+        ASSERT_EQ(fs_mkfs_proven("/nonexistent/device", FILESYSTEM_EXT4, NULL, NULL, true, false, USEC_INFINITY,
+                                 NULL), -EINVAL);
+}
+
+/* The proof refuses one byte in any place it reads: the first and the last
+ * byte of each sample, of each MiB at the edges, and of each of the chunks
+ * those are read in (the reads are in flight together, so a byte found by
+ * any one of them must count). Sizes that are not multiples of 4 KiB or of
+ * a sample too. */
+static void test_reads_as_zeros_every_place(void) {
+        const uint64_t sizes[] = { 100ULL << 20, (1ULL << 30) + 3 * 4096 + 512 + 17 };
+        const uint64_t MIB = 1024 * 1024, CHUNK = FS_ZERO_SAMPLE_SIZE;
+
+        for (size_t s = 0; s < ELEMENTSOF(sizes); s++) {
+                _cleanup_free_ char *path = NULL;
+                _cleanup_close_ int fd = -EBADF;
+                uint64_t size = sizes[s];
+                bool zeros = false;
+
+                ASSERT_OK(make_file("every", size, NULL, 0, &path));
+                fd = open(path, O_RDWR | O_CLOEXEC);
+                ASSERT_TRUE(fd >= 0);
+                ASSERT_OK(fs_reads_as_zeros(path, &zeros));
+                ASSERT_TRUE(zeros);
+
+                for (unsigned i = 0; i < FS_ZERO_SAMPLES; i++) {
+                        uint64_t o = fs_zero_sample_offset(size, i);
+
+                        zeros = true;
+                        ASSERT_OK(byte_reads_as_zeros(fd, path, o, &zeros));
+                        ASSERT_FALSE(zeros);
+                        zeros = true;
+                        ASSERT_OK(byte_reads_as_zeros(fd, path, o + FS_ZERO_SAMPLE_SIZE - 1, &zeros));
+                        ASSERT_FALSE(zeros);
+                }
+                for (uint64_t o = 0; o < MIB; o += CHUNK) {
+                        const uint64_t at[] = { o, o + CHUNK - 1, size - MIB + o, size - MIB + o + CHUNK - 1 };
+
+                        for (size_t k = 0; k < ELEMENTSOF(at); k++) {
+                                zeros = true;
+                                ASSERT_OK(byte_reads_as_zeros(fd, path, at[k], &zeros));
+                                ASSERT_FALSE(zeros);
+                        }
+                }
+                /* Several places at once: still refused. */
+                ASSERT_EQ(pwrite(fd, "\x01", 1, 5), 1);
+                ASSERT_EQ(pwrite(fd, "\x01", 1, (off_t) (size - 5)), 1);
+                ASSERT_OK(fs_reads_as_zeros(path, &zeros));
+                ASSERT_FALSE(zeros);
+                (void) unlink(path);
+        }
+}
+
+/* The proof's reads are bounded: a sparse image of 4 TiB (whose whole read
+ * would take hours) is answered, and a byte in its last MiB is seen. */
+static void test_reads_as_zeros_huge(void) {
+        const uint64_t size = 4ULL << 40;
+        uint64_t last = size - 4096;
+        bool zeros = false;
+        int r;
+
+        r = reads_as_zeros(size, NULL, 0, &zeros);
+        if (r == -EFBIG || r == -EINVAL) {
+                printf("# skipped: the filesystem of %s holds no file of 4 TiB\n", tmpdir);
+                return;
+        }
+        ASSERT_OK(r);
+        ASSERT_TRUE(zeros);
+        ASSERT_OK(reads_as_zeros(size, &last, 1, &zeros));
+        ASSERT_FALSE(zeros);
 }
 
 static void test_reads_as_zeros_short(void) {
@@ -531,6 +628,9 @@ int main(void) {
         }
         RUN_TEST(test_reads_as_zeros);
         RUN_TEST(test_reads_as_zeros_short);
+        RUN_TEST(test_reads_as_zeros_every_place);
+        RUN_TEST(test_mkfs_proven_refusals);
+        RUN_TEST(test_reads_as_zeros_huge);
         RUN_TEST(test_probe_files);
 
         /* Also after a failed test, which returns before its own unlink. */

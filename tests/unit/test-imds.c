@@ -519,7 +519,7 @@ static void test_oversized_reply_not_retried(void) {
         fake_transport_set_fallback(f, GET_ERROR("user-data", -EMSGSIZE));
         ASSERT_EQ(imds_get_user_data(imds, USEC_INFINITY, &s, NULL), -EMSGSIZE);
         ASSERT_EQ(f->n_requests, 2);
-        ASSERT_TRUE(f->requests[1].max_response_size >= 16 * 1024);
+        ASSERT_TRUE(f->requests[1].max_response_size >= (size_t) 16 * 1024);
 }
 
 int main(void) {

@@ -13,22 +13,31 @@ static char *capture_stderr(void (*fn)(void)) {
         ssize_t n;
         char chunk[4096];
 
-        fflush(stderr);
+        /* Nothing of ours may be left in stderr's buffer to land in the
+         * pipe; a failure here only garbles the capture, which the test
+         * then reports. */
+        (void) fflush(stderr);
         saved = dup(STDERR_FILENO);
         if (saved < 0 || pipe(fds) < 0)
                 return NULL;
         dup2(fds[1], STDERR_FILENO);
         close(fds[1]);
         fn();
-        fflush(stderr);
+        (void) fflush(stderr);
         dup2(saved, STDERR_FILENO);
         close(saved);
 
         mem = open_memstream(&buf, &size);
+        if (!mem) {
+                close(fds[0]);
+                return NULL;
+        }
+        /* A write error is sticky: fclose() reports it. */
         while ((n = read(fds[0], chunk, sizeof(chunk))) > 0)
                 fwrite(chunk, 1, (size_t) n, mem);
         close(fds[0]);
-        fclose(mem);
+        if (fclose(mem) != 0)
+                return mfree(buf);
         return buf;
 }
 

@@ -342,10 +342,13 @@ static char *action_of(const TestAws *t, size_t i) {
         return test_form_value(t->fake->requests[i].body, "Action");
 }
 
+/* _action is freed by its _cleanup_, which clang 14 does not run; the
+ * analyzer reports it leaked under the name of ASSERT_STREQ()'s copy, _a,
+ * hence the NOLINT. */
 #define ASSERT_ACTION(t, i, name)                                       \
         do {                                                            \
                 _cleanup_free_ char *_action = action_of((t), (i));     \
-                ASSERT_STREQ(_action, (name));                          \
+                ASSERT_STREQ(_action, (name)); /* NOLINT(clang-analyzer-unix.Malloc) */ \
         } while (0)
 
 static void test_signal_nothing_configured(void) {

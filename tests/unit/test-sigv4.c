@@ -36,7 +36,7 @@ static int read_full_file(const char *path, char **ret, size_t *ret_size) {
 
         f = fopen(path, "re");
         if (!f)
-                return -errno;
+                return negative_errno();
         for (;;) {
                 size_t n;
 
@@ -58,7 +58,8 @@ static int read_full_file(const char *path, char **ret, size_t *ret_size) {
                         break;
                 }
         }
-        fclose(f);
+        /* Only read: closing it cannot lose anything. */
+        (void) fclose(f);
         if (r < 0)
                 return r;
         data[size] = '\0';

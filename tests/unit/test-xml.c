@@ -133,7 +133,6 @@ static void test_parse_caps(void) {
 
         /* Too many elements, each of them tiny. */
         free(big);
-        len = 0;
         big = malloc(3 + (XML_NODES_MAX + 1) * 4 + 4 + 1);
         ASSERT_NOT_NULL(big);
         memcpy(big, "<r>", 3);

@@ -12,6 +12,7 @@ harness, and is stopped by its pid in the `finally` of the session.
 import copy
 import ctypes
 import hashlib
+import ipaddress
 import json
 import os
 import shutil
@@ -77,12 +78,13 @@ def default_world():
 class Fake:
     """fakeaws.py on 0.0.0.0:80 of this namespace, the QEMU backend hot-plugging into the guest."""
 
-    def __init__(self, work, world, qmp, volume_dir, device_delay=0):
+    def __init__(self, work, world, qmp, volume_dir, device_delay=0, bridge=None):
         self.work = work
         self.world = world
         self.qmp = qmp
         self.volume_dir = volume_dir
         self.device_delay = device_delay
+        self.bridge = bridge
         self.log = os.path.join(work, "fakeaws.log")
         self.proc = None
         self.client = FakeAws()
@@ -100,6 +102,8 @@ class Fake:
                "--backend", "qemu:QemuBackend", "--backend-opt", f"qmp={self.qmp}",
                "--backend-opt", f"volume_dir={self.volume_dir}",
                "--backend-opt", f"device_delay={self.device_delay}"]
+        if self.bridge:
+            cmd += ["--backend-opt", f"bridge={self.bridge}"]
         with open(os.path.join(self.work, "fakeaws.stderr"), "wb") as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                          preexec_fn=_die_with_parent)
@@ -224,7 +228,7 @@ class Vm:
                 return
             time.sleep(min(0.5, left))
 
-    def wait_up(self, timeout=90):
+    def wait_up(self, timeout=150):
         up = os.path.join(self.share, "guest-up")
         self.wait("the guest harness (9p share mounted)", lambda: os.path.exists(up), timeout, 0.25)
         with open(up) as f:
@@ -426,6 +430,79 @@ class Checks:
         return [i for i in self.items if not i["ok"]]
 
 
+# -- the VPC: the ENIs' subnet on a bridge in this namespace ----------------------------------------
+
+VPC_BRIDGE = "vpc0"
+VPC_LEASE = 120     # seconds: short, so that a renewal (at half of it) happens during a scenario
+
+
+class Vpc:
+    """The ENIs' subnet as a bridge in the scenario's namespace holding the
+    subnet's router address (base + 1), and dnsmasq on it answering DHCP with
+    each ENI's own private IP by MAC, as a VPC's DHCP does. A hot-plugged ENI
+    is a tap on the bridge (QemuBackend's bridge=): a client here reaches the
+    ENI's address, and a reply that leaves the guest by another NIC never
+    comes back. The bridge goes with the namespace; dnsmasq is stopped by pid."""
+
+    def __init__(self, work, world):
+        self.work = work
+        self.log = os.path.join(work, "dnsmasq.log")
+        self.proc = None
+        self.world = world
+
+    def start(self):
+        enis = self.world["network_interfaces"]
+        primary = self.world["instances"][self.world["self"]]["primary_eni"]
+        secondary = [e for k, e in sorted(enis.items()) if k != primary]
+        cidr = self.world["subnets"][secondary[0]["subnet_id"]]["cidr_block"] if secondary else "10.0.1.0/24"
+        subnet = ipaddress.ip_network(cidr)
+        net, prefix, mask = str(subnet.network_address), subnet.prefixlen, str(subnet.netmask)
+        self.router = str(subnet.network_address + 1)
+        for cmd in (["ip", "link", "add", VPC_BRIDGE, "type", "bridge"],
+                    ["ip", "addr", "add", f"{self.router}/{prefix}", "dev", VPC_BRIDGE],
+                    ["ip", "link", "set", VPC_BRIDGE, "up"]):
+            subprocess.run(cmd, check=True, capture_output=True)
+        argv = ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--port=0", "-u", "root",
+                f"--interface={VPC_BRIDGE}", "--bind-interfaces", "--dhcp-authoritative", "--log-dhcp",
+                f"--log-facility={self.log}", f"--dhcp-leasefile={os.path.join(self.work, 'dnsmasq.leases')}",
+                f"--pid-file={os.path.join(self.work, 'dnsmasq.pid')}",
+                f"--dhcp-range={net},static,{mask},{VPC_LEASE}s", f"--dhcp-option=option:router,{self.router}"]
+        for e in secondary:
+            argv.append(f"--dhcp-host={e['mac_address']},{e['private_ip_address']},{VPC_LEASE}s")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.work, "dnsmasq.stderr"), "wb"),
+                                     preexec_fn=_die_with_parent)
+        say(f"VPC: bridge {VPC_BRIDGE} {self.router}/{prefix}, dnsmasq (pid {self.proc.pid}) leasing "
+            f"{', '.join(e['private_ip_address'] + ' to ' + e['mac_address'] for e in secondary)} for {VPC_LEASE}s")
+        return self
+
+    def acks(self, mac):
+        """How many DHCPACKs dnsmasq sent to mac so far."""
+        try:
+            with open(self.log, errors="replace") as f:
+                return sum(1 for line in f if "DHCPACK" in line and mac.lower() in line.lower())
+        except FileNotFoundError:
+            return 0
+
+    def requests(self, mac):
+        try:
+            with open(self.log, errors="replace") as f:
+                return sum(1 for line in f if ("DHCPREQUEST" in line or "DHCPDISCOVER" in line)
+                           and mac.lower() in line.lower())
+        except FileNotFoundError:
+            return 0
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
 class Session:
     """One scenario's fake and guests; cleans up on every way out (exception, SIGTERM)."""
 
@@ -438,11 +515,13 @@ class Session:
         self.volume_dir = os.path.join(work, "volumes")
         os.makedirs(self.volume_dir, exist_ok=True)
         self.fake = None
+        self.vpc = None
         self.vms = []
         self.checks = Checks()
 
     def start_fake(self, world, device_delay=0):
-        self.fake = Fake(self.work, world, self.qmp, self.volume_dir, device_delay).start()
+        self.vpc = Vpc(self.work, world).start()
+        self.fake = Fake(self.work, world, self.qmp, self.volume_dir, device_delay, bridge=VPC_BRIDGE).start()
         return self.fake
 
     def vm(self, name, world, cmdline=()):
@@ -474,6 +553,8 @@ class Session:
                 vm.kill()
             if self.fake:
                 self.fake.stop()
+            if self.vpc:
+                self.vpc.stop()
 
 
 def world_copy(world):

@@ -20,6 +20,9 @@ Scenarios (tests/vm/README.md tells more):
   crash         the agent SIGKILLed twice mid-boot: systemd restarts it, the node converges, nothing twice
   recovery      `nodeagent --attach-only` by hand in a guest whose unit is masked: attaches both, says where;
                 then `nodeagent --detach`: the volume is unplugged from the guest and available in EC2
+  mgr-networkd, mgr-ec2, mgr-nm, mgr-ifupdown
+                one guest per network manager of a real AMI (managers.py): Routing=auto, then a detach and
+                Routing=agent; the outcome holds through the manager's restarts, reconfigures and renewals
 """
 
 import argparse
@@ -260,7 +263,9 @@ def replacement(s, shared):
     records_before = records_named(before, RECORD)
 
     s.start_fake(world)
-    vm = s.vm("vm2", world)
+    # The replacement boots with NetworkManager at its defaults (as on RHEL):
+    # the one replacement boot among the managers' guests (managers.py).
+    vm = s.vm("vm2", world, cmdline=["vmtest.manager=nm"])
     vm.wait_up()
     vm.wait_boot_settled()
     final = finish_vm(s, vm)
@@ -508,6 +513,20 @@ def recovery(s, shared):
     c.eq([r for r in vm.out_json("rule.json") or [] if r.get("src") == ENI_IP], [], f"no rule for {ENI_IP}")
     c.eq(count(s.fake.requests(), "ChangeResourceRecordSets", ok=None), 0, "no Route 53 change")
     c.eq(records_named(final, RECORD), [], "no DNS record")
+
+
+# -- 7. the network managers of real AMIs (managers.py) ----------------------------------------------
+
+import managers  # noqa: E402 -- its scenarios use the helpers above
+
+SCENARIOS.update(managers.scenarios(sys.modules[__name__]))
+
+
+# -- striped sets (issue 15), in a file of their own --------------------------------------------------
+
+import raid_scenarios  # noqa: E402
+
+raid_scenarios.register(scenario, sys.modules[__name__])
 
 
 # -- command line --------------------------------------------------------------------------------------
