@@ -284,12 +284,16 @@ static int on_handover_look(sd_event_source *source, uint64_t usec, void *userda
         char *to = NULL;
         int r;
 
-        s->handover_looked = usec;
         r = handover_look(&s->handover, ids, n->config->has_interface ? n->interface.eni.attach.id : NULL,
                           usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE), &to);
         if (r > 0)
                 return hand_over(s, to);
-        return rearm(source, usec + handover_look_interval());
+        /* The next look counts from the end of this one, not from usec:
+         * the first look is armed at 0 ("now"), and a prompt's at any
+         * time, so usec + interval could lie in the past and make the
+         * looks run back to back. */
+        s->handover_looked = now(CLOCK_MONOTONIC);
+        return rearm(source, usec_add(s->handover_looked, handover_look_interval()));
 }
 
 /* A prompt: look now (or right after the last look). */
