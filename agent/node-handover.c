@@ -49,8 +49,8 @@ static bool volume_attached_here(const NodeVolume *v) {
 }
 
 /* Unmounts every volume section attached here, nested mount points
- * first. A volume in use stops the release before anything is given
- * away. */
+ * first, and stops a striped set's array before its members go. A volume
+ * in use stops the release before anything is given away. */
 static int unmount_all(Node *n) {
         _cleanup_free_ NodeVolume **order = calloc(MAX(n->n_volumes, 1U), sizeof(NodeVolume *));
         size_t k;
@@ -73,6 +73,9 @@ static int unmount_all(Node *n) {
                         return path_fail(&v->path, FAILURE_OTHER, r, "Failed to unmount %s: %m", mp);
                 if (r > 0)
                         path_transition(&v->path, PATH_STATE_UNMOUNT, "Unmounted %s.", mp);
+                r = node_stop_array(n, v);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }

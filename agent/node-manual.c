@@ -117,10 +117,7 @@ static int unmount_volume(NodeVolume *v) {
         return 0;
 }
 
-/* A set's md array is stopped before its members go: md would fail the
- * array with a member pulled from under it. Stops /dev/md/<name> and any
- * array holding a member (raid_stop()). */
-static int stop_array(Node *n, NodeVolume *v) {
+int node_stop_array(Node *n, NodeVolume *v) {
         _cleanup_free_ BlockDevice *devices = NULL;
         _cleanup_free_ RaidMember *members = NULL;
         _cleanup_free_ char *md_name = NULL;
@@ -193,7 +190,7 @@ static int detach_volume(Node *n, NodeVolume *v) {
         r = unmount_volume(v);
         if (r < 0)
                 return r;
-        r = stop_array(n, v);
+        r = node_stop_array(n, v);
         if (r < 0)
                 return r;
         return detach_members(v);
@@ -230,7 +227,7 @@ static int release_volume(Node *n, NodeVolume *v) {
                 v->members[k].attach.deadline = n->deadline;
         r = unmount_volume(v);
         if (r >= 0)
-                r = stop_array(n, v);
+                r = node_stop_array(n, v);
         if (r < 0) {
                 log_error("%s: leaving %s attached.", v->path.name, strna(v->members[0].ec2.id));
                 return r;
