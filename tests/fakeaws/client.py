@@ -166,10 +166,11 @@ class FakeAws:
 
     def env(self, credentials=True, instance=None):
         """The AWS SDK variables that point a client (the agent) at this fake; with instance (one of
-        instances), its IMDS answers as that instance."""
+        instances), at that instance's listener: its IMDS answers as that instance, and its requests
+        carry the instance's id in the request log."""
         env = {
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.instance_url(instance) + "/",
-            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ENDPOINT_URL": self.instance_url(instance),
             "AWS_REGION": "us-east-1",
         }
         if credentials:
