@@ -403,6 +403,38 @@ static int force_detach_if_dead(Attach *a, const char *holder) {
         return 1;
 }
 
+/* TakeOver=handover, the resource free after our request: it goes to the
+ * newest running instance of the node only, as the holder judges (two
+ * requesters at once: the older one would otherwise race the newer one
+ * for each resource, and they could split the node). 1 and *ret when a
+ * newer one exists: this boot leaves it alone; 0, or a negative errno when
+ * EC2 could not say (then it attaches, as a boot without handover would). */
+static int leave_to_newer(Attach *a, const AttachView *v, char **ret) {
+        if (a->take_over != TAKE_OVER_HANDOVER || !a->handover_asked || v->mine != ATTACH_MINE_NONE || v->holder ||
+            v->busy)
+                return 0;
+        return handover_newer_requester(a->aws, a->instance_id, a->node_name, a->deadline, ret);
+}
+
+/* Waits once for a resource left to a newer instance: 0, or a failure. */
+static int wait_for_newer(Attach *a, Backoff *poll, usec_t give_up, const char *newer) {
+        int r;
+
+        if (now(CLOCK_MONOTONIC) >= give_up)
+                return path_fail(a->path, FAILURE_UNUSABLE, -EBUSY, "The %s %s was left to %s, a newer instance of "
+                                 "node %s, for TakeOverTimeout=%s: only the newest instance gets a node handed "
+                                 "over.", a->ops->what, a->id, newer, a->node_name,
+                                 FORMAT_DURATION(a->take_over_timeout));
+        attach_transition(a, PATH_STATE_TAKE_OVER, "The %s %s is free, but %s is a newer instance of node %s: leaving "
+                          "it to that one (up to %s more).", a->ops->what, a->id, newer, a->node_name,
+                          FORMAT_DURATION(usec_left(give_up)));
+        r = attach_wait_poll(a, poll, usec_add(give_up, USEC_PER_MSEC));
+        if (r < 0)
+                return path_fail(a->path, FAILURE_DEADLINE, r, "The deadline passed while the %s %s was left to %s.",
+                                 a->ops->what, a->id, newer);
+        return describe(a);
+}
+
 /* take-over: another instance holds the resource. Waits, with backoff,
  * until it lets go, for at most TakeOverTimeout; force-detaches a dead
  * holder under TakeOver=force-detach-dead. */
@@ -414,7 +446,17 @@ static int step_take_over(Attach *a, PathState goal) {
 
         for (;;) {
                 AttachView v = view_of(a);
+                _cleanup_free_ char *newer = NULL;
 
+                r = leave_to_newer(a, &v, &newer);
+                if (r == -ECANCELED)
+                        return path_fail(a->path, FAILURE_CANCELLED, r, "Cancelled.");
+                if (r > 0) {
+                        r = wait_for_newer(a, &poll, give_up, newer);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 if (v.mine != ATTACH_MINE_NONE || (!v.holder && !v.busy))
                         return decide(a, goal);
 
@@ -798,10 +840,8 @@ int attach_run_to_ec2(Attach *a) {
         return run(a, PATH_STATE_WAIT_ATTACHED, false);
 }
 
-int attach_release(Attach *a) {
+int attach_release_start(Attach *a) {
         _cleanup_(aws_error_done) AwsError e = {};
-        BackoffPolicy policy = poll_policy(PATH_STATE_WAIT_DETACHED);
-        Backoff poll = BACKOFF_INIT(&policy);
         int r;
 
         if (view_of(a).mine == ATTACH_MINE_NONE) {
@@ -816,6 +856,13 @@ int attach_release(Attach *a) {
         if (r < 0)
                 log_info("%s: detach: EC2 says %s is not attached here any more (%s).", a->path->name, a->id,
                          e.code);
+        return 1;
+}
+
+int attach_release_wait(Attach *a) {
+        BackoffPolicy policy = poll_policy(PATH_STATE_WAIT_DETACHED);
+        Backoff poll = BACKOFF_INIT(&policy);
+        int r;
 
         for (;;) {
                 r = describe(a);
@@ -830,4 +877,13 @@ int attach_release(Attach *a) {
         }
         attach_transition(a, PATH_STATE_DONE, "%s is no longer attached here.", a->id);
         return 0;
+}
+
+int attach_release(Attach *a) {
+        int r;
+
+        r = attach_release_start(a);
+        if (r <= 0)
+                return r;
+        return attach_release_wait(a);
 }

@@ -190,6 +190,12 @@ AttachMine attach_mine(const Attach *a);
  * it is free. Nothing to do when it is not attached here. */
 int attach_release(Attach *a);
 
+/* attach_release() in two halves, for releasing several resources at
+ * once (a handover): the detach is sent (1; 0 when there is nothing to
+ * detach), then each is waited for. */
+int attach_release_start(Attach *a);
+int attach_release_wait(Attach *a);
+
 /* The holder's EC2 state decides the take-over: an instance that can no
  * longer use what it holds (stopped, terminated) may be force-detached
  * under TakeOver=force-detach-dead; a live one never, and neither one that

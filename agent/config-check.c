@@ -197,6 +197,28 @@ static int validate_interface(const Config *c, ConfigError *e) {
         return 0;
 }
 
+/* A handover goes between instances of one node, which each one's
+ * nodeagent:node tag names: the default name, the instance id, differs on
+ * every instance, so no request could ever pass. */
+static int validate_handover(const Config *c, ConfigError *e) {
+        ConfigSectionRef ref;
+
+        if (c->node.name)
+                return 0;
+        for (size_t i = 0; i < c->n_volumes; i++)
+                if (c->volumes[i]->take_over == TAKE_OVER_HANDOVER) {
+                        config_volume_ref(c, c->volumes[i], &ref);
+                        return key_error(&ref, "TakeOver", e, "[%s] TakeOver=handover needs [Node] Name= (the name "
+                                         "every instance of the node carries in its nodeagent:node tag)", ref.title);
+                }
+        if (c->has_interface && c->interface.take_over == TAKE_OVER_HANDOVER) {
+                single_ref(c, CONFIG_SECTION_INTERFACE, &ref);
+                return key_error(&ref, "TakeOver", e, "[Interface] TakeOver=handover needs [Node] Name= (the name "
+                                 "every instance of the node carries in its nodeagent:node tag)");
+        }
+        return 0;
+}
+
 int config_validate(const Config *c, ConfigError *ret_error) {
         ConfigSectionRef ref;
         int r;
@@ -213,6 +235,10 @@ int config_validate(const Config *c, ConfigError *ret_error) {
                 if (r < 0)
                         return r;
         }
+
+        r = validate_handover(c, ret_error);
+        if (r < 0)
+                return r;
 
         if (c->has_dns) {
                 single_ref(c, CONFIG_SECTION_DNS, &ref);

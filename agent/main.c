@@ -11,6 +11,7 @@
 #include "log.h"
 #include "macro.h"
 #include "node.h"
+#include "node-handover.h"
 #include "notify.h"
 #include "path.h"
 #include "signals.h"
@@ -372,7 +373,13 @@ static ExitStatus run(void) {
         signal_init(&signal, instance->aws, config->has_signal ? &config->signal : NULL, instance->instance_id);
         node.signal = &signal;
 
-        r = run_mode(&node, &signal, &failure, &booted);
+        /* A node this instance handed over stays with its new instance:
+         * the boot ends here, without READY (node-handover.h). */
+        r = IN_SET(arg_mode, MODE_BOOT, MODE_ONCE) ? node_handover_boot_check(&node) : 0;
+        if (r == 0)
+                r = run_mode(&node, &signal, &failure, &booted);
+        else
+                r = MIN(r, 0);
         if (r < 0 && failure == FAILURE_NONE)
                 failure = boot_failure_kind(&node, &signal, r);
         if (r < 0 && IN_SET(arg_mode, MODE_BOOT, MODE_ONCE) && !booted)

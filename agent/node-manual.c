@@ -117,10 +117,7 @@ static int unmount_volume(NodeVolume *v) {
         return 0;
 }
 
-/* A set's md array is stopped before its members go: md would fail the
- * array with a member pulled from under it. Stops /dev/md/<name> and any
- * array holding a member (raid_stop()). */
-static int stop_array(Node *n, NodeVolume *v) {
+int node_stop_array(Node *n, NodeVolume *v) {
         _cleanup_free_ BlockDevice *devices = NULL;
         _cleanup_free_ RaidMember *members = NULL;
         _cleanup_free_ char *md_name = NULL;
@@ -166,9 +163,7 @@ static int detach_members(NodeVolume *v) {
         return 0;
 }
 
-/* The sections in the order they are released: a mount point inside
- * another's first (it is the longer path). */
-static size_t release_order(const Node *n, NodeVolume **ret) {
+size_t node_release_order(const Node *n, NodeVolume **ret) {
         size_t k = 0;
 
         for (size_t i = 0; i < n->n_volumes; i++)
@@ -195,7 +190,7 @@ static int detach_volume(Node *n, NodeVolume *v) {
         r = unmount_volume(v);
         if (r < 0)
                 return r;
-        r = stop_array(n, v);
+        r = node_stop_array(n, v);
         if (r < 0)
                 return r;
         return detach_members(v);
@@ -210,7 +205,7 @@ int node_detach(Node *n) {
                 return log_oom();
         if (n->n_volumes == 0)
                 log_info("No volume section: no volume to detach.");
-        k = release_order(n, order);
+        k = node_release_order(n, order);
         for (size_t i = 0; i < k; i++) {
                 if (!selected(n, order[i]))
                         continue;
@@ -232,7 +227,7 @@ static int release_volume(Node *n, NodeVolume *v) {
                 v->members[k].attach.deadline = n->deadline;
         r = unmount_volume(v);
         if (r >= 0)
-                r = stop_array(n, v);
+                r = node_stop_array(n, v);
         if (r < 0) {
                 log_error("%s: leaving %s attached.", v->path.name, strna(v->members[0].ec2.id));
                 return r;
@@ -248,7 +243,7 @@ int node_release_on_stop(Node *n) {
         if (!order)
                 return log_oom();
         n->deadline = usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE);
-        count = release_order(n, order);
+        count = node_release_order(n, order);
         for (size_t i = 0; i < count; i++) {
                 if (!order[i]->config->detach_on_stop)
                         continue;

@@ -129,6 +129,16 @@ int node_detach(Node *n);
 /* Releases what DetachOnStop= asks for, on SIGTERM. */
 int node_release_on_stop(Node *n);
 
+/* The volume sections in the order they are released into ret (room for
+ * n_volumes): a mount point inside another's first (it is the longer
+ * path). Returns how many. */
+size_t node_release_order(const Node *n, NodeVolume **ret);
+
+/* A set's md array is stopped before its members go: md would fail the
+ * array with a member pulled from under it. Stops /dev/md/<name> and any
+ * array holding a member (raid_stop()); 0 for a section that is no set. */
+int node_stop_array(Node *n, NodeVolume *v);
+
 /* SIGTERM: with UnpublishOnStop=terminating and IMDS saying the instance
  * is being terminated, unpublishes first; then node_release_on_stop(). */
 int node_stop(Node *n);

@@ -11,7 +11,9 @@
 
 #include "eni.h"
 #include "fs.h"
+#include "handover.h"
 #include "log.h"
+#include "node-handover.h"
 #include "notify.h"
 #include "supervise.h"
 #include "volume.h"
@@ -21,6 +23,10 @@
  * the kernel tells at once when the device or the link goes. */
 #define CHECK_INTERVAL_USEC (5 * USEC_PER_MINUTE)
 
+/* A prompt makes the holder look at once, but not more often than this:
+ * a requester prompts at every poll of its own. */
+#define HANDOVER_PROMPT_SPACING_USEC (1 * USEC_PER_SEC)
+
 typedef struct Supervisor {
         Node *node;
         sd_event *event;
@@ -28,6 +34,15 @@ typedef struct Supervisor {
         NetifLinkMonitor *links;
         BlockdevMonitor *disks;
         sd_event_source *recheck;       /* armed while a manager's part is missing */
+
+        /* TakeOver=handover (handover.h): the prompts' socket, the look's
+         * timer, and once a request is accepted under systemd, the
+         * instance the SIGTERM that follows releases the node to. */
+        HandoverHolder handover;
+        int handover_fd;
+        sd_event_source *handover_look;
+        usec_t handover_looked;
+        char *handing_to;
 } Supervisor;
 
 static int lost(Supervisor *s, const char *format, ...) _printf_(2, 3);
@@ -160,6 +175,17 @@ static int on_link_event(sd_event_source *source, int fd, uint32_t revents, void
         return check_link(s);
 }
 
+/* A time source fires once (sd-event's ONESHOT) and is then off: moving
+ * its time alone would never fire it again. */
+static int rearm(sd_event_source *source, usec_t usec) {
+        int r;
+
+        r = sd_event_source_set_time(source, usec);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
+}
+
 /* EC2's view, every few minutes: an attachment can end without the kernel
  * noticing at once (a force-detach by someone else). */
 static int on_check_timer(sd_event_source *source, uint64_t usec, void *userdata) {
@@ -188,21 +214,123 @@ static int on_check_timer(sd_event_source *source, uint64_t usec, void *userdata
                                     "(%s); exiting so that systemd brings it back.", a->id, n->instance->instance_id);
         }
 
-        (void) sd_event_source_set_time(source, usec + CHECK_INTERVAL_USEC);
-        return 0;
+        return rearm(source, usec + CHECK_INTERVAL_USEC);
 }
 
-/* SIGTERM: the service stops. Unpublishes when the instance is being
- * terminated and UnpublishOnStop= asks for it, releases what DetachOnStop=
- * asks for. */
+/* SIGTERM: the service stops. A stop that is a handover's releases
+ * everything and leaves DNS alone (the address moves with the ENI to the
+ * new instance, so an unpublish would take the node out for nothing).
+ * Any other stop unpublishes when the instance is being terminated and
+ * UnpublishOnStop= asks for it, and releases what DetachOnStop= asks for. */
 static int on_sigterm(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
         Supervisor *s = userdata;
         int r;
 
         notify_stopping();
         log_info("Stopping (%s).", strsignal((int) si->ssi_signo));
-        r = node_stop(s->node);
+        if (s->handing_to)
+                r = node_handover_release(s->node, s->handing_to);
+        else
+                r = node_stop(s->node);
         return sd_event_exit(s->event, r < 0 ? r : 0);
+}
+
+/* The ids of every resource the node holds, for the look. */
+static const char **volume_ids(const Node *n) {
+        size_t k = 0, total = 0;
+        const char **ids;
+
+        for (size_t i = 0; i < n->n_volumes; i++)
+                total += n->volumes[i].n_members;
+        ids = calloc(total + 1, sizeof(char *));
+        for (size_t i = 0; ids && i < n->n_volumes; i++)
+                for (size_t m = 0; m < n->volumes[i].n_members; m++)
+                        if (n->volumes[i].members[m].attach.id)
+                                ids[k++] = n->volumes[i].members[m].attach.id;
+        return ids;
+}
+
+/* A request passed the judgement: under systemd, stop the own unit the
+ * way systemctl stop does (the application, which requires it, stops
+ * first; then the SIGTERM releases); outside systemd release at once. */
+static int hand_over(Supervisor *s, char *to) {
+        _cleanup_free_ char *unit = NULL;
+        int r;
+
+        log_notice("Accepted the request to hand node %s over to %s: it runs, carries the node's tag, was launched "
+                   "after this instance and is the newest of the node.", s->node->name, to);
+        if (handover_own_unit(&unit) > 0) {
+                log_info("Stopping %s: the units that require it stop first, then it releases the node.", unit);
+                r = handover_stop_unit(unit);
+                if (r >= 0) {
+                        s->handing_to = to;
+                        return sd_event_source_set_enabled(s->handover_look, SD_EVENT_OFF);
+                }
+                log_error_errno(r, "Failed to stop %s for the handover to %s; keeping the node: %m", unit, to);
+                free(to);
+                return rearm(s->handover_look, usec_add(now(CLOCK_MONOTONIC), handover_look_interval()));
+        }
+
+        notify_stopping();
+        r = node_handover_release(s->node, to);
+        free(to);
+        return sd_event_exit(s->event, r < 0 ? r : 0);
+}
+
+static int on_handover_look(sd_event_source *source, uint64_t usec, void *userdata) {
+        Supervisor *s = userdata;
+        Node *n = s->node;
+        _cleanup_free_ const char **ids = volume_ids(n);
+        char *to = NULL;
+        int r;
+
+        r = handover_look(&s->handover, ids, n->config->has_interface ? n->interface.eni.attach.id : NULL,
+                          usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE), &to);
+        if (r > 0)
+                return hand_over(s, to);
+        /* The next look counts from the end of this one, not from usec:
+         * the first look is armed at 0 ("now"), and a prompt's at any
+         * time, so usec + interval could lie in the past and make the
+         * looks run back to back. */
+        s->handover_looked = now(CLOCK_MONOTONIC);
+        return rearm(source, usec_add(s->handover_looked, handover_look_interval()));
+}
+
+/* A prompt: look now (or right after the last look). */
+static int on_handover_prompt(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        Supervisor *s = userdata;
+        usec_t t;
+
+        if (handover_drain(fd) <= 0 || s->handing_to)
+                return 0;
+        if (sd_event_now(s->event, CLOCK_MONOTONIC, &t) < 0)
+                return 0;
+        t = MAX(t, usec_add(s->handover_looked, HANDOVER_PROMPT_SPACING_USEC));
+        return rearm(s->handover_look, t);
+}
+
+/* TakeOver=handover: a look at READY (a request made while this boot ran
+ * was not heard), then every minute and at each prompt. */
+static int setup_handover(Supervisor *s) {
+        Node *n = s->node;
+        int r;
+
+        s->handover = (HandoverHolder) {
+                .aws = n->instance->aws,
+                .instance_id = n->instance->instance_id,
+                .node_name = n->name,
+        };
+        r = sd_event_add_time(s->event, &s->handover_look, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_handover_look, s);
+        if (r < 0)
+                return r;
+        s->handover_fd = handover_listen();
+        if (s->handover_fd < 0) {
+                log_warning_errno(s->handover_fd, "Failed to listen for handover prompts on UDP port %d; "
+                                  "requests are still found every %s: %m", HANDOVER_PORT,
+                                  FORMAT_DURATION(handover_look_interval()));
+                return 0;
+        }
+        return sd_event_add_io(s->event, NULL, s->handover_fd, EPOLLIN, on_handover_prompt, s);
 }
 
 static int on_stand_down(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
@@ -356,7 +484,7 @@ int supervise_run(Node *n) {
         _cleanup_(netif_link_monitor_freep) NetifLinkMonitor *links = NULL;
         _cleanup_(blockdev_monitor_freep) BlockdevMonitor *disks = NULL;
         sd_event *event = NULL;
-        Supervisor s = { .node = n };
+        Supervisor s = { .node = n, .handover_fd = -EBADF };
         sigset_t mask;
         int r;
 
@@ -386,6 +514,12 @@ int supervise_run(Node *n) {
         if (r < 0)
                 goto finish;
 
+        if (node_handover_enabled(n)) {
+                r = setup_handover(&s);
+                if (r < 0)
+                        goto finish;
+        }
+
         r = write_pid_file();
         if (r < 0)
                 log_warning_errno(r, "Failed to write the pid file, nodeagent --detach cannot reach this daemon: %m");
@@ -402,7 +536,11 @@ int supervise_run(Node *n) {
 
 finish:
         s.recheck = sd_event_source_unref(s.recheck);
+        s.handover_look = sd_event_source_unref(s.handover_look);
         sd_event_unref(event);
+        safe_close(s.handover_fd);
+        handover_holder_done(&s.handover);
+        free(s.handing_to);
         {
                 _cleanup_free_ char *pid_file = NULL;
 

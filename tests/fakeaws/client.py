@@ -37,15 +37,22 @@ class FakeAwsError(RuntimeError):
 
 class FakeAws:
     def __init__(self, world=None, log=None, backend=None, backend_opts=None, listen="127.0.0.1",
-                 python=PYTHON, verbose=False, netns=None, latency_profile=None):
+                 python=PYTHON, verbose=False, netns=None, latency_profile=None, instances=(), also_netns=()):
         """world: None (world-default.json), a path, or a dict; log: a file path (default: in a temp dir).
 
         netns: a network namespace name (`ip netns add`): the fake then listens
         on the same address and port both here (for the test) and in that
         namespace (for an agent run with `ip netns exec`), and runs its backend
-        there. url and env() serve both sides.
+        there. url and env() serve both sides. also_netns: more namespaces it
+        listens in (the agents of other instances).
+
+        instances: ids of other instances of the world, each with a listener of
+        its own whose IMDS answers as that instance (env(instance=...)).
 
         latency_profile: a path or a dict (latency.py): a seeded random wait per request."""
+        self.instances = list(instances)
+        self.also_netns = list(also_netns)
+        self.instance_ports = {}
         self.world = world
         self.latency_profile = latency_profile
         self.netns = netns
@@ -92,6 +99,10 @@ class FakeAws:
                 cmd += ["--backend-opt", f"{k}={v}"]
         if self.netns:
             cmd += ["--netns", self.netns]
+        for ns in self.also_netns:
+            cmd += ["--also-netns", ns]
+        for iid in self.instances:
+            cmd += ["--instance", iid]
         if isinstance(self.latency_profile, dict):
             path = os.path.join(self._tmp, "latency.json")
             with open(path, "w") as f:
@@ -114,8 +125,12 @@ class FakeAws:
                 raise FakeAwsError("fakeaws did not become ready")
             time.sleep(0.02)
         with open(ready) as f:
-            self.host, _, port = f.read().strip().rpartition(":")
+            lines = f.read().splitlines()
+        self.host, _, port = lines[0].strip().rpartition(":")
         self.port = int(port)
+        for line in lines[1:]:
+            iid, _, where = line.partition(" ")
+            self.instance_ports[iid] = int(where.rpartition(":")[2])
         return self
 
     def stop(self, timeout=10):
@@ -143,11 +158,19 @@ class FakeAws:
 
     # -- environment for the agent --------------------------------------------------
 
-    def env(self, credentials=True):
-        """The AWS SDK variables that point a client (the agent) at this fake."""
+    def instance_url(self, instance=None):
+        """The base URL of the listener of instance (one of instances), or the fake's own (None)."""
+        if instance is None:
+            return self.url
+        return f"http://{self.host}:{self.instance_ports[instance]}"
+
+    def env(self, credentials=True, instance=None):
+        """The AWS SDK variables that point a client (the agent) at this fake; with instance (one of
+        instances), at that instance's listener: its IMDS answers as that instance, and its requests
+        carry the instance's id in the request log."""
         env = {
-            "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.url + "/",
-            "AWS_ENDPOINT_URL": self.url,
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.instance_url(instance) + "/",
+            "AWS_ENDPOINT_URL": self.instance_url(instance),
             "AWS_REGION": "us-east-1",
         }
         if credentials:
@@ -168,9 +191,11 @@ class FakeAws:
 
     # -- raw HTTP ----------------------------------------------------------------------
 
-    def http(self, method, path, body=None, headers=None, timeout=10):
-        """One request on a fresh connection: (status, headers dict, body bytes)."""
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+    def http(self, method, path, body=None, headers=None, timeout=10, instance=None):
+        """One request on a fresh connection: (status, headers dict, body bytes); to instance's listener
+        when given."""
+        port = self.instance_ports[instance] if instance else self.port
+        conn = http.client.HTTPConnection(self.host, port, timeout=timeout)
         try:
             if isinstance(body, (dict, list)):
                 body = json.dumps(body).encode()
@@ -249,16 +274,17 @@ class FakeAws:
 
     # -- IMDS convenience -------------------------------------------------------------
 
-    def imds_token(self, ttl=21600):
+    def imds_token(self, ttl=21600, instance=None):
         status, _, body = self.http("PUT", "/latest/api/token",
-                                    headers={"X-aws-ec2-metadata-token-ttl-seconds": str(ttl)})
+                                    headers={"X-aws-ec2-metadata-token-ttl-seconds": str(ttl)}, instance=instance)
         if status != 200:
             raise FakeAwsError(f"IMDS token: {status}")
         return body.decode()
 
-    def imds_get(self, path, token=None):
-        """GET /latest/<path> with a token (a new one when none is given): (status, text)."""
-        token = token or self.imds_token()
+    def imds_get(self, path, token=None, instance=None):
+        """GET /latest/<path> with a token (a new one when none is given): (status, text); from instance's
+        IMDS when given."""
+        token = token or self.imds_token(instance=instance)
         status, _, body = self.http("GET", "/latest/" + path.lstrip("/"),
-                                    headers={"X-aws-ec2-metadata-token": token})
+                                    headers={"X-aws-ec2-metadata-token": token}, instance=instance)
         return status, body.decode(errors="replace")

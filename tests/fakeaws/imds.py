@@ -72,15 +72,19 @@ class Imds:
         """The tokens still valid (the security tests look for them in the agent's output)."""
         now = self.app.world.now()
         with self._lock:
-            return sorted(t for t, e in self._tokens.items() if e > now)
+            return sorted(t for t, (e, _) in self._tokens.items() if e > now)
 
     def token_count(self):
         now = self.app.world.now()
         with self._lock:
-            return sum(1 for t in self._tokens.values() if t > now)
+            return sum(1 for e, _ in self._tokens.values() if e > now)
 
-    def handle(self, method, rel, headers):
-        """Return (status, body bytes, extra headers). The caller holds the world lock."""
+    def handle(self, method, rel, headers, instance=None):
+        """Return (status, body bytes, extra headers). The caller holds the world lock.
+
+        instance: the instance asking (its listener's, fakeaws.py --instance); None: the world's self.
+        Tokens are the endpoint's as on EC2, where each instance has its own IMDS: one instance's
+        token is refused by another's."""
         world = self.app.world
         settings = world.data["imds"]
         now = world.now()
@@ -100,8 +104,8 @@ class Imds:
                 return 400, error_body(400), {}
             token = "AQAEA" + secrets.token_urlsafe(42)
             with self._lock:
-                self._tokens = {t: e for t, e in self._tokens.items() if e > now}
-                self._tokens[token] = now + ttl
+                self._tokens = {t: e for t, e in self._tokens.items() if e[0] > now}
+                self._tokens[token] = (now + ttl, instance)
             return 200, token.encode(), {"X-aws-ec2-metadata-token-ttl-seconds": str(ttl)}
 
         if method not in ("GET", "HEAD"):
@@ -110,10 +114,10 @@ class Imds:
             return 403, error_body(403), {}
         token = headers.get("X-aws-ec2-metadata-token")
         with self._lock:
-            expiry = self._tokens.get(token) if token else None
-        if expiry is None or expiry <= now:
+            expiry, owner = self._tokens.get(token, (None, None)) if token else (None, None)
+        if expiry is None or expiry <= now or owner != instance:
             return 401, error_body(401), {}
-        text = self._resolve(self._tree(now), rel)
+        text = self._resolve(self._tree(now, instance or world.data["self"]), rel)
         if text is None:
             return 404, error_body(404), {}
         return 200, text.encode(), {"X-aws-ec2-metadata-token-ttl-seconds": str(int(expiry - now))}
@@ -131,9 +135,8 @@ class Imds:
 
     # -- the tree -----------------------------------------------------------------
 
-    def _tree(self, now):
+    def _tree(self, now, iid):
         w = self.app.world.data
-        iid = w["self"]
         inst = w["instances"].get(iid, {})
         enis = w["network_interfaces"]
         primary = enis.get(inst.get("primary_eni") or "") or {}
@@ -190,7 +193,7 @@ class Imds:
         if settings.get("tags_enabled", True) and inst.get("tags"):
             meta["tags"] = {"instance": {k: v for k, v in sorted(inst["tags"].items()) if "/" not in k}}
         tree = {
-            "dynamic": {"instance-identity": {"document": lambda: self._identity(inst, ip, az)}},
+            "dynamic": {"instance-identity": {"document": lambda: self._identity(iid, inst, ip, az)}},
             "meta-data": meta,
         }
         if settings.get("user_data") is not None:
@@ -226,7 +229,7 @@ class Imds:
         # Only when the instance's subnet does not say: us-east-1's usual mapping.
         return {"a": "use1-az1", "b": "use1-az2", "c": "use1-az4"}.get(az[-1:], "use1-az1") if az else ""
 
-    def _identity(self, inst, ip, az):
+    def _identity(self, iid, inst, ip, az):
         w = self.app.world.data
         return json.dumps({
             "accountId": w["account"],
@@ -236,7 +239,7 @@ class Imds:
             "devpayProductCodes": None,
             "marketplaceProductCodes": None,
             "imageId": inst.get("image_id", ""),
-            "instanceId": w["self"],
+            "instanceId": iid,
             "instanceType": inst.get("instance_type", ""),
             "kernelId": None,
             "pendingTime": _z(inst.get("launch_time", 0)),

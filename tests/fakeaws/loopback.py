@@ -7,8 +7,9 @@ DIR holds one backing file per volume, `vol<id without the dash>.img`
 (vol-0123456789abcdef0 -> vol0123456789abcdef0.img), made by the test; the
 backend opens it read-write and never creates, truncates or removes it.
 
-An AttachVolume to the world's own instance (`self`), device_delay seconds
-after EC2 accepted it (the hotplug), creates a NEW loop device with
+An AttachVolume to an instance on this machine (the world's `self`, or
+another one with a listener of its own or in the world's `local_instances`:
+App.is_local()), device_delay seconds after EC2 accepted it (the hotplug), creates a NEW loop device with
 LOOP_CTL_ADD (udev "add"), numbered from 64 up, skipping numbers that exist,
 then binds the backing file with LOOP_CONFIGURE, autoclear off (udev
 "change"). The test-only rule written at start() gives the device
@@ -190,8 +191,9 @@ class LoopBackend(AttachBackend):
     # -- hooks (server threads, outside the world lock) ---------------------------------
 
     def _is_self(self, instance_id):
-        with self.app.world.lock:
-            return instance_id == self.app.world.data.get("self")
+        # Any instance on this machine: the world's self, or another instance's agent beside it
+        # (fakeaws.py --instance, the world's local_instances); loop devices are the machine's.
+        return self.app.is_local(instance_id)
 
     def backing_file(self, volume_id):
         return os.path.join(self.volume_dir, volume_id.replace("-", "") + ".img")
@@ -261,6 +263,10 @@ class LoopBackend(AttachBackend):
         with self._lock:
             if rec.state != "attaching" or self._stopped:
                 return None
+            # The volume moving between two instances of this machine: the
+            # old device goes first, or both would carry its serial.
+            if any(r.volume_id == rec.volume_id for r in self._releasing):
+                return 0.1
             try:
                 rec.number = self._create(rec.backing_file)
             except OSError as e:

@@ -4,8 +4,12 @@
         [--backend-opt device_delay=0] [--backend-opt detach_delay=0] [--backend-opt unplug_timeout=30]
         [--backend-opt bridge=BRIDGE]
 
-The guest is the world's own instance (`self`); attachments to other
-instances make no device (they happen on another machine).
+The guest is the world's own instance (`self`); another instance whose
+entry in the world's `local_instances` names a `qmp` socket is a second
+guest of this machine, its attachments hot-plugged there. Attachments to
+other instances make no device (they happen on another machine). A
+volume moving from one guest to the other is plugged into the second only
+once the first has let go of it (QEMU locks the image file).
 
 AttachVolume, device_delay seconds after EC2 accepted it:
     blockdev-add  {driver: raw, node-name: <volume id>, file: {driver: file, filename: DIR/<serial>.img}}
@@ -213,7 +217,7 @@ class QemuBackend(AttachBackend):
         self.unplug_timeout = float(unplug_timeout)
         self.app = None
         self._lock = threading.RLock()      # the records
-        self._qmp_lock = threading.Lock()   # one QMP session at a time: QEMU serves one client per socket
+        self._qmp_locks = {}                # socket -> lock: one QMP session at a time, QEMU serves one client
         self._current = {}                  # volume or ENI id -> _Plug of its live attachment
         self._releasing = []
         self._sched = None
@@ -237,14 +241,19 @@ class QemuBackend(AttachBackend):
     def reset(self):
         self._release_all()
 
-    def _qmp(self):
-        return Qmp(self.qmp_path)
+    def _qmp_lock(self, path):
+        with self._lock:
+            return self._qmp_locks.setdefault(path, threading.Lock())
 
     # -- hooks (server threads, outside the world lock) -------------------------------------
 
-    def _is_self(self, instance_id):
+    def _guest(self, instance_id):
+        """The QMP socket of the guest that is instance_id, or None when it is none of ours."""
         with self.app.world.lock:
-            return instance_id == self.app.world.data.get("self")
+            if instance_id == self.app.world.data.get("self"):
+                return self.qmp_path
+        qmp = self.app.local_instance(instance_id).get("qmp")
+        return os.path.abspath(qmp) if qmp else None
 
     @staticmethod
     def serial_of(volume_id):
@@ -294,21 +303,23 @@ class QemuBackend(AttachBackend):
         log.info("qemu: %s made from %s (%d GiB): %s", volume_id, snapshot_id or "nothing", size_gib, path)
 
     def on_attach_volume(self, volume_id, instance_id, device, volume):
-        if not self._is_self(instance_id):
+        qmp = self._guest(instance_id)
+        if not qmp:
             return
         path = self.backing_file(volume_id)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"QemuBackend: no backing file {path} for {volume_id}")
         serial = self.serial_of(volume_id)
         self._begin(_Plug("volume", volume_id, {"serial": serial, "node_name": volume_id, "device_id": volume_id,
-                                                "backing_file": path, "ec2_device": device}))
+                                                "backing_file": path, "ec2_device": device, "qmp": qmp}))
 
     def on_attach_eni(self, eni_id, instance_id, device_index, eni):
-        if not self._is_self(instance_id):
+        qmp = self._guest(instance_id)
+        if not qmp:
             return
         cidr, router = self._subnet(eni)
         details = {"netdev": eni_id, "device_id": eni_id, "mac": eni["mac_address"].lower(),
-                   "device_index": device_index, "net": cidr, "router": router}
+                   "device_index": device_index, "net": cidr, "router": router, "qmp": qmp}
         if self.bridge:
             details.update(tap="tap" + eni_id[-8:], bridge=self.bridge)
         self._begin(_Plug("interface", eni_id, details))
@@ -344,9 +355,12 @@ class QemuBackend(AttachBackend):
         with self._lock:
             if rec.state != "attaching" or self._stopped:
                 return None
+            # Moving from one guest to the other: the first lets go first.
+            if any(r.resource_id == rec.resource_id for r in self._releasing):
+                return 0.25
         d = rec.details
         try:
-            with self._qmp_lock, self._qmp() as q:
+            with self._qmp_lock(d["qmp"]), Qmp(d["qmp"]) as q:
                 if rec.kind == "volume":
                     q.execute("blockdev-add", driver="raw", **{"node-name": d["node_name"]},
                               file={"driver": "file", "filename": d["backing_file"]})
@@ -402,7 +416,7 @@ class QemuBackend(AttachBackend):
         d = rec.details
         timeout = self.unplug_timeout if timeout is None else timeout
         try:
-            with self._qmp_lock, self._qmp() as q:
+            with self._qmp_lock(d["qmp"]), Qmp(d["qmp"]) as q:
                 if self._device_exists(q, d["device_id"]):
                     q.execute("device_del", id=d["device_id"])
                     q.wait_event("DEVICE_DELETED", lambda data: data.get("device") == d["device_id"],

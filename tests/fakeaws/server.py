@@ -103,6 +103,7 @@ class Request:
     action: str = None
     detail: object = None  # ec2/query: form params; route53: zone/change id; imds: relative path
     latency: float = 0.0   # seconds waited on purpose (latency profile + fault latency rules)
+    instance: str = None   # the instance the listener that took it stands for (IMDS); None: the world's self
 
 
 class App:
@@ -122,6 +123,22 @@ class App:
         self._log_lock = threading.Lock()
         self._requests = []
         self._buckets = {}
+        # Instances with a listener of their own (fakeaws.py --instance):
+        # their IMDS answers as them; with the world's self and the world's
+        # local_instances they are the instances on this machine, whose
+        # attachments the backend makes real.
+        self.instances = []
+
+    def is_local(self, instance_id):
+        """Whether an attachment to instance_id happens on this machine (the backend makes its device)."""
+        with self.world.lock:
+            local = self.world.data.get("local_instances") or {}
+            return instance_id == self.world.data.get("self") or instance_id in self.instances or instance_id in local
+
+    def local_instance(self, instance_id):
+        """The world's local_instances entry of an instance ({} when none): where its devices go."""
+        with self.world.lock:
+            return dict((self.world.data.get("local_instances") or {}).get(instance_id) or {})
 
     # -- request log ------------------------------------------------------------
 
@@ -212,7 +229,7 @@ class App:
         if req.service == "imds":
             with self.world.lock:
                 self.world.advance()
-                status, body, headers = self.imds.handle(req.method, req.detail, req.headers)
+                status, body, headers = self.imds.handle(req.method, req.detail, req.headers, req.instance)
             return Reply(status, body, "text/plain" if status == 200 else "text/html", headers,
                          None if status == 200 else str(status))
         if req.service is None:
@@ -385,7 +402,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(Reply(400, f"{e}\n".encode()))
             return
         path, _, query = self.path.partition("?")
-        req = Request(self.command, self.path, path, query, self.headers, body)
+        req = Request(self.command, self.path, path, query, self.headers, body, instance=self.server.instance)
 
         if path.startswith("/_fake/") or path == "/_fake":
             self._send(app.control.handle(req))
@@ -421,7 +438,8 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"time": app.world.now(), "service": req.service, "action": req.action,
                  "method": req.method, "path": req.path, "status": status, "code": code,
                  "access_key": akid, "fault": fault, "ms": round((time.monotonic() - started) * 1000, 1),
-                 "latency": round(req.latency, 4), "params": _logged_params(req)}
+                 "latency": round(req.latency, 4), "params": _logged_params(req),
+                 "instance": req.instance or app.world.data.get("self")}
         app.record(entry)
         log.info("%s %s %s %s -> %s %s%s", req.method, req.path, req.service, req.action, status,
                  code or "", f" [fault {fault}]" if fault else "")
@@ -582,7 +600,9 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address, app):
+    def __init__(self, address, app, instance=None):
+        """instance: the instance this listener's IMDS answers as (None: the world's self)."""
         self.app = app
+        self.instance = instance
         super().__init__(address, Handler)
 

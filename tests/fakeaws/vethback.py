@@ -6,9 +6,11 @@
 The fake runs in the agent's network namespace (fakeaws.py --netns, or
 `ip netns exec`); VPC_NS is a namespace the test made for the VPC side.
 
-An AttachNetworkInterface to the world's own instance (`self`),
-device_delay seconds after EC2 accepted it (the hotplug), creates a veth
-pair: the instance's end in the fake's namespace, named `eth<DeviceIndex>`
+An AttachNetworkInterface to an instance on this machine (the world's
+`self`, or another one: App.is_local()), device_delay seconds after EC2
+accepted it (the hotplug), creates a veth pair: the instance's end in the
+fake's namespace (for another instance, the `netns` of its entry in the
+world's `local_instances`, when it has one), named `eth<DeviceIndex>`
 (else `enx<mac>` when that name is taken), with the ENI's MAC address,
 left down as a hot-plugged NIC appears; its peer goes straight into VPC_NS
 (it never shows in the agent's namespace), named `vpc<mac>`, up, with the
@@ -53,17 +55,47 @@ def ip(*args):
     return proc.stdout
 
 
-def _link_exists(name):
+def _link_index(name, netns=None):
+    """The ifindex of link name, here or in netns; None when there is none."""
+    if netns is None:
+        try:
+            return socket.if_nametoindex(name)
+        except OSError:
+            return None
     try:
-        socket.if_nametoindex(name)
-        return True
-    except OSError:
-        return False
+        out = ip("-n", netns, "-o", "link", "show", "dev", name)
+    except IpError:
+        return None
+    head = out.split(":", 1)[0].strip()
+    return int(head) if head.isdigit() else None
+
+
+def _link_name(index, netns=None):
+    """The name of the link with ifindex index, here or in netns; None when gone."""
+    if netns is None:
+        try:
+            return socket.if_indextoname(index)
+        except OSError:
+            return None
+    try:
+        out = ip("-n", netns, "-o", "link", "show")
+    except IpError:
+        return None
+    for line in out.splitlines():
+        number, _, rest = line.partition(":")
+        if number.strip() == str(index):
+            return rest.split(":", 1)[0].strip().split("@", 1)[0]
+    return None
+
+
+def _link_exists(name, netns=None):
+    return _link_index(name, netns) is not None
 
 
 class _Veth:
-    def __init__(self, eni_id, mac, device_index, router_address):
+    def __init__(self, eni_id, mac, device_index, router_address, netns=None):
         self.eni_id = eni_id
+        self.netns = netns  # the instance's namespace; None: the fake's own
         self.mac = mac.lower()
         self.device_index = device_index
         self.router_address = router_address  # "10.0.1.1/24"
@@ -75,7 +107,8 @@ class _Veth:
         self.handle = None
 
     def view(self):
-        return {"eni_id": self.eni_id, "ifname": self.ifname, "ifindex": self.ifindex, "mac": self.mac,
+        return {"eni_id": self.eni_id, "netns": self.netns, "ifname": self.ifname, "ifindex": self.ifindex,
+                "mac": self.mac,
                 "device_index": self.device_index, "peer": self.peer, "router_address": self.router_address,
                 "state": self.state, "error": self.error}
 
@@ -124,8 +157,7 @@ class VethBackend(AttachBackend):
     # -- hooks ----------------------------------------------------------------------------
 
     def _is_self(self, instance_id):
-        with self.app.world.lock:
-            return instance_id == self.app.world.data.get("self")
+        return self.app.is_local(instance_id)
 
     def _router_address(self, eni):
         """The subnet's network address + 1, with its prefix: where a VPC has its router."""
@@ -150,7 +182,8 @@ class VethBackend(AttachBackend):
                 log.warning("veth: %s attached again while %s still stands for it: deleting that",
                             eni_id, old.ifname or "a pending attach")
                 self._begin_detach(old, delay=0)
-            rec = _Veth(eni_id, eni["mac_address"], device_index, router)
+            rec = _Veth(eni_id, eni["mac_address"], device_index, router,
+                        self.app.local_instance(instance_id).get("netns"))
             self._current[eni_id] = rec
             rec.handle = self._sched.call_later(self.device_delay, self._plug, rec)
         log.info("veth: %s -> link in %.2fs", eni_id, self.device_delay)
@@ -179,14 +212,16 @@ class VethBackend(AttachBackend):
             if rec.state != "attaching" or self._stopped:
                 return None
             candidates = [f"eth{rec.device_index}", "enx" + rec.mac.replace(":", "")]
-            name = next((n for n in candidates if len(n) <= 15 and not _link_exists(n)), None)
+            name = next((n for n in candidates if len(n) <= 15 and not _link_exists(n, rec.netns)), None)
             try:
                 if name is None:
                     raise IpError(f"the names {candidates} are all taken")
-                ip("link", "add", "name", name, "address", rec.mac, "type", "veth",
-                   "peer", "name", rec.peer, "netns", self.router_netns)
+                ip(*(["-n", rec.netns] if rec.netns else []), "link", "add", "name", name, "address", rec.mac,
+                   "type", "veth", "peer", "name", rec.peer, "netns", self.router_netns)
                 rec.ifname = name
-                rec.ifindex = socket.if_nametoindex(name)
+                rec.ifindex = _link_index(name, rec.netns)
+                if rec.ifindex is None:
+                    raise IpError(f"{name} is gone right after it was made")
                 ip("-n", self.router_netns, "link", "set", "lo", "up")
                 ip("-n", self.router_netns, "address", "add", rec.router_address, "dev", rec.peer)
                 ip("-n", self.router_netns, "link", "set", rec.peer, "up")
@@ -197,21 +232,20 @@ class VethBackend(AttachBackend):
                     self._delete(rec)
                 return None
             rec.state = "attached"
-        log.info("veth: %s is %s (ifindex %d, %s), router %s on %s in %s", rec.eni_id, rec.ifname, rec.ifindex,
-                 rec.mac, rec.router_address, rec.peer, self.router_netns)
+        log.info("veth: %s is %s (ifindex %d, %s%s), router %s on %s in %s", rec.eni_id, rec.ifname, rec.ifindex,
+                 rec.mac, f", in {rec.netns}" if rec.netns else "", rec.router_address, rec.peer, self.router_netns)
         return None
 
     def _delete(self, rec):
         """Delete the pair by ifindex (the agent's side may have been renamed); the peer goes with it."""
-        try:
-            name = socket.if_indextoname(rec.ifindex) if rec.ifindex else rec.ifname
-        except OSError:
-            name = None  # Already gone.
+        name = _link_name(rec.ifindex, rec.netns) if rec.ifindex else rec.ifname  # None: already gone
+        if name and rec.netns and not os.path.exists(os.path.join("/run/netns", rec.netns)):
+            name = None  # The instance's namespace went, and its links with it.
         if name:
             try:
-                ip("link", "delete", "dev", name)
+                ip(*(["-n", rec.netns] if rec.netns else []), "link", "delete", "dev", name)
             except IpError as e:
-                if _link_exists(name):
+                if _link_exists(name, rec.netns):
                     raise
                 log.debug("veth: %s", e)
         # If the agent's end went some other way, the peer may be left in the VPC namespace.

@@ -72,6 +72,20 @@ carry the creating pid). The host's /run/udev is never touched.
 The module is also the fake's attach backend `SandboxBackend` (loaded by
 file path, BACKEND): LocalBackend with a device delay of its own for each
 part, settable at run time through the world.
+
+Two instances of one node (a handover): a second Sandbox made with
+peer=<the first> is another instance on the same subnet. It has its own
+network namespace, holder, udevd and /run/nodeagent, shares the first
+one's VPC namespace, and takes as its eth0 the other end of the first
+one's primary veth pair (eth0peer), with its own address: the two
+instances reach each other there, as two instances of one subnet do (a
+third one gets a pair of its own, and reaches nobody). The one fake runs in
+the first sandbox and also listens in the others (fakeaws.py
+--also-netns), with an IMDS listener per other instance (--instance):
+Sandbox.fake(peers={instance id: sandbox}) starts it so, puts the serial
+rule into each peer's /run/udev, and names each peer's namespace in the
+world's local_instances, where the backend makes that instance's links.
+Loop devices are global: each sandbox's udevd sees every one.
 """
 
 import errno
@@ -250,11 +264,15 @@ class Sandbox:
     """One node's machine: see the module's text. Use as a context manager,
     or start() and close()."""
 
-    def __init__(self, directory, name=None, udevd=True):
+    def __init__(self, directory, name=None, udevd=True, peer=None, primary_ip=PRIMARY_IP, primary_mac=PRIMARY_MAC):
+        """peer: a started Sandbox this one is a second instance beside (the module's text)."""
         self.dir = os.path.abspath(directory)
         os.makedirs(self.dir, exist_ok=True)
         self.name = name or f"nasbx-{os.getpid()}-{next(_counter)}"
-        self.vpc = f"{self.name}-vpc"
+        self.peer = peer
+        self.vpc = peer.vpc if peer else f"{self.name}-vpc"
+        self.primary_ip = primary_ip
+        self.primary_mac = primary_mac
         self.want_udevd = udevd
         self.holder = None
         self.udevd = None
@@ -294,18 +312,24 @@ class Sandbox:
 
     def _make_namespaces(self):
         self._reap_stale_namespaces()
-        for ns in (self.name, self.vpc):
+        for ns in (self.name,) if self.peer else (self.name, self.vpc):
             _run(["ip", "netns", "add", ns])
             self._made_ns.append(ns)
             _run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        # The primary interface: one end of a veth pair whose other end stays
-        # in the same namespace (this kernel has no dummy links).
         ns = self.name
-        _run(["ip", "-n", ns, "link", "add", "eth0", "address", PRIMARY_MAC, "type", "veth", "peer", "name",
-              "eth0peer"])
-        _run(["ip", "-n", ns, "addr", "add", f"{PRIMARY_IP}/24", "dev", "eth0"])
+        if self.peer and _run(["ip", "-n", self.peer.name, "link", "show", "eth0peer"], check=False).returncode == 0:
+            # The other end of the peer's primary interface: the two instances' subnet.
+            _run(["ip", "-n", self.peer.name, "link", "set", "eth0peer", "netns", ns])
+            _run(["ip", "-n", ns, "link", "set", "eth0peer", "name", "eth0"])
+            _run(["ip", "-n", ns, "link", "set", "eth0", "address", self.primary_mac])
+        else:
+            # The primary interface: one end of a veth pair whose other end
+            # stays in the same namespace (this kernel has no dummy links).
+            _run(["ip", "-n", ns, "link", "add", "eth0", "address", self.primary_mac, "type", "veth", "peer",
+                  "name", "eth0peer"])
+            _run(["ip", "-n", ns, "link", "set", "eth0peer", "up"])
+        _run(["ip", "-n", ns, "addr", "add", f"{self.primary_ip}/24", "dev", "eth0"])
         _run(["ip", "-n", ns, "link", "set", "eth0", "up"])
-        _run(["ip", "-n", ns, "link", "set", "eth0peer", "up"])
         _run(["ip", "-n", ns, "route", "add", "default", "via", ROUTER_IP, "dev", "eth0"])
 
     def _start_holder(self):
@@ -402,9 +426,21 @@ class Sandbox:
         self.procs.append(proc)
         return proc
 
-    def fake(self, **kwargs):
-        """A FakeAws started in the sandbox's mount namespace and, with --netns, its network namespace."""
+    def fake(self, peers=None, **kwargs):
+        """A FakeAws started in the sandbox's mount namespace and, with --netns, its network namespace.
+
+        peers: {instance id: Sandbox} of other instances of the world (made with peer=): the fake
+        also listens in their namespaces, with an IMDS of their own (fake.env(instance=id)), and
+        makes their devices there (the world's local_instances: `world` must then be a dict)."""
         from client import FakeAws, PYTHON
+        peers = dict(peers or {})
+        if peers:
+            world = dict(kwargs.get("world") or {})
+            world["local_instances"] = {**(world.get("local_instances") or {}),
+                                        **{iid: {"netns": sb.name} for iid, sb in peers.items()}}
+            kwargs["world"] = world
+            kwargs["instances"] = list(peers)
+            kwargs["also_netns"] = [sb.name for sb in peers.values()]
         if self._wrapper is None:
             # FakeAws runs [python, fakeaws.py, ...]: this python is the fake in the sandbox.
             self._wrapper = os.path.join(self.dir, "python-in-sandbox")
@@ -415,6 +451,8 @@ class Sandbox:
         volume_dir = (kwargs.get("backend_opts") or {}).get("volume_dir")
         if volume_dir:
             self.serial_rule(volume_dir)
+            for sb in peers.values():
+                sb.serial_rule(volume_dir)
         kwargs.setdefault("log", os.path.join(self.dir, f"fakeaws-{len(self.fakes)}.log"))
         fake = FakeAws(netns=self.name, python=self._wrapper, **kwargs)
         self.fakes.append(fake)

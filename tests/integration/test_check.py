@@ -137,6 +137,14 @@ def test_deadlocking_maintenance_policy_is_4(agent, fake, confdir):
     assert [q for q in fake.requests(service="autoscaling") if q["action"] == "DescribeAutoScalingGroups"]
 
 
+def test_launch_before_terminate_is_fine_with_handover(agent, fake, confdir):
+    group(fake, instance_maintenance_policy={"min_healthy_percentage": 100, "max_healthy_percentage": 200})
+    r = check(agent, confdir, CONFIG.replace("[Interface]\n", "[Interface]\nTakeOver=handover\n"))
+    assert r.status == 0, r
+    assert "TakeOver=handover: a replacement launched first asks this instance" in r.stdout
+    assert "deadlocks" not in r.stderr
+
+
 def test_fraction_of_one_instance_is_a_warning(agent, fake, confdir):
     group(fake, instance_maintenance_policy={"min_healthy_percentage": 90, "max_healthy_percentage": 190})
     r = check(agent, confdir)

@@ -537,8 +537,15 @@ def test_volume_names_are_distinct_sections(node, params, failed):
     assert failed_rules(node, **params) == failed
 
 
+def group_properties(node, **params):
+    ctx = cfn.Context(node, parameters={**NODE_PARAMS, **params}, resources=NODE_RESOURCES, imports=IMPORTS,
+                      attributes={"LaunchTemplate.LatestVersionNumber": "1"})
+    asg = node["Resources"]["AutoScalingGroup"]
+    return ctx.eval(asg["Properties"]), ctx.eval(asg["UpdatePolicy"])
+
+
 def test_group_is_one_instance_in_the_volumes_subnet(node):
-    p = node["Resources"]["AutoScalingGroup"]["Properties"]
+    p, _ = group_properties(node)
     assert p["MinSize"] == p["MaxSize"] == p["DesiredCapacity"] == "1"
     assert node_resources(node)["AutoScalingGroup"]["Properties"]["VPCZoneIdentifier"] == [NODE_PARAMS["SubnetId"]]
     assert node["Resources"]["NetworkInterface"]["Properties"]["SubnetId"] == {"Ref": "SubnetId"}
@@ -571,10 +578,42 @@ def test_group_spans_zones_only_with_restore(node, params, subnets):
 
 
 def test_update_replaces_the_instance_without_waiting_for_a_second_one(node):
-    asg = node["Resources"]["AutoScalingGroup"]
-    u = asg["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    _, policy = group_properties(node)
+    u = policy["AutoScalingRollingUpdate"]
     assert u["MinInstancesInService"] == 0 and u["MaxBatchSize"] == 1 and u["WaitOnResourceSignals"] is True
-    assert "AutoScalingReplacingUpdate" not in asg["UpdatePolicy"]
+    assert "AutoScalingReplacingUpdate" not in policy
+    settings = user_data_settings(render_user_data(node))
+    assert settings["Volume.TakeOver"] == settings["Interface.TakeOver"] == "wait"
+
+
+def test_handover_launches_the_new_instance_first(node):
+    """ReplacementStrategy=handover: the new instance comes first (one in
+    service throughout, room for a second), signals at READY, and asks the
+    old one for the node; every instance carries the node's tag."""
+    p, policy = group_properties(node, ReplacementStrategy="handover")
+    u = policy["AutoScalingRollingUpdate"]
+    assert u["MinInstancesInService"] == 1 and u["MaxBatchSize"] == 1 and u["WaitOnResourceSignals"] is True
+    assert p["MinSize"] == p["DesiredCapacity"] == "1" and p["MaxSize"] == "2"
+    assert int(p["MaxSize"]) > u["MinInstancesInService"]
+    settings = user_data_settings(render_user_data(node, ReplacementStrategy="handover"))
+    assert settings["Volume.TakeOver"] == settings["Interface.TakeOver"] == "handover"
+    assert settings["Node.Name"] == "kafka-1"
+    assert settings["Signal.CloudFormationResource"] == "AutoScalingGroup"
+    tags = {t["Key"]: t for t in p["Tags"]}
+    assert tags["nodeagent:node"]["Value"] == settings["Node.Name"] and tags["nodeagent:node"]["PropagateAtLaunch"]
+    # The launch hook works the same way in both strategies.
+    p, _ = group_properties(node, ReplacementStrategy="handover", UseLaunchLifecycleHook="true")
+    assert [h["LifecycleHookName"] for h in p["LifecycleHookSpecificationList"]] == ["nodeagent-launch"]
+
+
+def test_nodes_reach_each_other_with_the_prompt_clients_do_not(base):
+    """The handover prompt (UDP 7465) between nodes: the group lets its
+    members send anything to each other, and clients only ClientPort."""
+    ctx = cfn.Context(base, parameters=BASE_PARAMS, attributes={"SecurityGroup.GroupId": "sg-0123456789abcdef0"})
+    nodes = ctx.eval(base["Resources"]["SecurityGroupIngressNodes"]["Properties"])
+    assert nodes["IpProtocol"] == "-1" and nodes["SourceSecurityGroupId"] == nodes["GroupId"]
+    ingress = ctx.eval(base["Resources"]["SecurityGroup"]["Properties"]["SecurityGroupIngress"])
+    assert ingress and all(r["IpProtocol"] == "tcp" and r["FromPort"] == r["ToPort"] for r in ingress), ingress
 
 
 def test_signals_are_waited_for_longer_than_the_boot(node, settings):
@@ -630,7 +669,7 @@ def test_launch_template_requires_imdsv2(node):
 
 
 VARIANTS = [{}, {"UseLaunchLifecycleHook": "true"}, {"DnsMode": "shared", "DnsRecordName": "kafka.kafka.internal"},
-            {"FileSystem": "ext4", "MountPoint": "/srv/mongodb"}]
+            {"FileSystem": "ext4", "MountPoint": "/srv/mongodb"}, {"ReplacementStrategy": "handover"}]
 # Each slot on and off, the striped set of each size, by id and by tag.
 SLOT_VARIANTS = [
     {"ExtraVolume1Name": "log"},
@@ -641,6 +680,7 @@ SLOT_VARIANTS = [
     {"StripeMembers": "4", "ExtraVolume3Name": "log"},
     {"RestorePolicy": "snapshot"},
     {"RestorePolicy": "snapshot-or-blank", "ExtraVolume1Name": "log", "ExtraVolume3Name": "index", **OTHER_SUBNETS},
+    {"ReplacementStrategy": "handover", "ExtraVolume1Name": "log", "StripeMembers": "2"},
 ]
 
 
@@ -701,6 +741,8 @@ def test_user_data_has_a_section_per_volume(node, params):
         got = sections[section]
         assert got["MountPoint"] == mount and got["FileSystem"] == p["FileSystem"], section
         assert got["DetachOnStop"] == "yes" and got["Format"] == "if-blank", section
+        # The node's resources move together: every section hands over, or none.
+        assert got["TakeOver"] == ("handover" if p["ReplacementStrategy"] == "handover" else "wait"), section
         assert (got.get("Stripe") == "raid0") == (len(resources) > 1), section
         if restore:
             assert "Id" not in got, section
@@ -876,7 +918,8 @@ def cfn_lint(path, params):
     (BASE, {**BASE_PARAMS, "ExistingHostedZoneId": "Z0123456789ABCDEFGHIJ", "VolumeKmsKeyArn": KMS_KEY}),
     (NODE, NODE_PARAMS),
     (NODE, {**NODE_PARAMS, "UseLaunchLifecycleHook": "true", "KeyName": "ops", "RestoreSnapshotId": "snap-0123456789abcdef0",
-            "VolumeKmsKeyArn": KMS_KEY, "DnsMode": "shared", "DnsRecordName": "kafka.kafka.internal"}),
+            "VolumeKmsKeyArn": KMS_KEY, "DnsMode": "shared", "DnsRecordName": "kafka.kafka.internal",
+            "ReplacementStrategy": "handover"}),
     (BASE, {**BASE_PARAMS, "SnapshotIntervalHours": "0"}),
     (NODE, {**NODE_PARAMS, "ExtraVolume1Name": "log", "ExtraVolume2Name": "index", "ExtraVolume2MountPoint": "/srv/index",
             "ExtraVolume3Name": "journal", "StripeMembers": "4", "StripeMountPoint": "/srv/fast"}),

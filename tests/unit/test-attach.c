@@ -39,6 +39,7 @@ typedef struct Sim {
 
         unsigned n_describe, n_attach, n_detach, n_force_detach, n_instances, n_tag_requests;
         char handover_to[32];           /* the value of nodeagent:handover-to, once tagged */
+        bool newer_requester;           /* a running instance of the node launched after this one */
         int countdown_attach, countdown_mine_detach;
 } Sim;
 
@@ -80,6 +81,28 @@ static char *instances_reply(const Sim *s, const char *id) {
                      "</placement><blockDeviceMapping>%s</blockDeviceMapping></item></instancesSet></item>"
                      "</reservationSet></DescribeInstancesResponse>",
                      me ? ME : HOLDER, me ? "running" : s->holder_state, mappings) < 0)
+                abort();
+        return xml;
+}
+
+static bool test_form_value_present(const char *body, const char *name) {
+        _cleanup_free_ char *v = test_form_value(body, name);
+
+        return v != NULL;
+}
+
+/* This instance and, when the test says so, a newer one of the node. */
+static char *node_instances_reply(const Sim *s) {
+        char *xml = NULL;
+
+        if (asprintf(&xml, "<DescribeInstancesResponse><requestId>r</requestId><reservationSet><item>"
+                     "<reservationId>r-1</reservationId><instancesSet>"
+                     "<item><instanceId>" ME "</instanceId><instanceState><code>16</code><name>running</name>"
+                     "</instanceState><launchTime>2024-01-02T00:00:00.000Z</launchTime></item>%s"
+                     "</instancesSet></item></reservationSet></DescribeInstancesResponse>",
+                     s->newer_requester ? "<item><instanceId>i-0ccccccccccccccc3</instanceId><instanceState><code>"
+                     "16</code><name>running</name></instanceState><launchTime>2024-01-03T00:00:00.000Z"
+                     "</launchTime></item>" : "") < 0)
                 abort();
         return xml;
 }
@@ -186,6 +209,9 @@ static int sim_handler(FakeTransport *f, const HttpRequest *request, HttpRespons
                 s->n_describe++;
                 sim_tick(s);
                 xml = volumes_reply(s);
+        } else if (streq_ptr(action, "DescribeInstances") && test_form_value_present(request->body, "Filter.1.Name")) {
+                /* The running instances of the node (TakeOver=handover). */
+                xml = node_instances_reply(s);
         } else if (streq_ptr(action, "DescribeInstances")) {
                 _cleanup_free_ char *id = test_form_value(request->body, "InstanceId.1");
 
@@ -326,6 +352,24 @@ static void test_handover_asks_a_live_holder(void) {
         ASSERT_EQ(r.sim.n_tag_requests, 1);
         ASSERT_EQ(r.sim.n_force_detach, 0);
         ASSERT_EQ(r.sim.n_attach, 1);
+        run_done(&r);
+}
+
+/* TakeOver=handover with two requesters: the holder let go, but a newer
+ * instance of the node asked too; the older one leaves it alone until
+ * TakeOverTimeout, then fails as a take-over does. */
+static void test_handover_leaves_it_to_a_newer_requester(void) {
+        Run r = { .sim = { .holder_attachment = "attached", .holder_lets_go_after = 3, .attach_takes = 1,
+                           .newer_requester = true } };
+
+        ASSERT_OK(run_setup(&r, TAKE_OVER_HANDOVER, 2 * USEC_PER_MINUTE));
+        r.volume.attach.node_name = "kafka-1";
+        ASSERT_EQ(attach_run(&r.volume.attach), -EBUSY);
+        ASSERT_EQ(r.path.failure, FAILURE_UNUSABLE);
+        ASSERT_EQ(r.path.failed_in, PATH_STATE_TAKE_OVER);
+        ASSERT_STREQ(r.sim.handover_to, ME);
+        ASSERT_EQ(r.sim.n_attach, 0);
+        ASSERT_EQ(r.sim.n_force_detach, 0);
         run_done(&r);
 }
 
@@ -529,6 +573,7 @@ int main(int argc, char *argv[]) {
         RUN_TEST(test_holder_that_dies_mid_wait_is_taken_over);
         RUN_TEST(test_wait_policy_waits_for_the_holder);
         RUN_TEST(test_handover_asks_a_live_holder);
+        RUN_TEST(test_handover_leaves_it_to_a_newer_requester);
         RUN_TEST(test_stuck_attach_is_retried_once);
         RUN_TEST(test_stuck_attach_is_not_retried_twice);
         RUN_TEST(test_lost_attach_reply_is_success);

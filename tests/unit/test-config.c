@@ -1434,7 +1434,14 @@ static void test_validate_volumes(void) {
                 { "[Volume:log]\nId=vol-11111111\nRestore=blank\nMountPoint=/data\n",
                   "v.conf:3: [Volume:log] Restore=blank needs Tag= (a restore finds volumes by their tag)" },
                 { "[Volume]\nId=vol-11111111\nRestore=no\nMountPoint=/data\n", NULL },
-                { "[Interface]\nTag=a=b\nRestore=create\nTakeOver=handover\n", NULL },
+                { "[Node]\nName=kafka-1\n[Interface]\nTag=a=b\nRestore=create\nTakeOver=handover\n", NULL },
+                /* A handover goes between instances of one named node. */
+                { "[Interface]\nTag=a=b\nTakeOver=handover\n",
+                  "v.conf:3: [Interface] TakeOver=handover needs [Node] Name= (the name every instance of the node "
+                  "carries in its nodeagent:node tag)" },
+                { "[Volume:log]\nTag=a=b\nMountPoint=/log\nTakeOver=handover\n",
+                  "v.conf:4: [Volume:log] TakeOver=handover needs [Node] Name= (the name every instance of the node "
+                  "carries in its nodeagent:node tag)" },
                 { "[Interface]\nId=eni-12345678\n\nRestore=create\n",
                   "v.conf:4: [Interface] Restore=create needs Tag= (the new interface is found again by the tag)" },
                 { "[DNS]\nHostedZoneId=Z1\nName=a.example\nUnpublishOnStop=terminating\n", NULL },
@@ -1581,7 +1588,8 @@ static void test_plan_named(void) {
         _cleanup_(config_freep) Config *c = NULL, *d = NULL;
         _cleanup_free_ char *p = NULL, *q = NULL;
 
-        c = parse("[Volume:log]\nId=vol-11111111 vol-22222222\nStripe=raid0\nMountPoint=/log\nSize=10\n"
+        c = parse("[Node]\nName=kafka-1\n"
+                  "[Volume:log]\nId=vol-11111111 vol-22222222\nStripe=raid0\nMountPoint=/log\nSize=10\n"
                   "[Volume:b]\nTag=a=b\nCount=3\nStripe=raid0\nMountPoint=/b\nRestore=snapshot\nVolumeType=st1\n"
                   "TakeOver=handover\n"
                   "[Interface]\nTag=a=b\nRestore=create\n"
