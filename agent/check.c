@@ -262,7 +262,8 @@ static void check_named_volumes(Check *c) {
         for (size_t i = 0; i < c->config->n_volumes; i++) {
                 const ConfigVolume *cfg = c->config->volumes[i];
                 _cleanup_(volume_done) Volume v = {};
-                Path path = PATH_INIT(cfg->section);
+                char name[64];
+                Path path;
                 int r;
 
                 if (cfg == &c->config->volume)
@@ -272,6 +273,9 @@ static void check_named_volumes(Check *c) {
                                stripe_mode_to_string(cfg->stripe));
                         continue;
                 }
+                /* The boot's name of the path, so that the log reads the same. */
+                (void) snprintf(name, sizeof(name), "volume:%s", cfg->section);
+                path = PATH_INIT(name);
                 volume_init(&v, cfg, &path, c->instance->aws, c->instance->instance_id,
                             c->instance->availability_zone, c->deadline);
                 r = volume_find_or_plan(&v);
