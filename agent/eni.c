@@ -362,8 +362,42 @@ void eni_done(Eni *e) {
         e->attach.id = NULL;
 }
 
+/* A boot killed between CreateNetworkInterface and the DNS change left the
+ * lost interface's address in a shared set, and the next boot finds only
+ * the new interface: its nodeagent:restored-from tag names the one it
+ * replaced, whose address DNS then takes out (dns_plan_replacing() only
+ * while the set still holds it). Nothing found is no error: the old one
+ * may have been deleted since. */
+static void recall_replaced_ip(Eni *e) {
+        const char *old_id = ec2_tags_get(e->ec2.tags, e->ec2.n_tags, ATTACH_TAG_RESTORED_FROM);
+        const char *ids[] = { old_id, NULL };
+        _cleanup_(aws_error_done) AwsError err = {};
+        Ec2NetworkInterface *found = NULL;
+        size_t n = 0;
+        int r;
+
+        if (e->replaced_ip || !old_id)
+                return;
+        r = ec2_describe_network_interfaces(e->attach.aws, ids, NULL, 0, false, e->attach.deadline, &err, &found,
+                                            &n);
+        if (r >= 0 && n > 0 && found[0].private_ip) {
+                e->replaced_ip = strdup(found[0].private_ip);
+                if (!e->replaced_ip)
+                        (void) log_oom();
+        } else
+                log_debug("%s: the interface %s replaced is not found (%s): no address to take out of DNS.",
+                          e->attach.path->name, old_id, err.code ?: r < 0 ? strerror(-r) : "gone");
+        ec2_network_interfaces_free(found, n);
+}
+
 int eni_attach(Eni *e) {
-        return attach_run(&e->attach);
+        int r;
+
+        r = attach_run(&e->attach);
+        if (r < 0)
+                return r;
+        recall_replaced_ip(e);
+        return 0;
 }
 
 int eni_attach_to_ec2(Eni *e) {
