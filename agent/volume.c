@@ -160,10 +160,25 @@ static int pick_device_name(Attach *a) {
         return 0;
 }
 
+static int wait_available(Attach *a, const char *id);
+
 static int volume_send_attach(Attach *a, AwsError *ret_error) {
         Volume *v = volume_of(a);
         int r;
 
+        /* A volume a restore of ours made, found again by the boot after
+         * the one that made it was killed: EC2 attaches it only once it is
+         * available. */
+        if (streq_ptr(v->ec2.state, "creating")) {
+                _cleanup_free_ char *id = strdup(a->id);
+
+                if (!id)
+                        return log_oom();
+                log_info("%s: attach: %s is still being created; waiting until it is available.", a->path->name, id);
+                r = wait_available(a, id);
+                if (r < 0)
+                        return r;
+        }
         if (!v->device_name) {
                 r = pick_device_name(a);
                 if (r < 0)
