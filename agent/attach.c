@@ -151,7 +151,16 @@ static const char *candidate_tag(const Attach *a, size_t i, const char *key) {
         return a->ops->candidate_tag ? a->ops->candidate_tag(a, i, key) : NULL;
 }
 
-static int find_by_tag(Attach *a) {
+/* How far a find may go when the resource is lost (Restore= on): the
+ * boot's find makes the new one; --check and --status only say what it
+ * would make; --detach and --unpublish fail as without Restore=. */
+typedef enum FindMode {
+        FIND_LOOK,
+        FIND_PLAN,
+        FIND_RESTORE,
+} FindMode;
+
+static int find_by_tag(Attach *a, FindMode mode) {
         _cleanup_(aws_error_done) AwsError e = {};
         _cleanup_free_ char *filter_name = NULL, *listed = NULL;
         _cleanup_free_ ZoneCandidate *candidates = NULL;
@@ -195,8 +204,12 @@ static int find_by_tag(Attach *a) {
         listed = zone_match_format(candidates, k);
 
         r = zone_match_pick(candidates, k, a->availability_zone, &index);
-        if ((r == -ENOENT || r == -EXDEV) && a->restore && a->ops->restore)
-                return step_restore(a, indexes, k);
+        if ((r == -ENOENT || r == -EXDEV) && a->restore && a->ops->restore) {
+                if (mode == FIND_RESTORE)
+                        return step_restore(a, indexes, k);
+                if (mode == FIND_PLAN && a->ops->plan_restore)
+                        return a->ops->plan_restore(a, indexes, k);
+        }
         if (r == -ENOENT)
                 return path_fail(a->path, FAILURE_UNUSABLE, r, "No %s is tagged %s=%s.", a->ops->what,
                                  a->want_tag->key, a->want_tag->value);
@@ -230,12 +243,20 @@ static int find_by_tag(Attach *a) {
         return 0;
 }
 
-int attach_find(Attach *a) {
+static int find(Attach *a, FindMode mode) {
         char wanted[256];
 
         describe_wanted(a, wanted, sizeof(wanted));
         attach_transition(a, PATH_STATE_FIND, "Looking for the %s (%s).", a->ops->what, wanted);
-        return a->want_id ? find_by_id(a) : find_by_tag(a);
+        return a->want_id ? find_by_id(a) : find_by_tag(a, mode);
+}
+
+int attach_find(Attach *a) {
+        return find(a, FIND_LOOK);
+}
+
+int attach_find_or_plan(Attach *a) {
+        return find(a, FIND_PLAN);
 }
 
 /* Describes the resource again by its id. */
@@ -805,7 +826,7 @@ static int run(Attach *a, PathState goal, bool stop) {
         PathState state;
         int r;
 
-        r = attach_find(a);
+        r = find(a, FIND_RESTORE);
         if (r < 0)
                 return r;
         state = decide(a, goal);

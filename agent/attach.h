@@ -88,6 +88,11 @@ typedef struct AttachOps {
          * there), or none exists (n_lost 0). Makes a new one in this zone,
          * and keeps it as the resource. NULL: the kind cannot. */
         int (*restore)(Attach *a, const size_t *lost, size_t n_lost);
+        /* What restore() would make, asking EC2 only to describe (for
+         * --check and --status): a sentence in a->restore_plan, and
+         * ATTACH_RESTORE_PLANNED; a restore that could not happen (no
+         * completed snapshot) fails as restore() would. NULL: not said. */
+        int (*plan_restore)(Attach *a, const size_t *lost, size_t n_lost);
 
         /* The local side. local_name: "the block device with serial
          * vol0123...", for the wait's log line (the caller frees). Called
@@ -133,6 +138,8 @@ struct Attach {
         const char *node_name;          /* [Node] Name=: the handover's prompt names it */
 
         const char *id;                 /* the resource's id, once found (the kind's string) */
+        char *restore_plan;             /* attach_find_or_plan(): what a boot's restore would make
+                                         * (owned; the kind's done() frees it) */
 
         /* The lifecycle's own bookkeeping, per state. */
         usec_t take_over_give_up;       /* when the take-over ends; 0: not waiting */
@@ -163,9 +170,16 @@ int attach_complete(Attach *a);
  * --attach-only. */
 int attach_run_to_ec2(Attach *a);
 
-/* Finds the resource (a->want_id / a->want_tag). For modes that only look
- * (--status) or release (--detach). */
+/* Finds the resource (a->want_id / a->want_tag). For modes that release
+ * (--detach, --unpublish): never makes one, so a lost resource fails as
+ * without Restore=. */
 int attach_find(Attach *a);
+
+/* The same for modes that report (--check, --status), which make nothing
+ * either: where a boot would restore (Restore=), ATTACH_RESTORE_PLANNED
+ * with a->restore_plan saying from what, and no resource (a->id NULL). */
+#define ATTACH_RESTORE_PLANNED 1
+int attach_find_or_plan(Attach *a);
 
 /* For the kinds' restore(): the polls of EC2 while waiting (the take-over's
  * policy); one wait (telling systemd it is on purpose), not past not_after

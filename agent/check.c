@@ -22,6 +22,7 @@ typedef struct Check {
         int unusable;           /* the first "resource unusable" error, or 0 */
         FailureKind unusable_kind;
         unsigned n_findings;    /* resources or settings that would fail the boot */
+        const ConfigVolume *restores; /* a section whose volume a boot would make anew */
 } Check;
 
 /* A resource or setting that would make the boot fail (the contract's exit
@@ -78,6 +79,39 @@ static void report_permission(Check *c, const char *action, int r, const AwsErro
                        error->code ?: strerror(-r));
 }
 
+/* A restore's own calls: the snapshots by the node's tag, and CreateVolume
+ * with the tags it is made with (a policy may limit it by request tags). */
+static void check_restore_permissions(Check *c) {
+        const ConfigVolume *cfg = c->restores;
+        const Ec2Tag tags[] = {
+                { .key = cfg->tag.key, .value = cfg->tag.value },
+                { .key = (char *) ATTACH_TAG_RESTORED_FROM, .value = (char *) "check" },
+        };
+        Ec2Snapshot *snapshots = NULL;
+        Ec2Volume created = {};
+        AwsError e = {};
+        size_t n = 0;
+        int r;
+
+        r = ec2_describe_snapshots(c->instance->aws, NULL, NULL, 0, true, c->deadline, &e, &snapshots, &n);
+        report_permission(c, "ec2:DescribeSnapshots", r, &e);
+        aws_error_done(&e);
+        ec2_snapshots_free(snapshots, n);
+
+        r = ec2_create_volume(c->instance->aws,
+                              &(Ec2NewVolume) {
+                                      .availability_zone = c->instance->availability_zone,
+                                      .size_gib = 1,
+                                      .volume_type = "gp3",
+                                      .tags = (Ec2Tag *) tags,
+                                      .n_tags = cfg->tag.key ? ELEMENTSOF(tags) : 0,
+                              },
+                              true, c->deadline, &e, &created);
+        report_permission(c, "ec2:CreateVolume", r, &e);
+        aws_error_done(&e);
+        ec2_volume_done(&created);
+}
+
 static void check_volume_permissions(Check *c, const char *volume_id) {
         AwsClient *aws = c->instance->aws;
         const char *instance_id = c->instance->instance_id;
@@ -105,6 +139,8 @@ static void check_volume_permissions(Check *c, const char *volume_id) {
         aws_error_done(&e);
         instances = ec2_instances_free(instances, n);
 
+        if (c->restores)
+                check_restore_permissions(c);
         if (!volume_id)
                 return;
 
@@ -209,6 +245,49 @@ static void describe_volume(Check *c, const Ec2Volume *v) {
                 printf("  a mkfs of nodeagent's began on it and never finished (tag %s, no tag %s): "
                        "formatted again if it shows no signature\n", VOLUME_TAG_FORMAT_STARTED,
                        VOLUME_TAG_INITIALIZED);
+}
+
+/* A volume a boot would make anew (Restore=): from what, and what it
+ * replaces. Its permissions are checked with the others. */
+static void describe_restore(Check *c, const ConfigVolume *cfg, const char *plan) {
+        printf("Volume%s%s (Restore=%s): %s\n", cfg == &c->config->volume ? "" : ":",
+               cfg == &c->config->volume ? "" : cfg->section, volume_restore_to_string(cfg->restore), plan);
+        c->restores = cfg;
+}
+
+/* [Volume:NAME] sections of one volume each: found here, or restored
+ * (with what), or what keeps them from booting. A striped set's members
+ * are each proven at boot; here they are not looked up. */
+static void check_named_volumes(Check *c) {
+        for (size_t i = 0; i < c->config->n_volumes; i++) {
+                const ConfigVolume *cfg = c->config->volumes[i];
+                _cleanup_(volume_done) Volume v = {};
+                char name[64];
+                Path path;
+                int r;
+
+                if (cfg == &c->config->volume)
+                        continue;
+                if (cfg->stripe != STRIPE_NONE) {
+                        printf("Volume:%s: a striped set (Stripe=%s), its members not looked up\n", cfg->section,
+                               stripe_mode_to_string(cfg->stripe));
+                        continue;
+                }
+                /* The boot's name of the path, so that the log reads the same. */
+                (void) snprintf(name, sizeof(name), "volume:%s", cfg->section);
+                path = PATH_INIT(name);
+                volume_init(&v, cfg, &path, c->instance->aws, c->instance->instance_id,
+                            c->instance->availability_zone, c->deadline);
+                r = volume_find_or_plan(&v);
+                note_lookup(c, r, &path);
+                if (r == ATTACH_RESTORE_PLANNED)
+                        describe_restore(c, cfg, v.attach.restore_plan);
+                else if (r >= 0)
+                        printf("Volume:%s: %s (%s, %" PRIu64 " GiB, %s), mount at %s\n", cfg->section, v.ec2.id,
+                               strna(v.ec2.az), v.ec2.size_gib, strna(v.ec2.state), cfg->mount_point);
+                else
+                        printf("Volume:%s: not usable (see the log above)\n", cfg->section);
+        }
 }
 
 /* "2024-01-31" of a CLOCK_REALTIME time. */
@@ -571,24 +650,30 @@ int check_run(const Config *config, Instance *instance, usec_t deadline, Failure
         if (config->has_volume) {
                 volume_init(&volume, &config->volume, &volume_path, instance->aws, instance->instance_id,
                             instance->availability_zone, deadline);
-                r = volume_find(&volume);
+                r = volume_find_or_plan(&volume);
                 note_lookup(&c, r, &volume_path);
-                have_volume = r >= 0;
-                if (have_volume) {
+                have_volume = r >= 0 && r != ATTACH_RESTORE_PLANNED;
+                if (r == ATTACH_RESTORE_PLANNED)
+                        describe_restore(&c, &config->volume, volume.attach.restore_plan);
+                else if (have_volume) {
                         describe_volume(&c, &volume.ec2);
                         check_volume_key(&c, &volume.ec2);
                 } else
                         printf("Volume: not usable (see the log above)\n");
         } else
                 printf("Volume: no [Volume] section, skipped\n");
+        check_named_volumes(&c);
 
         if (config->has_interface) {
                 eni_init(&eni, &config->interface, &interface_path, instance->aws, instance->instance_id,
                          instance->availability_zone, deadline);
-                r = eni_find(&eni);
+                r = eni_find_or_plan(&eni);
                 note_lookup(&c, r, &interface_path);
-                have_eni = r >= 0;
-                if (have_eni)
+                have_eni = r >= 0 && r != ATTACH_RESTORE_PLANNED;
+                if (r == ATTACH_RESTORE_PLANNED)
+                        printf("Interface (Restore=%s): %s\n",
+                               interface_restore_to_string(config->interface.restore), eni.attach.restore_plan);
+                else if (have_eni)
                         describe_interface(&c, &eni.ec2);
                 else
                         printf("Interface: not usable (see the log above)\n");

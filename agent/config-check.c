@@ -120,6 +120,15 @@ static int validate_volume(const ConfigSectionRef *ref, ConfigError *e) {
         if (v->restore != VOLUME_RESTORE_NO && !v->tag.key)
                 return key_error(ref, "Restore", e, "[%s] Restore=%s needs Tag= (a restore finds volumes by their tag)",
                                  ref->title, volume_restore_to_string(v->restore));
+        /* Per-volume snapshots of a RAID 0 are not consistent with each
+         * other: a set restores only from one multi-volume snapshot set,
+         * which this version does not make volumes from. Refused here
+         * rather than each member restored on its own. */
+        if (v->restore != VOLUME_RESTORE_NO && v->stripe != STRIPE_NONE)
+                return key_error(ref, "Restore", e, "[%s] Restore=%s with Stripe=%s is not supported: a striped set "
+                                 "restores only from one multi-volume snapshot set, and this version does not make "
+                                 "one", ref->title, volume_restore_to_string(v->restore),
+                                 stripe_mode_to_string(v->stripe));
         return 0;
 }
 

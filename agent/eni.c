@@ -283,6 +283,32 @@ static int eni_restore(Attach *a, const size_t *lost, size_t n_lost) {
         return wait_available(a);
 }
 
+/* --check and --status: what eni_restore() would make, asking EC2 only to
+ * describe this instance (its subnet). */
+static int eni_plan_restore(Attach *a, const size_t *lost, size_t n_lost) {
+        _cleanup_free_ char *subnet = NULL;
+        const Ec2NetworkInterface *old;
+        int r;
+
+        if (n_lost == 0)
+                return path_fail(a->path, FAILURE_UNUSABLE, -ENOENT, "No network interface is tagged %s=%s: "
+                                 "Restore=create replaces one lost with its zone, and there is none.",
+                                 a->want_tag->key, a->want_tag->value);
+        old = &eni_of(a)->listed[lost[0]];
+        r = own_subnet(a, &subnet);
+        if (r < 0)
+                return r;
+
+        free(a->restore_plan);
+        if (asprintf(&a->restore_plan, "restore: a new network interface in %s (%s) with a new IP, replacing %s "
+                     "in %s (IP %s)", subnet, a->availability_zone, old->id, strna(old->az),
+                     strna(old->private_ip)) < 0) {
+                a->restore_plan = NULL;
+                return log_oom();
+        }
+        return ATTACH_RESTORE_PLANNED;
+}
+
 static const AttachOps eni_ops = {
         .what = "network interface",
         .what_title = "Network interface",
@@ -297,6 +323,7 @@ static const AttachOps eni_ops = {
         .attach = eni_send_attach,
         .detach = eni_send_detach,
         .restore = eni_restore,
+        .plan_restore = eni_plan_restore,
         .local_name = eni_local_name,
         .while_attaching = eni_while_attaching,
         .wait_local = eni_wait_local,
@@ -330,12 +357,47 @@ void eni_done(Eni *e) {
         drop_listed(e);
         e->watch = netif_link_watch_free(e->watch);
         e->replaced_ip = mfree(e->replaced_ip);
+        e->attach.restore_plan = mfree(e->attach.restore_plan);
         ec2_network_interface_done(&e->ec2);
         e->attach.id = NULL;
 }
 
+/* A boot killed between CreateNetworkInterface and the DNS change left the
+ * lost interface's address in a shared set, and the next boot finds only
+ * the new interface: its nodeagent:restored-from tag names the one it
+ * replaced, whose address DNS then takes out (dns_plan_replacing() only
+ * while the set still holds it). Nothing found is no error: the old one
+ * may have been deleted since. */
+static void recall_replaced_ip(Eni *e) {
+        const char *old_id = ec2_tags_get(e->ec2.tags, e->ec2.n_tags, ATTACH_TAG_RESTORED_FROM);
+        const char *ids[] = { old_id, NULL };
+        _cleanup_(aws_error_done) AwsError err = {};
+        Ec2NetworkInterface *found = NULL;
+        size_t n = 0;
+        int r;
+
+        if (e->replaced_ip || !old_id)
+                return;
+        r = ec2_describe_network_interfaces(e->attach.aws, ids, NULL, 0, false, e->attach.deadline, &err, &found,
+                                            &n);
+        if (r >= 0 && n > 0 && found[0].private_ip) {
+                e->replaced_ip = strdup(found[0].private_ip);
+                if (!e->replaced_ip)
+                        (void) log_oom();
+        } else
+                log_debug("%s: the interface %s replaced is not found (%s): no address to take out of DNS.",
+                          e->attach.path->name, old_id, err.code ?: r < 0 ? strerror(-r) : "gone");
+        ec2_network_interfaces_free(found, n);
+}
+
 int eni_attach(Eni *e) {
-        return attach_run(&e->attach);
+        int r;
+
+        r = attach_run(&e->attach);
+        if (r < 0)
+                return r;
+        recall_replaced_ip(e);
+        return 0;
 }
 
 int eni_attach_to_ec2(Eni *e) {
@@ -344,6 +406,10 @@ int eni_attach_to_ec2(Eni *e) {
 
 int eni_find(Eni *e) {
         return attach_find(&e->attach);
+}
+
+int eni_find_or_plan(Eni *e) {
+        return attach_find_or_plan(&e->attach);
 }
 
 int eni_detach(Eni *e) {

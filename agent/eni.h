@@ -51,8 +51,13 @@ int eni_attach(Eni *e);
 /* For --attach-only: the same, up to EC2's "attached". */
 int eni_attach_to_ec2(Eni *e);
 
-/* Finds the ENI (Id= or Tag=, own AZ) into e->ec2. */
+/* Finds the ENI (Id= or Tag=, own AZ) into e->ec2. Never restores. */
 int eni_find(Eni *e);
+
+/* The same, or where a boot would restore (Restore=create)
+ * ATTACH_RESTORE_PLANNED and e->attach.restore_plan: for --check and
+ * --status. */
+int eni_find_or_plan(Eni *e);
 
 /* Detaches the found ENI from this instance and waits until EC2 says it is
  * free. Nothing to do when it is not attached here. */

@@ -299,15 +299,29 @@ static void status_link(const Node *n, const NetifLink *link) {
                 printf("  rule %s\n", netif_rule_to_string(&state.rules[i], buf));
 }
 
+/* A resource a restore made says so (its nodeagent:restored-from tag). */
+static void status_restored(const Ec2Tag *tags, size_t n_tags) {
+        const char *from = ec2_tags_get(tags, n_tags, ATTACH_TAG_RESTORED_FROM);
+
+        if (from)
+                printf("  restored from %s\n", from);
+}
+
 static int status_interface(Node *n) {
         const Ec2NetworkInterface *e = &n->interface.eni.ec2;
         NetifLink link;
         NetifMac mac;
         int r;
 
-        r = eni_find(&n->interface.eni);
+        r = eni_find_or_plan(&n->interface.eni);
         if (r < 0)
                 return r;
+        if (r == ATTACH_RESTORE_PLANNED) {
+                printf("Interface: none in %s; a boot would %s (Restore=%s)\n", n->instance->availability_zone,
+                       n->interface.eni.attach.restore_plan,
+                       interface_restore_to_string(n->config->interface.restore));
+                return 0;
+        }
         printf("Interface %s (%s): ", e->id, strna(e->private_ip));
         if (eni_is_attached_to(e, n->instance->instance_id))
                 printf("attached here at device index %d (%s)\n", e->attachment.device_index,
@@ -317,6 +331,7 @@ static int status_interface(Node *n) {
         else
                 printf("%s\n", strna(e->status));
 
+        status_restored(e->tags, e->n_tags);
         if (netif_mac_from_string(e->mac, &mac) >= 0 && netif_wait_link(&mac, 0, &link) >= 0)
                 status_link(n, &link);
         else
@@ -330,9 +345,15 @@ static int status_member(Node *n, NodeVolume *v, Volume *m) {
         const Ec2VolumeAttachment *mine;
         int r;
 
-        r = volume_find(m);
+        r = volume_find_or_plan(m);
         if (r < 0)
                 return r;
+        if (r == ATTACH_RESTORE_PLANNED) {
+                printf("Volume (%s): none in %s; a boot would %s (Restore=%s)\n", v->config->section,
+                       n->instance->availability_zone, m->attach.restore_plan,
+                       volume_restore_to_string(v->config->restore));
+                return 0;
+        }
         mine = volume_attachment_of(e, n->instance->instance_id);
         printf("Volume %s (%s): %s", e->id, v->config->section, strna(e->state));
         if (mine)
@@ -340,6 +361,7 @@ static int status_member(Node *n, NodeVolume *v, Volume *m) {
         else if (e->n_attachments > 0)
                 printf(", attached to %s", strna(e->attachments[0].instance_id));
         printf("\n");
+        status_restored(e->tags, e->n_tags);
 
         if (blockdev_find(e->id, m->device_name, &d) >= 0) {
                 printf("  device %s (serial %s)\n", d.devnode, strna(d.serial));

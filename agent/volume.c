@@ -160,10 +160,25 @@ static int pick_device_name(Attach *a) {
         return 0;
 }
 
+static int wait_available(Attach *a, const char *id);
+
 static int volume_send_attach(Attach *a, AwsError *ret_error) {
         Volume *v = volume_of(a);
         int r;
 
+        /* A volume a restore of ours made, found again by the boot after
+         * the one that made it was killed: EC2 attaches it only once it is
+         * available. */
+        if (streq_ptr(v->ec2.state, "creating")) {
+                _cleanup_free_ char *id = strdup(a->id);
+
+                if (!id)
+                        return log_oom();
+                log_info("%s: attach: %s is still being created; waiting until it is available.", a->path->name, id);
+                r = wait_available(a, id);
+                if (r < 0)
+                        return r;
+        }
         if (!v->device_name) {
                 r = pick_device_name(a);
                 if (r < 0)
@@ -397,6 +412,23 @@ static int wait_available(Attach *a, const char *id) {
         }
 }
 
+/* restore_plan_volume(), its refusals logged as the boot fails with them. */
+static int plan_or_fail(Attach *a, const Ec2Volume *old, const Ec2Snapshot *snapshots, size_t n_snapshots,
+                        RestorePlan *ret) {
+        int r;
+
+        r = restore_plan_volume(volume_of(a)->config, old, snapshots, n_snapshots, ret);
+        if (r == -ENOENT)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "Restore=snapshot, and no completed snapshot carries "
+                                 "%s=%s.", a->want_tag->key, a->want_tag->value);
+        if (r == -EINVAL)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "Nothing tells the size of a blank volume: no lost "
+                                 "volume, no snapshot; set Size= of the section.");
+        if (r < 0)
+                return path_fail(a->path, FAILURE_OTHER, r, "Failed to plan the restore: %m");
+        return 0;
+}
+
 static int volume_restore(Attach *a, const size_t *lost, size_t n_lost) {
         Volume *v = volume_of(a);
         Ec2Volume *listed = TAKE_PTR(v->listed);
@@ -423,15 +455,7 @@ static int volume_restore(Attach *a, const size_t *lost, size_t n_lost) {
         if (r < 0)
                 goto finish;
 
-        r = restore_plan_volume(v->config, old, snapshots, n_snapshots, &plan);
-        if (r == -ENOENT)
-                r = path_fail(a->path, FAILURE_UNUSABLE, r, "Restore=snapshot, and no completed snapshot carries "
-                              "%s=%s.", a->want_tag->key, a->want_tag->value);
-        else if (r == -EINVAL)
-                r = path_fail(a->path, FAILURE_UNUSABLE, r, "Nothing tells the size of a blank volume: no lost volume, "
-                              "no snapshot; set Size= of the section.");
-        else if (r < 0)
-                r = path_fail(a->path, FAILURE_OTHER, r, "Failed to plan the restore: %m");
+        r = plan_or_fail(a, old, snapshots, n_snapshots, &plan);
         if (r < 0)
                 goto finish;
 
@@ -452,6 +476,53 @@ finish:
         return r;
 }
 
+/* --check and --status: what volume_restore() would make, from what, and
+ * instead of what, asking EC2 only to describe snapshots. */
+static int volume_plan_restore(Attach *a, const size_t *lost, size_t n_lost) {
+        Volume *v = volume_of(a);
+        const Ec2Volume *old = n_lost > 0 ? &v->listed[lost[0]] : NULL;
+        const char *holder = old && old->n_attachments > 0 ? old->attachments[0].instance_id : NULL;
+        _cleanup_free_ char *replacing = NULL;
+        Ec2Snapshot *snapshots = NULL;
+        size_t n_snapshots = 0;
+        RestorePlan p;
+        int r;
+
+        r = find_snapshots(a, &snapshots, &n_snapshots);
+        if (r < 0)
+                return r;
+        r = plan_or_fail(a, old, snapshots, n_snapshots, &p);
+        if (r < 0)
+                goto finish;
+
+        if (!old)
+                r = asprintf(&replacing, "no volume carries %s=%s", a->want_tag->key, a->want_tag->value);
+        else
+                r = asprintf(&replacing, "replacing %s in %s%s%s%s", old->id, strna(old->az),
+                             holder ? " (attached to " : "", strempty(holder), holder ? ", waited for first)" : "");
+        if (r < 0) {
+                r = log_oom();
+                goto finish;
+        }
+        free(a->restore_plan);
+        if (p.snapshot)
+                r = asprintf(&a->restore_plan, "restore from %s (%s, %s): a %" PRIu64 " GiB %s volume in %s, %s",
+                             p.snapshot->id, strna(p.snapshot->start_time), strna(p.snapshot->state), p.size_gib,
+                             p.volume_type, a->availability_zone, replacing);
+        else
+                r = asprintf(&a->restore_plan, "restore blank: a %" PRIu64 " GiB %s volume in %s, formatted, %s",
+                             p.size_gib, p.volume_type, a->availability_zone, replacing);
+        if (r < 0) {
+                a->restore_plan = NULL;
+                r = log_oom();
+                goto finish;
+        }
+        r = ATTACH_RESTORE_PLANNED;
+finish:
+        ec2_snapshots_free(snapshots, n_snapshots);
+        return r;
+}
+
 static const AttachOps volume_ops = {
         .what = "volume",
         .what_title = "Volume",
@@ -466,6 +537,7 @@ static const AttachOps volume_ops = {
         .attach = volume_send_attach,
         .name_refused = volume_name_refused,
         .restore = volume_restore,
+        .plan_restore = volume_plan_restore,
         .detach = volume_send_detach,
         .local_name = volume_local_name,
         .wait_local = volume_wait_local,
@@ -509,6 +581,7 @@ void volume_done(Volume *v) {
         if (v->device_name_picked)
                 devname_release(v->device_name);
         v->device_name = mfree(v->device_name);
+        v->attach.restore_plan = mfree(v->attach.restore_plan);
         v->attach.id = NULL;
 }
 
@@ -548,6 +621,10 @@ int volume_attach_to_ec2(Volume *v) {
 
 int volume_find(Volume *v) {
         return attach_find(&v->attach);
+}
+
+int volume_find_or_plan(Volume *v) {
+        return attach_find_or_plan(&v->attach);
 }
 
 int volume_detach(Volume *v) {

@@ -55,8 +55,12 @@ int volume_attach_complete(Volume *v);
 /* For --attach-only: the same, up to EC2's "attached". */
 int volume_attach_to_ec2(Volume *v);
 
-/* Finds the volume (Id= or Tag=, own AZ) into v->ec2. */
+/* Finds the volume (Id= or Tag=, own AZ) into v->ec2. Never restores. */
 int volume_find(Volume *v);
+
+/* The same, or where a boot would restore (Restore=) ATTACH_RESTORE_PLANNED
+ * and v->attach.restore_plan: for --check and --status. */
+int volume_find_or_plan(Volume *v);
 
 /* Detaches the found volume from this instance and waits until EC2 says it
  * is free. Nothing to do when it is not attached here. */

@@ -133,9 +133,9 @@ def ip_json(ns, *args):
     return json.loads(proc.stdout or "[]")
 
 
-def eni_link(ns):
+def eni_link(ns, mac=ENI_MAC):
     """The ENI's link in ns (found by its MAC, as the agent finds it), or None."""
-    return next((link for link in ip_json(ns, "link", "show") if link.get("address") == ENI_MAC), None)
+    return next((link for link in ip_json(ns, "link", "show") if link.get("address") == mac), None)
 
 
 def addresses(ns, ifname):
@@ -177,6 +177,19 @@ def image_is_blank(path):
                 return True
             if block != blank[:len(block)]:
                 return False
+
+
+def make_ext4(path, files, size=64 << 20, label="kafka-1"):
+    """An ext4 image at path holding files ({name: text}), made from a
+    directory (mkfs -d): no mount needed. Returns its UUID."""
+    with tempfile.TemporaryDirectory() as src:
+        for name, text in files.items():
+            with open(os.path.join(src, name), "w") as f:
+                f.write(text)
+        with open(path, "wb") as f:
+            f.truncate(size)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-L", label, "-d", src, path], check=True)
+    return blkid(path)
 
 
 def is_mounted(path):
@@ -815,11 +828,11 @@ Timeout={timeout}
 [Interface]
 {select}
 Routing={routing}
-
+{interface_extra}
 [DNS]
 HostedZoneId={zone}
 Name=kafka-1.cluster.internal
-"""
+{dns_extra}"""
 
 
 def sh(*args, check=True):
@@ -857,9 +870,11 @@ class NetNode:
                             backend_opts={"router_netns": self.vpc, "device_delay": device_delay})
         self.configure()
 
-    def configure(self, routing="agent", timeout="30s", select=f"Id={ENI}"):
+    def configure(self, routing="agent", timeout="30s", select=f"Id={ENI}", interface_extra="", dns_extra=""):
+        """interface_extra, dns_extra: more lines of [Interface] and [DNS]."""
         self.config = write_config(self.confdir, NET_CONFIG.format(routing=routing, timeout=timeout, select=select,
-                                                                   zone=ZONE))
+                                                                   zone=ZONE, interface_extra=interface_extra,
+                                                                   dns_extra=dns_extra))
 
     def start(self):
         try:

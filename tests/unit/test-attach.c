@@ -552,6 +552,54 @@ static void test_device_names(void) {
         devname_reset();
 }
 
+/* Restore=: only a boot (attach_run()) makes a lost volume anew; the
+ * modes that release (attach_find()) fail as without Restore=, and those
+ * that report (attach_find_or_plan()) only ask the kind what it would make. */
+static unsigned n_restores, n_plans;
+
+static int count_restore(Attach *a, const size_t *lost, size_t n_lost) {
+        n_restores++;
+        return -ECANCELED;
+}
+
+static int count_plan(Attach *a, const size_t *lost, size_t n_lost) {
+        n_plans++;
+        return n_lost == 1 ? ATTACH_RESTORE_PLANNED : -EINVAL;
+}
+
+static void test_only_the_boot_restores(void) {
+        Run r = { .sim = { .attach_takes = 1 } };
+
+        ASSERT_OK(run_setup(&r, TAKE_OVER_WAIT, USEC_PER_MINUTE));
+        /* The volume is in us-east-1a; this instance in us-east-1b. */
+        volume_done(&r.volume);
+        r.config.id = NULL;
+        r.config.tag = (ConfigTag) { .key = (char *) "Name", .value = (char *) "kafka-1-data" };
+        r.config.restore = VOLUME_RESTORE_SNAPSHOT;
+        volume_init(&r.volume, &r.config, &r.path, r.t.client, ME, "us-east-1b",
+                    test_aws_deadline(&r.t, 15 * USEC_PER_MINUTE));
+        r.volume.attach.ops = &r.ops;
+        r.ops.restore = count_restore;
+        r.ops.plan_restore = count_plan;
+        n_restores = n_plans = 0;
+
+        ASSERT_EQ(attach_find(&r.volume.attach), -EXDEV);
+        ASSERT_EQ(r.path.failure, FAILURE_UNUSABLE);
+        ASSERT_EQ(n_restores + n_plans, 0U);
+
+        r.path = PATH_INIT("volume");
+        ASSERT_EQ(attach_find_or_plan(&r.volume.attach), ATTACH_RESTORE_PLANNED);
+        ASSERT_EQ(n_plans, 1U);
+        ASSERT_EQ(n_restores, 0U);
+
+        r.path = PATH_INIT("volume");
+        ASSERT_EQ(attach_run(&r.volume.attach), -ECANCELED);
+        ASSERT_EQ(n_restores, 1U);
+        ASSERT_EQ(n_plans, 1U);
+        ASSERT_EQ(r.sim.n_attach + r.sim.n_tag_requests, 0U);
+        run_done(&r);
+}
+
 static void test_holder_is_dead(void) {
         ASSERT_TRUE(attach_holder_is_dead("stopped"));
         ASSERT_TRUE(attach_holder_is_dead("terminated"));
@@ -587,5 +635,6 @@ int main(int argc, char *argv[]) {
         RUN_TEST(test_detach_already_done_is_success);
         RUN_TEST(test_device_names);
         RUN_TEST(test_holder_is_dead);
+        RUN_TEST(test_only_the_boot_restores);
         return tests_finish();
 }
