@@ -51,8 +51,9 @@ bool attach_holder_is_dead(const char *state) {
 }
 
 /* A new instance is "pending" for its first seconds, and EC2 refuses to
- * attach to it ("Instance 'i-...' is not 'running'."): a wait, not a race
- * for the resource. */
+ * attach to it (AttachVolume: "Instance 'i-...' is not 'running'.";
+ * AttachNetworkInterface: "The pending instance 'i-...' is not in a valid
+ * state for this operation."): a wait, not a race for the resource. */
 static const BackoffPolicy not_running_policy = {
         .initial = 1 * USEC_PER_SEC,
         .max = 10 * USEC_PER_SEC,
@@ -564,11 +565,23 @@ typedef enum AttachRefusal {
         REFUSAL_OTHER,
 } AttachRefusal;
 
+/* IncorrectInstanceState is about the instance by its name; IncorrectState
+ * is about the instance only when the message says so (it is also what a
+ * busy volume answers). */
+static bool refusal_is_not_running(const AwsError *e) {
+        const char *m = strempty(e->message);
+
+        if (streq_ptr(e->code, "IncorrectInstanceState"))
+                return true;
+        if (!streq_ptr(e->code, "IncorrectState"))
+                return false;
+        return strstr(m, "is not 'running'") || (strstr(m, "instance") && strstr(m, "not in a valid state"));
+}
+
 static AttachRefusal refusal_of(const AwsError *e) {
         const char *m = strempty(e->message);
 
-        if ((streq_ptr(e->code, "IncorrectState") || streq_ptr(e->code, "IncorrectInstanceState")) &&
-            strstr(m, "is not 'running'"))
+        if (refusal_is_not_running(e))
                 return REFUSAL_NOT_RUNNING;
         if (streq_ptr(e->code, "InvalidParameterValue") && strstr(m, "already in use"))
                 return REFUSAL_NAME_TAKEN;

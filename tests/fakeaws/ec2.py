@@ -387,9 +387,12 @@ class Ec2:
                            f"Invalid value '{device}' for unixDevice. Attachment point {device} is already in use")
         limit = inst.get("attachment_limit")
         if limit is not None and self._attachment_count(iid) >= limit:
+            # EC2's words (as the EBS CSI driver logs them): the devices
+            # left to volumes once the interfaces have theirs.
+            devices = limit - len(self._instance_enis(iid))
             raise AwsError("AttachmentLimitExceeded",
-                           "You've reached the limit on the number of Amazon EBS volumes or network interfaces "
-                           "that can be attached to a single instance.")
+                           f"You may attach up to {devices} devices for this instance type. Please use a larger "
+                           "instance size to attach more volumes.")
         now = self.app.world.now()
         att = {"instance_id": iid, "device": device, "status": "attaching", "attach_time": now,
                "delete_on_termination": False, "transition_at": self.app.world.due_at("volume_attach", now)}
@@ -472,13 +475,17 @@ class Ec2:
                            f"Network card index {p.get('NetworkCardIndex')} is not valid for this instance type.")
         limit = inst.get("attachment_limit")
         if limit is not None and self._attachment_count(iid) >= limit:
+            # EC2's words: the interface count this attach would make.
+            count = len(self._instance_enis(iid)) + 1
             raise AwsError("AttachmentLimitExceeded",
-                           "You've reached the limit on the number of Amazon EBS volumes or network interfaces "
-                           "that can be attached to a single instance.")
+                           f"Interface count {count} exceeds the limit for {inst.get('instance_type', 't3.micro')}")
         if index < 0:
             raise AwsError("InvalidParameterValue", f"Value ({index}) for parameter deviceIndex is invalid.")
         if inst.get("state") not in ("running", "stopped"):
-            raise AwsError("IncorrectState", f"The instance '{iid}' is not in a valid state for this operation.")
+            # EC2's words for an instance in the wrong state, as other
+            # instance actions answer them ("The pending instance '...'").
+            raise AwsError("IncorrectInstanceState",
+                           f"The {inst.get('state')} instance '{iid}' is not in a valid state for this operation.")
         if eni.get("attachment"):
             raise AwsError("InvalidNetworkInterface.InUse", f"Interface: [{eid}] in use.")
         if eni["availability_zone"] != inst["availability_zone"]:

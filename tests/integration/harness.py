@@ -876,6 +876,15 @@ class NetNode:
                                                                    zone=ZONE, interface_extra=interface_extra,
                                                                    dns_extra=dns_extra))
 
+    def held_by(self, instance=PREDECESSOR, state="running"):
+        """The ENI attached (device index 1) to another instance in that state."""
+        self.fake.merge_state({
+            "instances": {instance: {"state": state}},
+            "network_interfaces": {ENI: {"attachment": {
+                "attachment_id": "eni-attach-0fedcba987654321a", "instance_id": instance, "device_index": 1,
+                "status": "attached", "attach_time": 0, "delete_on_termination": False}}},
+        })
+
     def start(self):
         try:
             self.fake.start()

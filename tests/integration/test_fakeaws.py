@@ -385,7 +385,7 @@ def test_network_interface_errors(fake, ec2):
     assert error_of(ec2.describe_network_interfaces, NetworkInterfaceIds=["eni-000000000000dead0"])[0] == \
         "InvalidNetworkInterfaceID.NotFound"
     assert error_of(ec2.attach_network_interface, NetworkInterfaceId=ENI, InstanceId=PREDECESSOR,
-                    DeviceIndex=1)[0] == "IncorrectState"
+                    DeviceIndex=1)[0] == "IncorrectInstanceState"
     assert error_of(ec2.detach_network_interface, AttachmentId="eni-attach-0aaaaaaaaaaaaaaa0")[0] == \
         "OperationNotPermitted"
 

@@ -62,17 +62,8 @@ def test_routing_none_only_attaches(net):
     assert ip_json(net.ns, "route", "show", "table", TABLE) == []
 
 
-def held_by_predecessor(net, state):
-    net.fake.merge_state({
-        "instances": {PREDECESSOR: {"state": state}},
-        "network_interfaces": {ENI: {"attachment": {
-            "attachment_id": "eni-attach-0fedcba987654321a", "instance_id": PREDECESSOR, "device_index": 1,
-            "status": "attached", "attach_time": 0, "delete_on_termination": False}}},
-    })
-
-
 def test_force_detaches_a_dead_holder(net):
-    held_by_predecessor(net, "terminated")
+    net.held_by(PREDECESSOR, "terminated")
     r = net.agent("--once", "--set", "Interface.TakeOver=force-detach-dead")
     assert r.status == 0, r
     [detach] = calls(net.fake, "DetachNetworkInterface")
@@ -82,7 +73,7 @@ def test_force_detaches_a_dead_holder(net):
 
 
 def test_live_holder_past_the_timeout_is_unusable(net):
-    held_by_predecessor(net, "running")
+    net.held_by(PREDECESSOR, "running")
     r = net.agent("--once", "--set", "Interface.TakeOver=force-detach-dead", "--set", "Interface.TakeOverTimeout=2s")
     assert r.status == 4, r
     assert PREDECESSOR in r.stderr      # The contract: the message names the holder.

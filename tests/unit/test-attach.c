@@ -34,6 +34,7 @@ typedef struct Sim {
         const char *mapped[8];          /* this instance's block-device mappings */
         const char *also_refused;       /* a name EC2 refuses although nothing maps it (Xen) */
         unsigned pending_attaches;      /* attaches refused because this instance is not running yet */
+        bool pending_as_instance_state; /* ...in AttachNetworkInterface's words (IncorrectInstanceState) */
         bool limit_reached;             /* AttachmentLimitExceeded */
         char device[32];                /* the name of our attachment */
 
@@ -142,7 +143,11 @@ static int sim_attach(Sim *s, const char *body, HttpResponse *ret) {
         s->n_attach++;
         if (s->pending_attaches > 0) {
                 s->pending_attaches--;
-                error_reply(ret, 400, "IncorrectState", "Instance '" ME "' is not 'running'.");
+                if (s->pending_as_instance_state)
+                        error_reply(ret, 400, "IncorrectInstanceState",
+                                    "The pending instance '" ME "' is not in a valid state for this operation.");
+                else
+                        error_reply(ret, 400, "IncorrectState", "Instance '" ME "' is not 'running'.");
                 return 0;
         }
         if (s->limit_reached) {
@@ -461,6 +466,18 @@ static void test_attach_waits_for_a_pending_instance(void) {
         run_done(&r);
 }
 
+/* The same wait when EC2 words it as the interface's attach does: the
+ * instance's state, not the resource's. */
+static void test_attach_waits_for_a_pending_instance_in_its_other_words(void) {
+        Run r = { .sim = { .pending_attaches = 5, .pending_as_instance_state = true, .attach_takes = 1 } };
+
+        ASSERT_OK(run_setup(&r, TAKE_OVER_WAIT, 10 * USEC_PER_MINUTE));
+        ASSERT_OK(attach_run(&r.volume.attach));
+        ASSERT_EQ(r.sim.n_attach, 6);
+        ASSERT_STREQ(r.sim.mine, "attached");
+        run_done(&r);
+}
+
 /* Device=auto: the AMI maps /dev/sdf to /dev/sdh, so /dev/sdi. */
 static void test_device_auto_skips_mapped_names(void) {
         Run r = { .device = "auto", .sim = { .mapped = { "/dev/xvda", "/dev/sdf", "/dev/xvdg", "/dev/sdh" },
@@ -628,6 +645,7 @@ int main(int argc, char *argv[]) {
         RUN_TEST(test_own_detaching_attachment_is_waited_out);
         RUN_TEST(test_cancelled_boot_stops_the_take_over);
         RUN_TEST(test_attach_waits_for_a_pending_instance);
+        RUN_TEST(test_attach_waits_for_a_pending_instance_in_its_other_words);
         RUN_TEST(test_device_auto_skips_mapped_names);
         RUN_TEST(test_device_auto_refused_name_is_not_asked_again);
         RUN_TEST(test_configured_device_in_use_is_unusable);
