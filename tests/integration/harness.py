@@ -873,11 +873,13 @@ class VolumeNode:
             return f.read()
 
     def unmount(self):
-        """Every section's mount point, the innermost first (a nested mount
-        holds its parent busy)."""
-        mounts = {self.mount} | {d.mount for d in self.disks.values()}
-        for mount in sorted(mounts, key=len, reverse=True):
-            while is_mounted(mount):
+        """Every mount under the node's directory, the latest first: a
+        nested mount holds its parent busy, and one mounted before its
+        parent (an agent that got the order wrong) is hidden under it."""
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split()[4] for line in f]
+        for mount in reversed(mounts):
+            if mount == self.dir or mount.startswith(self.dir + "/"):
                 subprocess.run(["umount", mount], check=True)
 
     def release(self):
