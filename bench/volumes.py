@@ -32,7 +32,7 @@ os.environ.setdefault("NODEAGENT_BUILD", os.path.join(TOP, "build"))
 os.environ.setdefault("NODEAGENT_BIN", os.path.join(os.environ["NODEAGENT_BUILD"], "agent", "nodeagent"))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 
-from harness import VolumeNode  # noqa: E402
+from harness import VolumeNode, wait_until  # noqa: E402
 
 LAYOUTS = {
     "one": {},
@@ -48,10 +48,27 @@ def boot(node, delay):
     return r.elapsed
 
 
+def loop_backing_files():
+    files = []
+    for name in os.listdir("/sys/block"):
+        try:
+            with open(f"/sys/block/{name}/loop/backing_file") as f:
+                files.append(f.read().strip())
+        except OSError:
+            pass
+    return files
+
+
 def one_round(node, layout, delay):
     node.prepare(dns=False, sections=LAYOUTS[layout])
     first = boot(node, delay)
     node.release()
+    # The backend unplugs a detached volume's device after the device delay,
+    # later than EC2 says detached: a boot before that would find the old
+    # device and attach nothing.
+    images = [disk.image for disk in node.disks.values()]
+    wait_until("the old devices gone", lambda: not any(f.startswith(tuple(images)) for f in loop_backing_files()),
+               timeout=30)
     node.fake.clear_requests()
     replacement = boot(node, delay)
     return first, replacement
