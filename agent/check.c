@@ -112,11 +112,33 @@ static void check_restore_permissions(Check *c) {
         ec2_volume_done(&created);
 }
 
-static void check_volume_permissions(Check *c, const char *volume_id) {
+/* The volumes of every volume section that were found, for the DryRuns. */
+typedef struct CheckVolumes {
+        Volume *volumes;        /* one per member of every volume section */
+        Path *paths;            /* one per volume section */
+        char **names;           /* the paths' names: "volume", "volume:NAME" */
+        size_t n, n_paths;
+} CheckVolumes;
+
+static void check_volumes_done(CheckVolumes *v) {
+        for (size_t i = 0; i < v->n; i++)
+                volume_done(&v->volumes[i]);
+        v->volumes = mfree(v->volumes);
+        v->paths = mfree(v->paths);
+        for (size_t i = 0; i < v->n_paths; i++)
+                free(v->names[i]);
+        v->names = mfree(v->names);
+        v->n = v->n_paths = 0;
+}
+
+/* Each found volume as EC2 is asked to attach and detach it (DryRun), and
+ * all of them in one CreateTags, as the boot tags a striped set's members. */
+static void check_volume_permissions(Check *c, const CheckVolumes *found) {
         AwsClient *aws = c->instance->aws;
         const char *instance_id = c->instance->instance_id;
         const char *ids[] = { c->instance->instance_id, NULL };
-        const char *volume_ids[] = { volume_id, NULL };
+        _cleanup_free_ const char **volume_ids = calloc(found->n + 1, sizeof(char *));
+        size_t n_ids = 0;
         const Ec2Tag tags[] = {
                 { .key = (char *) VOLUME_TAG_FORMAT_STARTED, .value = (char *) "check" },
                 { .key = (char *) VOLUME_TAG_INITIALIZED, .value = (char *) "check" },
@@ -141,20 +163,31 @@ static void check_volume_permissions(Check *c, const char *volume_id) {
 
         if (c->restores)
                 check_restore_permissions(c);
-        if (!volume_id)
+        if (!volume_ids) {
+                log_oom();
                 return;
+        }
+        for (size_t i = 0; i < found->n; i++) {
+                const Volume *v = &found->volumes[i];
 
-        /* Under Device=auto the name is picked at attach time; any valid
-         * one will do for the permission. */
-        r = ec2_attach_volume(aws, volume_id, instance_id,
-                              streq(c->config->volume.device, "auto") ? "/dev/sdf" : c->config->volume.device, true,
-                              c->deadline, &e, NULL);
-        report_permission(c, "ec2:AttachVolume", r, &e);
-        aws_error_done(&e);
+                if (!v->ec2.id)
+                        continue;
+                volume_ids[n_ids++] = v->ec2.id;
 
-        r = ec2_detach_volume(aws, volume_id, NULL, false, true, c->deadline, &e, NULL);
-        report_permission(c, "ec2:DetachVolume", r, &e);
-        aws_error_done(&e);
+                /* Under Device=auto the name is picked at attach time; any
+                 * valid one will do for the permission. */
+                r = ec2_attach_volume(aws, v->ec2.id, instance_id,
+                                      streq(v->config->device, "auto") ? "/dev/sdf" : v->config->device, true,
+                                      c->deadline, &e, NULL);
+                report_permission(c, "ec2:AttachVolume", r, &e);
+                aws_error_done(&e);
+
+                r = ec2_detach_volume(aws, v->ec2.id, NULL, false, true, c->deadline, &e, NULL);
+                report_permission(c, "ec2:DetachVolume", r, &e);
+                aws_error_done(&e);
+        }
+        if (n_ids == 0)
+                return;
 
         r = ec2_create_tags(aws, volume_ids, tags, ELEMENTSOF(tags), true, c->deadline, &e);
         report_permission(c, "ec2:CreateTags", r, &e);
@@ -201,8 +234,7 @@ static void check_interface_permissions(Check *c, const Ec2NetworkInterface *eni
 /* The name an attach would ask for: Device=, or under Device=auto the
  * first one the instance's block-device mappings leave free (as the boot
  * would pick it, less what other volumes of the boot pick). */
-static char *planned_device(Check *c) {
-        const ConfigVolume *cfg = &c->config->volume;
+static char *planned_device(Check *c, const ConfigVolume *cfg) {
         const char *ids[] = { c->instance->instance_id, NULL };
         Ec2Instance *instances = NULL;
         char *name = NULL, *line = NULL;
@@ -222,11 +254,13 @@ static char *planned_device(Check *c) {
         return r < 0 ? NULL : line;
 }
 
-static void describe_volume(Check *c, const Ec2Volume *v) {
-        const ConfigVolume *cfg = &c->config->volume;
-        _cleanup_free_ char *device = planned_device(c);
+static void describe_volume(Check *c, const ConfigVolume *cfg, const Ec2Volume *v) {
+        _cleanup_free_ char *device = planned_device(c, cfg), *section = NULL;
 
-        printf("Volume %s (%s, %" PRIu64 " GiB, %s):\n", v->id, strna(v->az), v->size_gib, strna(v->state));
+        if (!streq(cfg->section, CONFIG_VOLUME_DATA) && asprintf(&section, " of [Volume:%s]", cfg->section) < 0)
+                section = NULL;
+        printf("Volume %s%s (%s, %" PRIu64 " GiB, %s):\n", v->id, strempty(section), strna(v->az), v->size_gib,
+               strna(v->state));
         if (v->n_attachments == 0)
                 printf("  attach as %s", strna(device));
         else if (streq_ptr(v->attachments[0].instance_id, c->instance->instance_id))
@@ -245,49 +279,6 @@ static void describe_volume(Check *c, const Ec2Volume *v) {
                 printf("  a mkfs of nodeagent's began on it and never finished (tag %s, no tag %s): "
                        "formatted again if it shows no signature\n", VOLUME_TAG_FORMAT_STARTED,
                        VOLUME_TAG_INITIALIZED);
-}
-
-/* A volume a boot would make anew (Restore=): from what, and what it
- * replaces. Its permissions are checked with the others. */
-static void describe_restore(Check *c, const ConfigVolume *cfg, const char *plan) {
-        printf("Volume%s%s (Restore=%s): %s\n", cfg == &c->config->volume ? "" : ":",
-               cfg == &c->config->volume ? "" : cfg->section, volume_restore_to_string(cfg->restore), plan);
-        c->restores = cfg;
-}
-
-/* [Volume:NAME] sections of one volume each: found here, or restored
- * (with what), or what keeps them from booting. A striped set's members
- * are each proven at boot; here they are not looked up. */
-static void check_named_volumes(Check *c) {
-        for (size_t i = 0; i < c->config->n_volumes; i++) {
-                const ConfigVolume *cfg = c->config->volumes[i];
-                _cleanup_(volume_done) Volume v = {};
-                char name[64];
-                Path path;
-                int r;
-
-                if (cfg == &c->config->volume)
-                        continue;
-                if (cfg->stripe != STRIPE_NONE) {
-                        printf("Volume:%s: a striped set (Stripe=%s), its members not looked up\n", cfg->section,
-                               stripe_mode_to_string(cfg->stripe));
-                        continue;
-                }
-                /* The boot's name of the path, so that the log reads the same. */
-                (void) snprintf(name, sizeof(name), "volume:%s", cfg->section);
-                path = PATH_INIT(name);
-                volume_init(&v, cfg, &path, c->instance->aws, c->instance->instance_id,
-                            c->instance->availability_zone, c->deadline);
-                r = volume_find_or_plan(&v);
-                note_lookup(c, r, &path);
-                if (r == ATTACH_RESTORE_PLANNED)
-                        describe_restore(c, cfg, v.attach.restore_plan);
-                else if (r >= 0)
-                        printf("Volume:%s: %s (%s, %" PRIu64 " GiB, %s), mount at %s\n", cfg->section, v.ec2.id,
-                               strna(v.ec2.az), v.ec2.size_gib, strna(v.ec2.state), cfg->mount_point);
-                else
-                        printf("Volume:%s: not usable (see the log above)\n", cfg->section);
-        }
 }
 
 /* "2024-01-31" of a CLOCK_REALTIME time. */
@@ -398,22 +389,13 @@ static void check_dns(Check *c, const char *ip) {
         printf("  route53:ChangeResourceRecordSets cannot be checked without changing the record\n");
 }
 
-/* TakeOver=handover anywhere: the replacement asks the old instance to let
- * go of everything, so a policy that launches it first does not deadlock. */
-static bool handover_configured(const Config *config) {
-        for (size_t i = 0; i < config->n_volumes; i++)
-                if (config->volumes[i]->take_over == TAKE_OVER_HANDOVER)
-                        return true;
-        return config->has_interface && config->interface.take_over == TAKE_OVER_HANDOVER;
-}
-
 /* What the group's instance maintenance policy means for the hand-over of
  * the node's volume and ENI to a replacement instance. */
 static void check_maintenance_policy(Check *c, const char *group) {
         _cleanup_(autoscaling_group_done) AutoScalingGroup g = {};
         _cleanup_(aws_error_done) AwsError e = {};
         const char *held = !c->config->has_interface ? "volume" :
-                           !c->config->has_volume ? "ENI" : "volume and ENI";
+                           c->config->n_volumes == 0 ? "ENI" : "volume and ENI";
         int r;
 
         r = autoscaling_describe_group(c->instance->aws, group, c->deadline, &e, &g);
@@ -439,11 +421,6 @@ static void check_maintenance_policy(Check *c, const char *group) {
                 printf("  instance maintenance policy: min healthy %d%%, max healthy %d%%\n",
                        g.min_healthy_percentage, g.max_healthy_percentage);
 
-        if (handover_configured(c->config) && g.min_healthy_percentage != AUTOSCALING_NO_PERCENTAGE) {
-                printf("  TakeOver=handover: a replacement launched first asks this instance to hand the node over "
-                       "(launch before terminate works)\n");
-                return;
-        }
         switch (autoscaling_maintenance_verdict(g.desired_capacity, g.min_healthy_percentage)) {
         case MAINTENANCE_DEADLOCKS:
                 finding(c, "Auto Scaling group %s has an instance maintenance policy with MinHealthyPercentage=%d: "
@@ -549,7 +526,7 @@ static void check_autoscaling(Check *c) {
         _cleanup_free_ char *group = NULL;
         int r;
 
-        if (!config->has_volume && !config->has_interface && isempty(hook))
+        if (config->n_volumes == 0 && !config->has_interface && isempty(hook))
                 return;
 
         printf("\nAuto Scaling:\n");
@@ -573,7 +550,7 @@ static void check_autoscaling(Check *c) {
                 return;
         }
 
-        if (config->has_volume || config->has_interface)
+        if (config->n_volumes > 0 || config->has_interface)
                 check_maintenance_policy(c, group);
         check_hooks(c, group);
 }
@@ -624,16 +601,90 @@ static int check_verdict(const Check *c, FailureKind *ret_failure) {
         return 0;
 }
 
+/* A volume a boot would make anew (Restore=): from what, and what it
+ * replaces. Its permissions are checked with the others. */
+static void describe_restore(Check *c, const ConfigVolume *cfg, const char *plan) {
+        bool data = streq(cfg->section, CONFIG_VOLUME_DATA);
+
+        printf("Volume%s%s (Restore=%s): %s\n", data ? "" : ":", data ? "" : cfg->section,
+               volume_restore_to_string(cfg->restore), plan);
+        c->restores = cfg;
+}
+
+/* Every volume section's volumes (each member of a striped set named by
+ * Id=; a set found by Tag= is looked up as the boot's first member is),
+ * found and described. found keeps them for the DryRuns. */
+static int check_volume_sections(Check *c, CheckVolumes *found) {
+        const Config *config = c->config;
+        size_t n = 0, at = 0;
+        int r;
+
+        if (config->n_volumes == 0) {
+                printf("Volume: no volume section, skipped\n");
+                return 0;
+        }
+        for (size_t i = 0; i < config->n_volumes; i++)
+                n += MAX(config->volumes[i]->n_ids, 1U);
+        found->volumes = calloc(n, sizeof(Volume));
+        found->paths = calloc(config->n_volumes, sizeof(Path));
+        found->names = calloc(config->n_volumes, sizeof(char *));
+        if (!found->volumes || !found->paths || !found->names)
+                return log_oom();
+
+        for (size_t i = 0; i < config->n_volumes; i++) {
+                const ConfigVolume *cfg = config->volumes[i];
+                bool data = streq(cfg->section, CONFIG_VOLUME_DATA);
+                Path *path = &found->paths[i];
+
+                if (data)
+                        r = asprintf(&found->names[i], "volume");
+                else
+                        r = asprintf(&found->names[i], "volume:%s", cfg->section);
+                if (r < 0) {
+                        found->names[i] = NULL;
+                        return log_oom();
+                }
+                found->n_paths = i + 1;
+                *path = PATH_INIT(found->names[i]);
+                for (size_t k = 0; k < MAX(cfg->n_ids, 1U); k++) {
+                        Volume *v = &found->volumes[at++];
+
+                        volume_init(v, cfg, path, c->instance->aws, c->instance->instance_id,
+                                    c->instance->availability_zone, c->deadline);
+                        found->n = at;
+                        if (cfg->n_ids > 1)
+                                v->attach.want_id = cfg->ids[k];
+                        r = volume_find_or_plan(v);
+                        note_lookup(c, r, path);
+                        if (r == ATTACH_RESTORE_PLANNED) {
+                                /* Nothing of it exists yet: no DryRun on it. */
+                                describe_restore(c, cfg, v->attach.restore_plan);
+                                ec2_volume_done(&v->ec2);
+                                continue;
+                        }
+                        if (r < 0 && data)
+                                printf("Volume: not usable (see the log above)\n");
+                        else if (r < 0)
+                                printf("Volume of [Volume:%s]: not usable (see the log above)\n", cfg->section);
+                        if (r < 0)
+                                continue;
+                        describe_volume(c, cfg, &v->ec2);
+                        check_volume_key(c, &v->ec2);
+                }
+        }
+        return 0;
+}
+
 int check_run(const Config *config, Instance *instance, usec_t deadline, FailureKind *ret_failure) {
-        _cleanup_(volume_done) Volume volume = {};
+        _cleanup_(check_volumes_done) CheckVolumes volumes = {};
         _cleanup_(eni_done) Eni eni = {};
-        Path volume_path = PATH_INIT("volume"), interface_path = PATH_INIT("interface");
+        Path interface_path = PATH_INIT("interface");
         Check c = {
                 .config = config,
                 .instance = instance,
                 .deadline = deadline,
         };
-        bool have_volume = false, have_eni = false;
+        bool have_eni = false;
         int r;
 
         *ret_failure = FAILURE_NONE;
@@ -647,22 +698,11 @@ int check_run(const Config *config, Instance *instance, usec_t deadline, Failure
                aws_client_endpoint(instance->aws, AWS_SERVICE_AUTOSCALING),
                aws_client_endpoint(instance->aws, AWS_SERVICE_KMS));
 
-        if (config->has_volume) {
-                volume_init(&volume, &config->volume, &volume_path, instance->aws, instance->instance_id,
-                            instance->availability_zone, deadline);
-                r = volume_find_or_plan(&volume);
-                note_lookup(&c, r, &volume_path);
-                have_volume = r >= 0 && r != ATTACH_RESTORE_PLANNED;
-                if (r == ATTACH_RESTORE_PLANNED)
-                        describe_restore(&c, &config->volume, volume.attach.restore_plan);
-                else if (have_volume) {
-                        describe_volume(&c, &volume.ec2);
-                        check_volume_key(&c, &volume.ec2);
-                } else
-                        printf("Volume: not usable (see the log above)\n");
-        } else
-                printf("Volume: no [Volume] section, skipped\n");
-        check_named_volumes(&c);
+        r = check_volume_sections(&c, &volumes);
+        if (r < 0) {
+                *ret_failure = FAILURE_OTHER;
+                return r;
+        }
 
         if (config->has_interface) {
                 eni_init(&eni, &config->interface, &interface_path, instance->aws, instance->instance_id,
@@ -688,8 +728,8 @@ int check_run(const Config *config, Instance *instance, usec_t deadline, Failure
         check_autoscaling(&c);
 
         printf("\nPermissions (EC2 DryRun):\n");
-        if (config->has_volume)
-                check_volume_permissions(&c, have_volume ? volume.ec2.id : NULL);
+        if (config->n_volumes > 0)
+                check_volume_permissions(&c, &volumes);
         if (config->has_interface)
                 check_interface_permissions(&c, have_eni ? &eni.ec2 : NULL);
 

@@ -237,8 +237,10 @@ static int complete_config(Config *config, Instance *instance, usec_t deadline) 
         _cleanup_(config_error_done) ConfigError error = {};
         int r;
 
+        /* 1 (applied) goes on: the rules below hold for the user data's
+         * sections too, and --section may name one of them. */
         r = instance_apply_user_data(instance, config, arg_set, deadline);
-        if (r != 0)
+        if (r < 0)
                 return r;
 
         r = config_validate(config, &error);

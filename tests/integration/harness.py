@@ -2,9 +2,10 @@
 runs on, what a converged node looks like, and where a boot is killed.
 conftest.py turns these into fixtures; the test modules import from here.
 
-  VolumeNode  the volume path (and DNS) on this machine: a fake whose
+  VolumeNode  the volume paths (and DNS) on this machine: a fake whose
               AttachVolume makes a loop device from an image of the volume's
-              own id; shared by a module, prepare()d before each case
+              own id; [Volume] and any [Volume:NAME] sections (Disk), each a
+              volume of its own; shared by a module, prepare()d before each case
   NetNode     the interface path (and DNS) in network namespaces of its own:
               a fake whose AttachNetworkInterface makes a veth link
   Machine     both paths at once in a sandbox (sandbox.py): a network and
@@ -410,11 +411,12 @@ class ExecWatch:
     connector (netlink, needs root): each exec is told as it happens,
     however short the program lives. (mkfs.ext4 on a small loop device is
     done in a few milliseconds, before a scan of /proc would find it.) With
-    stop=comm, such a child is stopped (SIGSTOP) as soon as it is seen."""
+    stop=comm, such a child is stopped (SIGSTOP) as soon as it is seen, from
+    the stop_from-th on (the ones before run their course)."""
 
-    def __init__(self, stop=None):
+    def __init__(self, stop=None, stop_from=1):
         self.parent = None          # set once the watched process is started
-        self.stop = stop
+        self.stop, self.stop_from = stop, stop_from
         self.execs = []             # (pid, comm) of the children started
         self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_CONNECTOR)
         self._sock.bind((0, _CN_IDX_PROC))
@@ -443,7 +445,7 @@ class ExecWatch:
             ppid = int(stat.rpartition(")")[2].split()[1])
             if self.parent is None or (ppid != self.parent and ppid not in descendants(self.parent)):
                 continue
-            if comm == self.stop:
+            if comm == self.stop and len(self.started(comm)) + 1 >= self.stop_from:
                 os.kill(pid, signal.SIGSTOP)
             self.execs.append((pid, comm))
 
@@ -499,18 +501,24 @@ def answered(service, action, n=1):
     return Point(f"{action} answered", reached)
 
 
-def child(comm, ms=0, stop=False, then=None):
-    """A child process named comm has started (and ms milliseconds have
-    passed); stop=True: it is stopped at once, for then(run) to go on."""
-    return Point(f"{comm} running{f' +{ms}ms' if ms else ''}", lambda run: run.armed.started(comm),
-                 arm=lambda node: ExecWatch(stop=comm if stop else None), ms=ms, then=then)
+def child(comm, ms=0, stop=False, then=None, n=1, name=None):
+    """The n-th child process named comm has started (and ms milliseconds
+    have passed); stop=True: it and any later one is stopped at once, for
+    then(run) to go on (the ones before it are not)."""
+    nth = f" #{n}" if n > 1 else ""
+    return Point(name or f"{comm}{nth} running{f' +{ms}ms' if ms else ''}",
+                 lambda run: len(run.armed.started(comm)) >= n,
+                 arm=lambda node: ExecWatch(stop=comm if stop else None, stop_from=n), ms=ms, then=then)
 
 
-def child_exited(comm):
-    """A child process named comm has started and exited."""
+def child_exited(comm, n=1, also=None, name=None):
+    """n children named comm have started and exited (and also(run), when
+    given, holds as well)."""
     def reached(run):
-        return any(not os.path.exists(f"/proc/{pid}") for pid in run.armed.started(comm))
-    return Point(f"{comm} exited", reached, arm=lambda node: ExecWatch())
+        gone = [pid for pid in run.armed.started(comm) if not os.path.exists(f"/proc/{pid}")]
+        return len(gone) >= n and (also is None or also(run))
+    nth = f" #{n}" if n > 1 else ""
+    return Point(name or f"{comm}{nth} exited", reached, arm=lambda node: ExecWatch())
 
 
 def when(name, predicate, hold=None):
@@ -627,12 +635,102 @@ def unique_volume_id():
     return "vol-0fa%08x%06x" % (os.getpid() & 0xffffffff, _volumes_made & 0xffffff)
 
 
+class Disk:
+    """One volume section of a VolumeNode: its volume (an id of this test
+    process's own, a sparse image named after it in the node's directory),
+    its mount point, and the section's own lines. "data" is [Volume]."""
+
+    def __init__(self, node, name, mount, fs="ext4", size=SIZE, extra=""):
+        self.node, self.name, self.mount, self.fs, self.size, self.extra = node, name, mount, fs, size, extra
+        self.volume_id = unique_volume_id()
+        self.serial = self.volume_id.replace("-", "")
+        self.image = os.path.join(node.dir, self.serial + ".img")
+        with open(self.image, "wb") as f:
+            f.truncate(size)
+
+    def __repr__(self):
+        return f"<{self.name}: {self.volume_id} at {self.mount}>"
+
+    @property
+    def title(self):
+        return "[Volume]" if self.name == "data" else f"[Volume:{self.name}]"
+
+    def state_keys(self):
+        """The state file's keys of this section (the contract's names)."""
+        if self.name == "data":
+            return {"id": "NODEAGENT_VOLUME_ID", "device": "NODEAGENT_DEVICE", "mount": "NODEAGENT_MOUNT_POINT"}
+        prefix = "NODEAGENT_VOLUME_" + self.name.upper().replace("-", "_")
+        return {"id": prefix + "_ID", "device": prefix + "_DEVICE", "mount": prefix + "_MOUNT_POINT"}
+
+    def section_text(self):
+        return (f"\n[Volume:{self.name}]\nId={self.volume_id}\nMountPoint={self.mount}\nFileSystem={self.fs}\n"
+                f"{self.extra}")
+
+    def volume(self):
+        return self.node.fake.state()["volumes"][self.volume_id]
+
+    def tags(self):
+        return self.volume().get("tags") or {}
+
+    def attachments(self):
+        return [(a.get("instance_id"), a.get("status")) for a in self.volume().get("attachments") or []]
+
+    def device(self):
+        """The loop device standing for the volume, once the backend made it."""
+        entry = self.node.fake.backend_state()["volumes"].get(self.volume_id) or {}
+        return entry.get("device") if entry.get("state") == "attached" else None
+
+    def uuid(self):
+        return blkid(self.image)
+
+    def mounted(self):
+        """(source, fstype) of the mount at the mount point (the top one), or None."""
+        found = None
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                if fields[4] == self.mount:
+                    sep = fields.index("-")
+                    found = (fields[sep + 2], fields[sep + 1])
+        return found
+
+    def is_mounted(self):
+        return is_mounted(self.mount)
+
+    def size_seen(self):
+        """The size of the filesystem mounted there, as df sees it (bytes)."""
+        st = os.statvfs(self.mount)
+        return st.f_blocks * st.f_frsize
+
+    def write_file(self, name="data.txt", text=None):
+        with open(os.path.join(self.mount, name), "w") as f:
+            f.write(text if text is not None else f"the node's {self.name}\n")
+        os.sync()
+
+    def read_file(self, name="data.txt"):
+        with open(os.path.join(self.mount, name)) as f:
+            return f.read()
+
+    def grow_image(self, size):
+        """EBS grew the volume (ModifyVolume): the image is made larger and
+        the kernel told (losetup -c), which sends udev a "change"."""
+        with open(self.image, "r+b") as f:
+            f.truncate(size)
+        device = self.device()
+        assert device, f"{self} has no device"
+        subprocess.run(["losetup", "-c", device], check=True)
+        self.size = size
+
+
 class VolumeNode:
-    """One node's volume on this machine: a fake AWS with the loop backend,
-    one volume image, a configuration with [Volume] (and [DNS], publishing
-    the instance's primary IP with WaitInSync=yes, unless dns=False), and
-    the agent run with the instance role's credentials (IMDS serves them)
-    and user data. One serves a module; prepare() makes it a new node."""
+    """One node's volumes on this machine: a fake AWS with the loop backend,
+    a volume image per volume section (Disk: [Volume] is "data", and any
+    [Volume:NAME] asked for), a configuration with those sections (and
+    [DNS], publishing the instance's primary IP with WaitInSync=yes, unless
+    dns=False), and the agent run with the instance role's credentials
+    (IMDS serves them) and user data. One serves a module; prepare() makes
+    it a new node. The [Volume] section's disk is also there as the node's
+    own volume_id, serial, image and mount."""
 
     def __init__(self, tmp, device_delay=0.2):
         self.dir = tmp
@@ -643,31 +741,42 @@ class VolumeNode:
         os.makedirs(self.confdir, mode=0o755, exist_ok=True)
         self.procs = []
         self.settings = {}
+        self.disks = {}
         self.fake = FakeAws(backend="loopback:LoopBackend",
                             backend_opts={"volume_dir": tmp, "device_delay": device_delay})
         self.fake.start()
 
-    def prepare(self, takeover=False, dns=True, size=SIZE, user_data=USER_DATA, **settings):
+    def prepare(self, takeover=False, dns=True, size=SIZE, user_data=USER_DATA, sections=None, **settings):
         """Nothing running or mounted; a blank (sparse: it reads zeros),
-        detached volume of a new id with the default world's tags; the
-        initial world, no faults, no state file. takeover: a terminated
-        predecessor holds the volume and TakeOver=force-detach-dead.
-        settings: see configure()."""
+        detached volume of a new id with the default world's tags for
+        [Volume], and one for each of sections ({NAME: {"mount": path
+        (relative: under the node's directory), "fs", "size", "extra":
+        lines}}, each a [Volume:NAME] in that order); the initial world, no
+        faults, no state file. takeover: a terminated predecessor holds the
+        [Volume] volume and TakeOver=force-detach-dead. settings: see
+        configure()."""
         self.stop_procs()
         self.unmount()
         self.fake.reset()
-        if self.image and os.path.exists(self.image):
-            os.unlink(self.image)
-        self.volume_id = unique_volume_id()
-        self.serial = self.volume_id.replace("-", "")
-        self.image = os.path.join(self.dir, self.serial + ".img")
-        with open(self.image, "wb") as f:
-            f.truncate(size)
+        for disk in self.disks.values():
+            if os.path.exists(disk.image):
+                os.unlink(disk.image)
+        self.disks = {}
+        data = self.disks["data"] = Disk(self, "data", self.mount, settings.get("fs", "ext4"), size)
+        self.volume_id, self.serial, self.image = data.volume_id, data.serial, data.image
+        for name, opts in (sections or {}).items():
+            opts = dict(opts)
+            mount = os.path.join(self.dir, opts.pop("mount", f"mnt-{name}"))
+            self.disks[name] = Disk(self, name, mount, **opts)
         if os.path.exists(self.state_file):
             os.unlink(self.state_file)
-        volume = dict(self.fake.state()["volumes"][VOLUME], id=self.volume_id)
+        template = self.fake.state()["volumes"][VOLUME]
+        volumes = {VOLUME: None}
+        for disk in self.disks.values():
+            volumes[disk.volume_id] = dict(template, id=disk.volume_id,
+                                           tags=dict(template.get("tags") or {}, Name=f"kafka-1-{disk.name}"))
         self.fake.merge_state({
-            "volumes": {self.volume_id: volume, VOLUME: None},
+            "volumes": volumes,
             "delays": {"volume_attach": 0.2, "volume_detach": 0.2, "route53_change": 0.2},
         })
         if user_data is not None:
@@ -680,13 +789,26 @@ class VolumeNode:
         self.configure(**settings)
         return self
 
-    def configure(self, **changes):
+    @property
+    def named(self):
+        """The [Volume:NAME] sections' disks, in the configuration's order."""
+        return [d for d in self.disks.values() if d.name != "data"]
+
+    def configure(self, sections=None, **changes):
         """Rewrites the configuration with changes to the settings: timeout,
         select ("Id=..." or "Tag=K=V"), fs, take_over, take_over_timeout,
         volume_extra (more [Volume] lines), dns (a [DNS] section or not),
-        dns_extra (more [DNS] lines)."""
+        dns_extra (more [DNS] lines); sections: {NAME: {"extra": lines,
+        "fs": ...}}, changes to a [Volume:NAME] section."""
         self.settings.update(changes)
+        for name, attrs in (sections or {}).items():
+            for key, value in attrs.items():
+                setattr(self.disks[name], key, value)
+        if self.disks:
+            self.disks["data"].fs, self.disks["data"].extra = self.settings["fs"], self.settings["volume_extra"]
         text = VOLUME_CONFIG.format(mount=self.mount, **self.settings)
+        for disk in self.named:
+            text += disk.section_text()
         if self.settings["dns"]:
             text += DNS_SECTION.format(zone=ZONE, dns_extra=self.settings["dns_extra"])
         self.config = write_config(self.confdir, text)
@@ -764,14 +886,22 @@ class VolumeNode:
             return f.read()
 
     def unmount(self):
-        while is_mounted(self.mount):
-            subprocess.run(["umount", self.mount], check=True)
+        """Every mount under the node's directory, the latest first: a
+        nested mount holds its parent busy, and one mounted before its
+        parent (an agent that got the order wrong) is hidden under it."""
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split()[4] for line in f]
+        for mount in reversed(mounts):
+            if mount == self.dir or mount.startswith(self.dir + "/"):
+                subprocess.run(["umount", mount], check=True)
 
     def release(self):
-        """The instance goes away cleanly: --detach unmounts and detaches, until EC2 says so."""
+        """The instance goes away cleanly: --detach unmounts and detaches
+        every section's volume, until EC2 says so."""
         r = self.agent("--detach")
         assert r.status == 0, r
-        wait_until(f"{self.volume_id} detached", lambda: not self.attachments())
+        for disk in self.disks.values() or [self]:
+            wait_until(f"{disk.volume_id} detached", lambda: not disk.attachments())
 
     # -- what a finished boot looks like -----------------------------------------------------
 
@@ -813,8 +943,10 @@ class VolumeNode:
 
     def stop(self):
         self.stop_procs()
-        if is_mounted(self.mount):
-            subprocess.run(["umount", "-l", self.mount])
+        mounts = {self.mount} | {d.mount for d in self.disks.values()}
+        for mount in sorted(mounts, key=len, reverse=True):
+            if is_mounted(mount):
+                subprocess.run(["umount", "-l", mount])
         self.fake.stop()
 
 

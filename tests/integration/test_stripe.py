@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from client import FakeAws
-from conftest import NODEAGENT, TOP, VOLUME, clean_env, run, write_config
+from harness import NODEAGENT, TOP, VOLUME, clean_env, run, write_config
 
 SIZE = 16 * 1024 * 1024
 MEMBERS = ["vol-0a000000000000000", "vol-0a000000000000001", "vol-0a000000000000002"]
