@@ -389,6 +389,15 @@ static void check_dns(Check *c, const char *ip) {
         printf("  route53:ChangeResourceRecordSets cannot be checked without changing the record\n");
 }
 
+/* TakeOver=handover anywhere: the replacement asks the old instance to let
+ * go of everything, so a policy that launches it first does not deadlock. */
+static bool handover_configured(const Config *config) {
+        for (size_t i = 0; i < config->n_volumes; i++)
+                if (config->volumes[i]->take_over == TAKE_OVER_HANDOVER)
+                        return true;
+        return config->has_interface && config->interface.take_over == TAKE_OVER_HANDOVER;
+}
+
 /* What the group's instance maintenance policy means for the hand-over of
  * the node's volume and ENI to a replacement instance. */
 static void check_maintenance_policy(Check *c, const char *group) {
@@ -421,6 +430,11 @@ static void check_maintenance_policy(Check *c, const char *group) {
                 printf("  instance maintenance policy: min healthy %d%%, max healthy %d%%\n",
                        g.min_healthy_percentage, g.max_healthy_percentage);
 
+        if (handover_configured(c->config) && g.min_healthy_percentage != AUTOSCALING_NO_PERCENTAGE) {
+                printf("  TakeOver=handover: a replacement launched first asks this instance to hand the node over "
+                       "(launch before terminate works)\n");
+                return;
+        }
         switch (autoscaling_maintenance_verdict(g.desired_capacity, g.min_healthy_percentage)) {
         case MAINTENANCE_DEADLOCKS:
                 finding(c, "Auto Scaling group %s has an instance maintenance policy with MinHealthyPercentage=%d: "
