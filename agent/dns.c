@@ -44,9 +44,10 @@ static const BackoffPolicy dns_retry_policy = {
  *     steps (dns_cas_resend_policy): it was not applied, and the read it
  *     was built on stays good until another node's batch lands, so a read
  *     that got through the crowd is not wasted.
- * bench/ measures it: a fleet of 200 within 1.8 times the bound of two
- * requests per node, where the aws layer's attempts under the same growing
- * wait needed 4.1 times (and 2.5 times as many requests that counted).
+ * bench/ measures it: a fleet of 200 within 2.1-2.2 times the bound of
+ * two requests per node (1.8 in one run), where the aws layer's attempts
+ * under the same growing wait needed 4.1 times (and 2.5 times as many
+ * requests that counted).
  * Sizing the spread to the crowd seen (by the values that changed between
  * two of a node's reads, up or down) changed nothing measurable. */
 static const BackoffPolicy dns_shared_policy = {
