@@ -204,7 +204,10 @@ static int find_by_tag(Attach *a, FindMode mode) {
         }
         listed = zone_match_format(candidates, k);
 
-        r = zone_match_pick(candidates, k, a->availability_zone, &index);
+        if (a->set_count > 0)
+                r = zone_match_pick_nth(candidates, k, a->availability_zone, a->set_count, a->set_index, &index);
+        else
+                r = zone_match_pick(candidates, k, a->availability_zone, &index);
         if ((r == -ENOENT || r == -EXDEV) && a->restore && a->ops->restore) {
                 if (mode == FIND_RESTORE)
                         return step_restore(a, indexes, k);
@@ -218,6 +221,14 @@ static int find_by_tag(Attach *a, FindMode mode) {
                 return path_fail(a->path, FAILURE_UNUSABLE, r, "No %s tagged %s=%s is in %s, where this instance "
                                  "runs; found: %s.", a->ops->what, a->want_tag->key, a->want_tag->value,
                                  a->availability_zone, strna(listed));
+        if (r == -ERANGE)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "Fewer than Count=%u %ss in %s are tagged %s=%s: %s; "
+                                 "a striped set is all or nothing.", a->set_count, a->ops->what,
+                                 a->availability_zone, a->want_tag->key, a->want_tag->value, strna(listed));
+        if (r == -ENOTUNIQ && a->set_count > 0)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "More than Count=%u %ss in %s are tagged %s=%s: %s.",
+                                 a->set_count, a->ops->what, a->availability_zone, a->want_tag->key,
+                                 a->want_tag->value, strna(listed));
         if (r == -ENOTUNIQ)
                 return path_fail(a->path, FAILURE_UNUSABLE, r, "Several %ss in %s are tagged %s=%s, expected exactly "
                                  "one: %s.", a->ops->what, a->availability_zone, a->want_tag->key,

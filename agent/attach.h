@@ -132,6 +132,8 @@ struct Attach {
         /* What the configuration asks for. */
         const char *want_id;            /* Id=; NULL: by want_tag */
         const ConfigTag *want_tag;
+        unsigned set_count;             /* Tag= + Count=: the set's size; 0: one resource */
+        unsigned set_index;             /* ... and this member's place among them, ordered by id */
         TakeOverPolicy take_over;
         usec_t take_over_timeout;
         bool restore;                   /* Restore= is on: a lost resource is made anew here */

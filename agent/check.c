@@ -625,9 +625,8 @@ static void describe_restore(Check *c, const ConfigVolume *cfg, const char *plan
         c->restores = cfg;
 }
 
-/* Every volume section's volumes (each member of a striped set named by
- * Id=; a set found by Tag= is looked up as the boot's first member is),
- * found and described. found keeps them for the DryRuns. */
+/* Every volume section's volumes (each member of a striped set, by Id= or
+ * by Tag= + Count= as the boot finds them), found and described. found keeps them for the DryRuns. */
 static int check_volume_sections(Check *c, CheckVolumes *found) {
         const Config *config = c->config;
         size_t n = 0, at = 0;
@@ -638,7 +637,7 @@ static int check_volume_sections(Check *c, CheckVolumes *found) {
                 return 0;
         }
         for (size_t i = 0; i < config->n_volumes; i++)
-                n += MAX(config->volumes[i]->n_ids, 1U);
+                n += MAX(config_volume_n_members(config->volumes[i]), 1U);
         found->volumes = calloc(n, sizeof(Volume));
         found->paths = calloc(config->n_volumes, sizeof(Path));
         found->names = calloc(config->n_volumes, sizeof(char *));
@@ -660,7 +659,7 @@ static int check_volume_sections(Check *c, CheckVolumes *found) {
                 }
                 found->n_paths = i + 1;
                 *path = PATH_INIT(found->names[i]);
-                for (size_t k = 0; k < MAX(cfg->n_ids, 1U); k++) {
+                for (size_t k = 0; k < MAX(config_volume_n_members(cfg), 1U); k++) {
                         Volume *v = &found->volumes[at++];
 
                         volume_init(v, cfg, path, c->instance->aws, c->instance->instance_id,
@@ -668,6 +667,10 @@ static int check_volume_sections(Check *c, CheckVolumes *found) {
                         found->n = at;
                         if (cfg->n_ids > 1)
                                 v->attach.want_id = cfg->ids[k];
+                        else if (cfg->count > 0) {
+                                v->attach.set_count = cfg->count;
+                                v->attach.set_index = k;
+                        }
                         r = volume_find_or_plan(v);
                         note_lookup(c, r, path);
                         if (r == ATTACH_RESTORE_PLANNED) {

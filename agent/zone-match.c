@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "macro.h"
 #include "zone-match.h"
@@ -23,6 +25,45 @@ int zone_match_pick(const ZoneCandidate *candidates, size_t n, const char *avail
         if (found > 1)
                 return -ENOTUNIQ;
 
+        *ret_index = index;
+        return 0;
+}
+
+int zone_match_pick_nth(const ZoneCandidate *candidates, size_t n, const char *availability_zone, size_t count,
+                        size_t nth, size_t *ret_index) {
+        size_t found = 0, index = 0;
+
+        assert(nth < count);
+
+        if (n == 0)
+                return -ENOENT;
+
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(candidates[i].availability_zone, availability_zone))
+                        found++;
+        if (found == 0)
+                return -EXDEV;
+        if (found < count)
+                return -ERANGE;
+        if (found > count)
+                return -ENOTUNIQ;
+
+        /* The nth by id: the candidates in the zone with exactly nth ids
+         * below their own (ids are unique). */
+        for (size_t i = 0; i < n; i++) {
+                size_t below = 0;
+
+                if (!streq_ptr(candidates[i].availability_zone, availability_zone))
+                        continue;
+                for (size_t j = 0; j < n; j++)
+                        if (streq_ptr(candidates[j].availability_zone, availability_zone) &&
+                            strcmp(strempty(candidates[j].id), strempty(candidates[i].id)) < 0)
+                                below++;
+                if (below == nth) {
+                        index = i;
+                        break;
+                }
+        }
         *ret_index = index;
         return 0;
 }

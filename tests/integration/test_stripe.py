@@ -26,10 +26,11 @@ Name=kafka-1
 Timeout=40s
 
 [Volume:stripe]
-Id={ids}
+{lookup}
 Stripe=raid0
 MountPoint={mount}
 """
+SET_TAG = ("nodeagent:volume", "kafka-1-stripe")
 
 
 def sha256(path):
@@ -63,7 +64,11 @@ class StripeNode:
         self.configure(MEMBERS)
 
     def configure(self, ids):
-        self.config = write_config(self.confdir, CONFIG.format(ids=" ".join(ids), mount=self.mount))
+        self.config = write_config(self.confdir, CONFIG.format(lookup="Id=" + " ".join(ids), mount=self.mount))
+
+    def configure_by_tag(self, count):
+        lookup = f"Tag={SET_TAG[0]}={SET_TAG[1]}\nCount={count}"
+        self.config = write_config(self.confdir, CONFIG.format(lookup=lookup, mount=self.mount))
 
     def start(self, tags=None):
         self.fake.start()
@@ -177,5 +182,38 @@ def test_a_member_missing_is_unusable(node):
     node.start()
     r = node.boot()
     assert r.status == 4, r
+    assert node.digests() == before
+    assert not os.path.ismount(node.mount)
+
+
+def attached(node):
+    return sorted({q["params"]["VolumeId"] for q in node.fake.requests(service="ec2", action="AttachVolume")})
+
+
+def test_a_set_by_tag_and_count_attaches_every_member(node):
+    """Tag= + Count=3: the three tagged volumes are the set (each attached
+    and proven); one holding raw data refuses the set as with Id=."""
+    with open(node.images[MEMBERS[1]], "r+b") as f:
+        f.seek(512 * 1024)
+        f.write(os.urandom(4096))
+    before = node.digests()
+    node.configure_by_tag(3)
+    node.start(tags=dict([SET_TAG]))
+    r = node.boot()
+    refused_untouched(node, r, "does not read as zeros")
+    assert attached(node) == MEMBERS
+    assert node.digests() == before
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_a_set_by_tag_of_another_size_is_unusable(node, count):
+    """Tag= + Count= where the tag is on more or fewer volumes than Count=:
+    exit 4, and not one member attached (a set is all or nothing)."""
+    before = node.digests()
+    node.configure_by_tag(count)
+    node.start(tags=dict([SET_TAG]))
+    r = node.boot()
+    assert r.status == 4, r
+    assert attached(node) == []
     assert node.digests() == before
     assert not os.path.ismount(node.mount)
