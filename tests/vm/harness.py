@@ -78,8 +78,9 @@ def default_world():
 class Fake:
     """fakeaws.py on 0.0.0.0:80 of this namespace, the QEMU backend hot-plugging into the guest."""
 
-    def __init__(self, work, world, qmp, volume_dir, device_delay=0, bridge=None):
+    def __init__(self, work, world, qmp, volume_dir, device_delay=0, bridge=None, instances=()):
         self.work = work
+        self.instances = list(instances)  # ["i-...=PORT"]: a listener each whose IMDS answers as that instance
         self.world = world
         self.qmp = qmp
         self.volume_dir = volume_dir
@@ -104,6 +105,8 @@ class Fake:
                "--backend-opt", f"device_delay={self.device_delay}"]
         if self.bridge:
             cmd += ["--backend-opt", f"bridge={self.bridge}"]
+        for spec in self.instances:
+            cmd += ["--instance", spec]
         with open(os.path.join(self.work, "fakeaws.stderr"), "wb") as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                          preexec_fn=_die_with_parent)
@@ -519,18 +522,21 @@ class Session:
         self.vms = []
         self.checks = Checks()
 
-    def start_fake(self, world, device_delay=0):
+    def start_fake(self, world, device_delay=0, instances=()):
+        """instances: ["i-...=PORT"], more instances of the world with an IMDS of their own (a second guest)."""
         self.vpc = Vpc(self.work, world).start()
-        self.fake = Fake(self.work, world, self.qmp, self.volume_dir, device_delay, bridge=VPC_BRIDGE).start()
+        self.fake = Fake(self.work, world, self.qmp, self.volume_dir, device_delay, bridge=VPC_BRIDGE,
+                         instances=instances).start()
         return self.fake
 
-    def vm(self, name, world, cmdline=()):
-        inst = world["instances"][world["self"]]
+    def vm(self, name, world, cmdline=(), instance=None, qmp=None, bound=None):
+        """A guest that is instance (default: the world's self), its QMP on qmp (default: the session's)."""
+        inst = world["instances"][instance or world["self"]]
         eni = world["network_interfaces"][inst["primary_eni"]]
         subnet = world["subnets"][eni["subnet_id"]]["cidr_block"]
         base = subnet.split("/")[0].rsplit(".", 1)[0]
-        vm = Vm(name, self.work, self.image, self.qmp, eni["mac_address"], eni["private_ip_address"],
-                (subnet, f"{base}.1"), self.bound, cmdline)
+        vm = Vm(name, self.work, self.image, qmp or self.qmp, eni["mac_address"], eni["private_ip_address"],
+                (subnet, f"{base}.1"), bound or self.bound, cmdline)
         self.vms.append(vm)
         return vm.start()
 

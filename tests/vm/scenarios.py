@@ -22,6 +22,8 @@ Scenarios (tests/vm/README.md tells more):
                 then `nodeagent --detach`: the volume is unplugged from the guest and available in EC2
   restore       the volume's zone is lost: the instance lands in another, Restore=snapshot makes a volume there
                 from the newest completed snapshot (restore_scenario.py); the node comes up on the snapshot's data
+  handover-two  two guests of one node: the first hands the volume and ENI to the second (TakeOver=handover),
+                its application stopped first (handover_scenario.py); the second reads the data back
   mgr-networkd, mgr-ec2, mgr-nm, mgr-ifupdown
                 one guest per network manager of a real AMI (managers.py): Routing=auto, then a detach and
                 Routing=agent; the outcome holds through the manager's restarts, reconfigures and renewals
@@ -536,6 +538,13 @@ SCENARIOS.update(managers.scenarios(sys.modules[__name__]))
 import raid_scenarios  # noqa: E402
 
 raid_scenarios.register(scenario, sys.modules[__name__])
+
+
+# -- a node handed from one live guest to the next (issue 19), in a file of its own -----------------
+
+import handover_scenario  # noqa: E402
+
+handover_scenario.register(scenario, sys.modules[__name__])
 
 
 # -- command line --------------------------------------------------------------------------------------
