@@ -311,7 +311,7 @@ uint64_t fs_zero_sample_offset(uint64_t size, unsigned i) {
  * aligned) and the samples. */
 #define FS_ZERO_READS_MAX (2U * (FS_ZERO_EDGE_SIZE / FS_ZERO_CHUNK) + 1U + FS_ZERO_SAMPLES)
 /* Small: a reader only calls pread() and memcmp(). */
-#define FS_ZERO_READER_STACK (128U * 1024U)
+#define FS_ZERO_READER_STACK ((size_t) 128U * 1024U)
 
 _Static_assert(FS_ZERO_SAMPLE_SIZE <= FS_ZERO_CHUNK, "a sample is read at once");
 _Static_assert(FS_ZERO_EDGE_SIZE % FS_ZERO_CHUNK == 0, "the edges are read in whole chunks");
@@ -439,10 +439,13 @@ static int zero_job_new(ZeroJob **ret) {
 
         if (!j)
                 return -ENOMEM;
+        /* pthread functions return a positive error number; anything else
+         * would be a libc bug, still a failure (never a success with no
+         * job). */
         r = pthread_mutex_init(&j->lock, NULL);
         if (r != 0) {
                 free(j);
-                return -r;
+                return r > 0 ? -r : -EINVAL;
         }
         *ret = j;
         return 0;
@@ -464,7 +467,9 @@ static int zero_open(const char *device, bool direct) {
 
         if (fd < 0 && direct && errno == EINVAL)
                 fd = open(device, O_RDONLY | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
+        if (fd < 0)
+                return negative_errno();
+        return fd;
 }
 
 int fs_reads_as_zeros(const char *device, bool *ret) {

@@ -142,6 +142,7 @@ static const char *const verdict_text[_HANDOVER_VERDICT_MAX] = {
         [HANDOVER_ACCEPT] = "is accepted",
         [HANDOVER_UNKNOWN] = "is not known to EC2",
         [HANDOVER_NOT_RUNNING] = "is not running",
+        /* NOLINTNEXTLINE(bugprone-suspicious-missing-comma): the tag's name is joined into this text on purpose. */
         [HANDOVER_OTHER_NODE] = "is not an instance of this node (its " HANDOVER_TAG_NODE " tag differs)",
         [HANDOVER_NOT_LATER] = "was not launched after this instance",
         [HANDOVER_NOT_NEWEST] = "is not the newest running instance of this node",

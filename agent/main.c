@@ -377,7 +377,9 @@ static ExitStatus run(void) {
 
         /* A node this instance handed over stays with its new instance:
          * the boot ends here, without READY (node-handover.h). */
-        r = IN_SET(arg_mode, MODE_BOOT, MODE_ONCE) ? node_handover_boot_check(&node) : 0;
+        r = 0;
+        if (IN_SET(arg_mode, MODE_BOOT, MODE_ONCE))
+                r = node_handover_boot_check(&node);
         if (r == 0)
                 r = run_mode(&node, &signal, &failure, &booted);
         else

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The modes an operator runs by hand, on the boot's own steps:
  * --attach-only, --detach (and the release on SIGTERM), --status. */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -128,6 +129,8 @@ int node_stop_array(Node *n, NodeVolume *v) {
         r = raid_md_name(n->name, v->config->section, &md_name);
         if (r < 0)
                 return path_fail(&v->path, FAILURE_OTHER, r, "Failed to name the array: %m");
+        /* node_volume_init() gives every volume one member at least. */
+        assert(v->n_members > 0);
         devices = calloc(v->n_members, sizeof(BlockDevice));
         members = calloc(v->n_members, sizeof(RaidMember));
         if (!devices || !members)

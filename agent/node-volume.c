@@ -2,6 +2,7 @@
 /* A volume path of the boot: the attach lifecycle up to the proven device
  * of each volume of the section (volume.c, attach.c), for a striped set the
  * array over them, then the filesystem (fs), then the volumes' tags. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -237,7 +238,7 @@ static int before_array_write(RaidWrite what, const char *md_device, void *userd
  * adopted; its /dev/md/<name> becomes the section's device. */
 static int setup_array(Node *n, NodeVolume *v) {
         _cleanup_(raid_result_done) RaidResult result = {};
-        _cleanup_free_ RaidMember *members = calloc(v->n_members, sizeof(RaidMember));
+        _cleanup_free_ RaidMember *members = NULL;
         FormatIntent intent = { .volume = v, .instance_id = n->instance->instance_id };
         RaidSetupOptions options = {
                 .allow_create = v->config->format == FORMAT_IF_BLANK,
@@ -246,6 +247,9 @@ static int setup_array(Node *n, NodeVolume *v) {
         };
         int r;
 
+        /* node_volume_init() gives every volume one member at least. */
+        assert(v->n_members > 0);
+        members = calloc(v->n_members, sizeof(RaidMember));
         if (!members)
                 return log_oom();
         r = raid_md_name(n->name, v->config->section, &v->md_name);

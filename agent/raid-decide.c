@@ -191,14 +191,21 @@ static int examine_line(RaidSuperblock *sb, const char *key, char *value) {
         }
         if (streq(key, "Raid Level"))
                 return set_string(&sb->level, value);
-        if (streq(key, "Raid Devices"))
-                return parse_int(value, &sb->raid_devices) < 0 ? 0 : 0;
+        /* An unreadable count or event counter is not an error of the whole
+         * superblock: the field keeps its "unknown" (parse_*() leave it
+         * untouched on failure) and the decision treats it as such. */
+        if (streq(key, "Raid Devices")) {
+                (void) parse_int(value, &sb->raid_devices);
+                return 0;
+        }
         if (streq(key, "Device Role")) {
                 sb->role = parse_role(value);
                 return 0;
         }
-        if (streq(key, "Events"))
-                return parse_u64(value, &sb->events) < 0 ? 0 : 0;
+        if (streq(key, "Events")) {
+                (void) parse_u64(value, &sb->events);
+                return 0;
+        }
         return 0;
 }
 
@@ -225,6 +232,7 @@ int raid_parse_examine(const char *text, RaidSuperblock *ret) {
         if (!copy)
                 return -ENOMEM;
 
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): line points into copy, freed by its _cleanup_free_, which clang 14 does not run. */
         for (line = copy; line; line = next) {
                 char *colon, *key, *value;
 
@@ -241,7 +249,7 @@ int raid_parse_examine(const char *text, RaidSuperblock *ret) {
                 value = strip(colon + 3);
                 r = examine_line(&sb, key, value);
                 if (r < 0)
-                        return r;
+                        return r; /* NOLINT(clang-analyzer-unix.Malloc): key points into copy, freed by its _cleanup_free_, which clang 14 does not run. */
         }
 
         if (!sb.array_uuid)
@@ -332,6 +340,7 @@ typedef struct Ctx {
         const RaidMemberFound *found;
         size_t n;
         const char *tagged;             /* the UUID the members' initialized tags name */
+        char tagged_buf[RAID_UUID_STRING_SIZE]; /* where tagged points when not NULL */
         bool all_format_started;
         RaidDecision *ret;
 } Ctx;
@@ -607,11 +616,12 @@ static int read_tags(Ctx *c, char buf[static RAID_UUID_STRING_SIZE]) {
 }
 
 static int decide_members(Ctx *c, bool allow_create) {
-        char tagged[RAID_UUID_STRING_SIZE];
         bool all_blank = true;
         int r;
 
-        r = read_tags(c, tagged);
+        /* In c, not on this stack: c->tagged points at it and c outlives
+         * this call. */
+        r = read_tags(c, c->tagged_buf);
         if (r != 0)
                 return r < 0 ? r : 0;
 

@@ -119,15 +119,17 @@ static int kernel_name(const char *path, char **ret) {
         const char *slash;
         char *name;
 
+        /* negative_errno(): a failure is never taken for a success that
+         * left *ret unset. */
         if (stat(path, &st) < 0)
-                return -errno;
+                return negative_errno();
         if (!S_ISBLK(st.st_mode))
                 return -ENOTBLK;
         if (asprintf(&link, "/sys/dev/block/%u:%u", major(st.st_rdev), minor(st.st_rdev)) < 0)
                 return -ENOMEM;
         target = realpath(link, NULL);
         if (!target)
-                return -errno;
+                return negative_errno();
         slash = strrchr(target, '/');
         name = strdup(slash ? slash + 1 : target);
         if (!name)
@@ -576,6 +578,7 @@ static int verify_array(const char *md_name, const char *kname, const RaidMember
                 return r;
         if (!array_active(&a) || !a.uuid || !streq_ptr(a.level, "raid0") || a.raid_devices != (int) n ||
             (uuid && !streq(a.uuid, uuid)))
+                /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): a's fields are freed by its _cleanup_, which clang 14 does not run. */
                 return log_warning_errno(EIO, "%s: /dev/%s is %s, array %s, %s, %d devices: not the array "
                                          "expected.", md_name, kname, strna(a.array_state), strna(a.uuid),
                                          strna(a.level), a.raid_devices);
@@ -648,6 +651,7 @@ int raid_setup(const char *md_name, const RaidMember *members, size_t n, const R
         RaidMemberFound found[RAID_MEMBERS_MAX] = {};
         int slots[RAID_MEMBERS_MAX];
         RaidOutcome outcome;
+        FsVolumeMarks marks;
         int r;
 
         if (isempty(md_name) || strlen(md_name) > RAID_MD_NAME_MAX || !members || n == 0 || n > RAID_MEMBERS_MAX ||
@@ -690,13 +694,16 @@ int raid_setup(const char *md_name, const RaidMember *members, size_t n, const R
                   adopted && streq(adopted, kname) ? RAID_OUTCOME_ADOPTED : RAID_OUTCOME_ASSEMBLED;
         log_info("%s: %s is array %s (/dev/%s, %s).", md_name, md_device, uuid, kname,
                  raid_outcome_to_string(outcome));
+        /* A new array is ours by making, its bytes the blank members' (or
+         * our own create's remains). */
+        marks = d.marks;
+        if (d.action == RAID_ACTION_CREATE)
+                marks = (FsVolumeMarks) { .format_started = true };
         *ret = (RaidResult) {
                 .device = TAKE_PTR(md_device),
                 .uuid = TAKE_PTR(uuid),
                 .outcome = outcome,
-                /* A new array is ours by making, its bytes the blank
-                 * members' (or our own create's remains). */
-                .marks = d.action == RAID_ACTION_CREATE ? (FsVolumeMarks) { .format_started = true } : d.marks,
+                .marks = marks,
         };
         return 0;
 }

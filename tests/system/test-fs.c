@@ -661,7 +661,7 @@ static void test_one_byte_in_middle_sample_refused(void) {
  * device's page cache: each is refused, and the whole setup refuses the
  * device untouched. A size that is not a multiple of a sample. */
 static void test_one_byte_in_every_place_refused(void) {
-        const uint64_t size = 64 * MIB + 3 * 4096, chunk = FS_ZERO_SAMPLE_SIZE;
+        const uint64_t size = 64 * MIB + (uint64_t) 3 * 4096, chunk = FS_ZERO_SAMPLE_SIZE;
         _cleanup_close_ int fd = -EBADF;
         const Loop *l = NULL;
         bool zeros = false;

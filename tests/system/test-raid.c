@@ -92,8 +92,10 @@ static int fixture_image(const char *name) {
                 return -errno;
         fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0) {
-                fclose(f);
-                return -errno;
+                r = -errno;
+                /* Only read: closing it cannot lose anything. */
+                (void) fclose(f);
+                return r;
         }
         while (r >= 0 && getline(&line, &size, f) >= 0) {
                 const char *s;
@@ -106,7 +108,8 @@ static int fixture_image(const char *name) {
                 else
                         r = write_line(fd, line);
         }
-        fclose(f);
+        /* Only read: closing it cannot lose anything. */
+        (void) fclose(f);
         return r;
 }
 
@@ -367,7 +370,10 @@ int main(int argc, char *argv[]) {
                 perror("mkdtemp");
                 return 1;
         }
-        atexit(cleanup_at_exit);
+        if (atexit(cleanup_at_exit) != 0) {
+                perror("atexit");
+                return 1;
+        }
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if (fixture_image(names[i]) < 0) {
                         fprintf(stderr, "cannot rebuild fixture %s from %s\n", names[i], fixtures);

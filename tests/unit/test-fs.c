@@ -515,8 +515,8 @@ static void test_mkfs_proven_refusals(void) {
  * any one of them must count). Sizes that are not multiples of 4 KiB or of
  * a sample too. */
 static void test_reads_as_zeros_every_place(void) {
-        const uint64_t sizes[] = { 100ULL << 20, (1ULL << 30) + 3 * 4096 + 512 + 17 };
-        const uint64_t MIB = 1024 * 1024, CHUNK = FS_ZERO_SAMPLE_SIZE;
+        const uint64_t sizes[] = { 100ULL << 20, (1ULL << 30) + 3ULL * 4096 + 512 + 17 };
+        const uint64_t MIB = (uint64_t) 1024 * 1024, CHUNK = FS_ZERO_SAMPLE_SIZE;
 
         for (size_t s = 0; s < ELEMENTSOF(sizes); s++) {
                 _cleanup_free_ char *path = NULL;

@@ -271,9 +271,11 @@ static int sim_handler(FakeTransport *f, const HttpRequest *request, HttpRespons
                 }
                 append(&xml, "</networkInterfaceSet></DescribeNetworkInterfacesResponse>");
         } else if (streq_ptr(action, "DescribeInstances")) {
+                _cleanup_free_ char *by_id = test_form_value(request->body, "InstanceId.1");
+
                 s->n_instances++;
                 /* Only by filters: ids EC2 forgot must not fail the call. */
-                if (test_form_value(request->body, "InstanceId.1"))
+                if (by_id)
                         abort();
                 append(&xml, "<DescribeInstancesResponse><requestId>r</requestId><reservationSet><item>"
                        "<reservationId>r-1</reservationId><instancesSet>");
