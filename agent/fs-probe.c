@@ -439,13 +439,14 @@ static int zero_job_new(ZeroJob **ret) {
 
         if (!j)
                 return -ENOMEM;
-        /* pthread functions return a positive error number; anything else
-         * would be a libc bug, still a failure (never a success with no
-         * job). */
         r = pthread_mutex_init(&j->lock, NULL);
         if (r != 0) {
                 free(j);
-                return r > 0 ? -r : -EINVAL;
+                /* A positive error number, as pthread functions return:
+                 * -r is a failure, never a success with no job. */
+                r = -r;
+                ANALYZER_ASSUME(r < 0);
+                return r;
         }
         *ret = j;
         return 0;

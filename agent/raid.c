@@ -770,11 +770,11 @@ int raid_status(const char *md_name, usec_t deadline, RaidStatus *ret) {
         if (r < 0)
                 return r;
 
-        *ret = (RaidStatus) {
-                .kernel_name = TAKE_PTR(a.kernel_name),
-                .array_state = TAKE_PTR(a.array_state),
-                .uuid = TAKE_PTR(a.uuid),
-                .raid_devices = a.raid_devices,
-        };
+        /* Field by field: cppcheck 2.10 cannot parse TAKE_PTR() of a
+         * struct's field inside a compound literal. */
+        *ret = (RaidStatus) { .raid_devices = a.raid_devices };
+        ret->kernel_name = TAKE_PTR(a.kernel_name);
+        ret->array_state = TAKE_PTR(a.array_state);
+        ret->uuid = TAKE_PTR(a.uuid);
         return 1;
 }
