@@ -33,8 +33,13 @@ const char *netif_manager_to_string(NetifManager m) {
 
 /* ---- paths below a root ---- */
 
+/* The NULL test is spelled out rather than left to isempty(): on the way
+ * from netif_host_probe(NULL, ...) clang 14's analyzer loses isempty()'s
+ * and reports a NULL passed on to streq(). */
 static const char *root_or_empty(const char *root) {
-        return isempty(root) || streq(root, "/") ? "" : root;
+        if (!root || root[0] == '\0' || streq(root, "/"))
+                return "";
+        return root;
 }
 
 static bool exists_in(const char *root, const char *path) {
