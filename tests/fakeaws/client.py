@@ -133,8 +133,10 @@ class FakeAws:
             self.instance_ports[iid] = int(where.rpartition(":")[2])
         return self
 
-    def stop(self, timeout=10):
-        """SIGTERM the pid we started, wait; SIGKILL that same pid if it lingers. Returns the exit status."""
+    def stop(self, timeout=30):
+        """SIGTERM the pid we started, wait; SIGKILL that same pid if it lingers. Returns the exit status.
+        The wait is generous: a clean stop joins the servers and releases every backend resource (links,
+        loop devices), which took over 10 s on a loaded 2-core machine; it costs nothing when the fake is quick."""
         if self.proc is None:
             return None
         proc, self.proc = self.proc, None
