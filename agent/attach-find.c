@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The attach lifecycle's find state: the resource by its id or by its tag
+ * (exactly one in this zone; a striped set's member by its place among
+ * Count=), and, with Restore= on, a lost one made anew here or the plan of
+ * it. The rest of the lifecycle is attach.c's. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "attach.h"
+#include "attach-internal.h"
+#include "log.h"
+#include "zone-match.h"
+
+static void describe_wanted(const Attach *a, char *buf, size_t size) {
+        if (a->want_id)
+                (void) snprintf(buf, size, "Id=%s", a->want_id);
+        else
+                (void) snprintf(buf, size, "Tag=%s=%s", strna(a->want_tag ? a->want_tag->key : NULL),
+                                strna(a->want_tag ? a->want_tag->value : NULL));
+}
+
+static bool state_is_gone(const char *state) {
+        return streq_ptr(state, "deleting") || streq_ptr(state, "deleted") || streq_ptr(state, "error");
+}
+
+static int find_by_id(Attach *a) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        ZoneCandidate c;
+        size_t n = 0;
+        int r;
+
+        r = a->ops->list(a, a->want_id, NULL, &e, &n);
+        if (r == -ENOENT || (r >= 0 && n == 0))
+                return path_fail(a->path, FAILURE_UNUSABLE, -ENOENT, "%s %s does not exist in this region.",
+                                 a->ops->what_title, a->want_id);
+        if (r < 0)
+                return path_fail(a->path, failure_kind_of_call(r), r, "Failed to describe %s %s: %s%s%m",
+                                 a->ops->what, a->want_id, strempty(e.code), e.code ? ": " : "");
+
+        a->ops->candidate(a, 0, &c);
+        if (!streq_ptr(c.availability_zone, a->availability_zone))
+                return path_fail(a->path, FAILURE_UNUSABLE, -EXDEV, "%s %s is in %s, this instance in %s: %s.",
+                                 a->ops->what_title, a->want_id, strna(c.availability_zone),
+                                 a->availability_zone, a->ops->zone_note);
+        a->ops->keep(a, 0);
+        return 0;
+}
+
+/* Tags the lost resources nodeagent:replaced-by=<the one in this zone>:
+ * lookups by tag skip them from then on. A failure is only a warning: the
+ * lookup prefers the one in this zone anyway. */
+void attach_mark_replaced(Attach *a, const char *const *ids, const char *new_id) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        Ec2Tag tag = { .key = (char *) ATTACH_TAG_REPLACED_BY, .value = (char *) new_id };
+        int r;
+
+        if (!ids[0])
+                return;
+        log_info("%s: find: tagging %s%s %s=%s.", a->path->name, ids[0], ids[1] ? " and the others" : "",
+                 ATTACH_TAG_REPLACED_BY, new_id);
+        r = ec2_create_tags(a->aws, ids, &tag, 1, false, a->deadline, &e);
+        if (r < 0)
+                log_warning_errno(r, "%s: Failed to tag %s %s=%s: %s%s%m", a->path->name, ids[0],
+                                  ATTACH_TAG_REPLACED_BY, new_id, strempty(e.code), e.code ? ": " : "");
+}
+
+/* restore: the resource found by tag is only in other zones (the lost
+ * entries), or none exists: a new one in this zone (the kind's restore()). */
+static int step_restore(Attach *a, const size_t *lost, size_t n_lost) {
+        attach_transition(a, PATH_STATE_RESTORE, "No %s tagged %s=%s is in %s%s; making one here (Restore=).",
+                          a->ops->what, a->want_tag->key, a->want_tag->value, a->availability_zone,
+                          n_lost > 0 ? ", only in other zones" : "");
+        return a->ops->restore(a, lost, n_lost);
+}
+
+static const char *candidate_tag(const Attach *a, size_t i, const char *key) {
+        return a->ops->candidate_tag ? a->ops->candidate_tag(a, i, key) : NULL;
+}
+
+/* How far a find may go when the resource is lost (Restore= on): the
+ * boot's find makes the new one; --check and --status only say what it
+ * would make; --detach and --unpublish fail as without Restore=. */
+typedef enum FindMode {
+        FIND_LOOK,
+        FIND_PLAN,
+        FIND_RESTORE,
+} FindMode;
+
+static int find_by_tag(Attach *a, FindMode mode) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        _cleanup_free_ char *filter_name = NULL, *listed = NULL;
+        _cleanup_free_ ZoneCandidate *candidates = NULL;
+        _cleanup_free_ size_t *indexes = NULL;
+        _cleanup_free_ const char **others = NULL;
+        const char *values[] = { a->want_tag->value, NULL };
+        size_t n = 0, k = 0, index = 0, n_others = 0;
+        int r;
+
+        if (asprintf(&filter_name, "tag:%s", a->want_tag->key) < 0)
+                return log_oom();
+
+        /* No AZ filter: a resource that exists only elsewhere deserves its
+         * own message. */
+        r = a->ops->list(a, NULL, &(Ec2Filter) { .name = filter_name, .values = values }, &e, &n);
+        if (r < 0)
+                return path_fail(a->path, failure_kind_of_call(r), r, "Failed to look for %ss tagged %s=%s: %s%s%m",
+                                 a->ops->what, a->want_tag->key, a->want_tag->value, strempty(e.code),
+                                 e.code ? ": " : "");
+
+        candidates = calloc(MAX(n, 1U), sizeof(ZoneCandidate));
+        indexes = calloc(MAX(n, 1U), sizeof(size_t));
+        others = calloc(n + 1, sizeof(char *));
+        if (!candidates || !indexes || !others)
+                return log_oom();
+        for (size_t i = 0; i < n; i++) {
+                ZoneCandidate c;
+
+                a->ops->candidate(a, i, &c);
+                /* A volume on its way out (or broken) still carries its
+                 * tags: it is not a second match, nor a match at all; nor
+                 * is one a restore replaced. */
+                if (state_is_gone(c.state) || candidate_tag(a, i, ATTACH_TAG_REPLACED_BY)) {
+                        log_debug("%s: find: skipping %s (%s%s).", a->path->name, c.id, c.state,
+                                  candidate_tag(a, i, ATTACH_TAG_REPLACED_BY) ? ", replaced" : "");
+                        continue;
+                }
+                indexes[k] = i;
+                candidates[k++] = c;
+        }
+        listed = zone_match_format(candidates, k);
+
+        if (a->set_count > 0)
+                r = zone_match_pick_nth(candidates, k, a->availability_zone, a->set_count, a->set_index, &index);
+        else
+                r = zone_match_pick(candidates, k, a->availability_zone, &index);
+        if ((r == -ENOENT || r == -EXDEV) && a->restore && a->ops->restore) {
+                if (mode == FIND_RESTORE)
+                        return step_restore(a, indexes, k);
+                if (mode == FIND_PLAN && a->ops->plan_restore)
+                        return a->ops->plan_restore(a, indexes, k);
+        }
+        if (r == -ENOENT)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "No %s is tagged %s=%s.", a->ops->what,
+                                 a->want_tag->key, a->want_tag->value);
+        if (r == -EXDEV)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "No %s tagged %s=%s is in %s, where this instance "
+                                 "runs; found: %s.", a->ops->what, a->want_tag->key, a->want_tag->value,
+                                 a->availability_zone, strna(listed));
+        if (r == -ERANGE)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "Fewer than Count=%u %ss in %s are tagged %s=%s: %s; "
+                                 "a striped set is all or nothing.", a->set_count, a->ops->what,
+                                 a->availability_zone, a->want_tag->key, a->want_tag->value, strna(listed));
+        if (r == -ENOTUNIQ && a->set_count > 0)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "More than Count=%u %ss in %s are tagged %s=%s: %s.",
+                                 a->set_count, a->ops->what, a->availability_zone, a->want_tag->key,
+                                 a->want_tag->value, strna(listed));
+        if (r == -ENOTUNIQ)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "Several %ss in %s are tagged %s=%s, expected exactly "
+                                 "one: %s.", a->ops->what, a->availability_zone, a->want_tag->key,
+                                 a->want_tag->value, strna(listed));
+        if (r < 0)
+                return path_fail(a->path, FAILURE_OTHER, r, "Failed to choose among the %ss tagged %s=%s: %m",
+                                 a->ops->what, a->want_tag->key, a->want_tag->value);
+
+        /* A restore of ours that a killed boot left before it could tag the
+         * lost ones: they get their tag now. */
+        if (candidate_tag(a, indexes[index], ATTACH_TAG_RESTORED_FROM))
+                for (size_t i = 0; i < k; i++)
+                        if (i != index)
+                                others[n_others++] = candidates[i].id;
+        if (n_others > 0) {
+                _cleanup_free_ char *id = strdup(candidates[index].id);
+
+                if (!id)
+                        return log_oom();
+                attach_mark_replaced(a, others, id);
+                /* mark_replaced() does not list again: the entries stand. */
+        }
+        a->ops->keep(a, indexes[index]);
+        return 0;
+}
+
+static int find(Attach *a, FindMode mode) {
+        char wanted[256];
+
+        describe_wanted(a, wanted, sizeof(wanted));
+        attach_transition(a, PATH_STATE_FIND, "Looking for the %s (%s).", a->ops->what, wanted);
+        return a->want_id ? find_by_id(a) : find_by_tag(a, mode);
+}
+
+int attach_find(Attach *a) {
+        return find(a, FIND_LOOK);
+}
+
+int attach_find_or_plan(Attach *a) {
+        return find(a, FIND_PLAN);
+}
+
+int attach_find_or_restore(Attach *a) {
+        return find(a, FIND_RESTORE);
+}
+
+/* Describes the resource again by its id. */
+int attach_describe(Attach *a) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        size_t n = 0;
+        int r;
+
+        r = a->ops->list(a, a->id, NULL, &e, &n);
+        if (r == -ENOENT || (r >= 0 && n == 0))
+                return path_fail(a->path, FAILURE_UNUSABLE, -ENOENT, "%s %s disappeared.", a->ops->what_title, a->id);
+        if (r < 0)
+                return path_fail(a->path, failure_kind_of_call(r), r, "Failed to describe %s %s: %s%s%m",
+                                 a->ops->what, a->id, strempty(e.code), e.code ? ": " : "");
+        a->ops->keep(a, 0);
+        return 0;
+}
+
+int attach_refresh(Attach *a) {
+        _cleanup_(aws_error_done) AwsError e = {};
+        size_t n = 0;
+        int r;
+
+        r = a->ops->list(a, a->id, NULL, &e, &n);
+        if (r < 0)
+                return log_debug_errno(r, "Failed to describe %s %s: %s%s%m", a->ops->what, a->id, strempty(e.code),
+                                       e.code ? ": " : "");
+        if (n == 0)
+                return -ENOENT;
+        a->ops->keep(a, 0);
+        return 0;
+}
+
