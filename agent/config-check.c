@@ -116,19 +116,19 @@ static int validate_volume(const ConfigSectionRef *ref, ConfigError *e) {
         r = validate_stripe(ref, e);
         if (r < 0)
                 return r;
+        /* A set named by Id= is those volumes and no others: new members
+         * made in another zone could never be named by it. */
+        if (v->restore != VOLUME_RESTORE_NO && v->stripe != STRIPE_NONE && !v->tag.key)
+                return key_error(ref, "Restore", e, "[%s] Restore=%s with a striped set named by Id=: a set restores "
+                                 "only when found by Tag= + Count= (its new members carry the tag)", ref->title,
+                                 volume_restore_to_string(v->restore));
         /* A restore finds its volume again, and the old one, by the tag. */
         if (v->restore != VOLUME_RESTORE_NO && !v->tag.key)
                 return key_error(ref, "Restore", e, "[%s] Restore=%s needs Tag= (a restore finds volumes by their tag)",
                                  ref->title, volume_restore_to_string(v->restore));
-        /* Per-volume snapshots of a RAID 0 are not consistent with each
-         * other: a set restores only from one multi-volume snapshot set,
-         * which this version does not make volumes from. Refused here
-         * rather than each member restored on its own. */
-        if (v->restore != VOLUME_RESTORE_NO && v->stripe != STRIPE_NONE)
-                return key_error(ref, "Restore", e, "[%s] Restore=%s with Stripe=%s is not supported: a striped set "
-                                 "restores only from one multi-volume snapshot set, and this version does not make "
-                                 "one", ref->title, volume_restore_to_string(v->restore),
-                                 stripe_mode_to_string(v->stripe));
+        /* A set found by Tag= + Count= restores as a whole, from one
+         * multi-volume snapshot set (restore.h): per-volume snapshots of a
+         * RAID 0 are not consistent with each other. */
         return 0;
 }
 

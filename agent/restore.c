@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "restore.h"
@@ -19,6 +21,95 @@ const Ec2Snapshot *restore_newest_snapshot(const Ec2Snapshot *snapshots, size_t 
                         best = s;
         }
         return best;
+}
+
+/* Whether the snapshots with start time t are count completed ones. */
+static bool set_complete(const Ec2Snapshot *snapshots, size_t n, const char *t, size_t count) {
+        size_t members = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                if (!streq_ptr(snapshots[i].start_time, t))
+                        continue;
+                if (!streq_ptr(snapshots[i].state, "completed"))
+                        return false;
+                members++;
+        }
+        return members == count;
+}
+
+static bool set_contains(const Ec2Snapshot *snapshots, size_t n, const char *t, const char *id) {
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(snapshots[i].start_time, t) && streq_ptr(snapshots[i].id, id))
+                        return true;
+        return false;
+}
+
+int restore_pick_snapshot_set(const Ec2Snapshot *snapshots, size_t n, size_t count, const char *const *include,
+                              size_t *ret_indexes) {
+        const char *best = NULL;
+        size_t k = 0;
+
+        if (count == 0)
+                return -EINVAL;
+
+        for (size_t i = 0; i < n; i++) {
+                const char *t = snapshots[i].start_time;
+                bool ok = true;
+
+                if (isempty(t) || (best && strcmp(t, best) <= 0))
+                        continue;
+                if (!set_complete(snapshots, n, t, count))
+                        continue;
+                for (size_t j = 0; include && include[j] && ok; j++)
+                        ok = set_contains(snapshots, n, t, include[j]);
+                if (ok)
+                        best = t;
+        }
+        if (!best)
+                return -ENOENT;
+
+        /* The set's members by id, so that every boot numbers them alike
+         * (the slots of restore_match_slots() and their client tokens). */
+        for (size_t i = 0; i < n; i++) {
+                size_t below = 0;
+
+                if (!streq_ptr(snapshots[i].start_time, best))
+                        continue;
+                for (size_t j = 0; j < n; j++)
+                        if (streq_ptr(snapshots[j].start_time, best) &&
+                            strcmp(strempty(snapshots[j].id), strempty(snapshots[i].id)) < 0)
+                                below++;
+                if (below >= count)
+                        return -EINVAL; /* two snapshots with one id: EC2 never says so */
+                ret_indexes[below] = i;
+                k++;
+        }
+        assert(k == count);
+        return 0;
+}
+
+int restore_match_slots(const char *const *slot_from, size_t count, const char *const *existing, size_t n_existing,
+                        size_t *ret_slot) {
+        _cleanup_free_ bool *taken = calloc(MAX(count, 1U), sizeof(bool));
+        _cleanup_free_ size_t *slot = calloc(MAX(n_existing, 1U), sizeof(size_t));
+
+        if (!taken || !slot)
+                return -ENOMEM;
+        if (n_existing > count)
+                return -EXDEV;
+        for (size_t i = 0; i < n_existing; i++) {
+                size_t k;
+
+                for (k = 0; k < count; k++)
+                        if (!taken[k] && streq_ptr(slot_from[k], existing[i]))
+                                break;
+                if (k == count)
+                        return -EXDEV;
+                taken[k] = true;
+                slot[i] = k;
+        }
+        memcpy(ret_slot, slot, n_existing * sizeof(size_t));
+        return 0;
 }
 
 int restore_plan_volume(const ConfigVolume *config, const Ec2Volume *old, const Ec2Snapshot *snapshots,

@@ -35,6 +35,30 @@ typedef struct RestorePlan {
  * a pending one is not a restore point yet. */
 const Ec2Snapshot *restore_newest_snapshot(const Ec2Snapshot *snapshots, size_t n);
 
+/* A striped set's restore point (Tag= + Count=): the newest complete
+ * multi-volume snapshot set among n, since per-volume snapshots of a RAID 0
+ * are not consistent with each other. A set is what one CreateSnapshots
+ * makes: snapshots with the same start time (EC2 gives them one). It is
+ * complete when exactly count snapshots have that start time and every one
+ * is completed; a set with a pending member, or of another size, is
+ * skipped whole. include (NULL-terminated, may be NULL): snapshot ids the
+ * set must contain, those a killed boot's restore began from, so that its
+ * volumes and the rest come from one set. Fills ret_indexes (count entries)
+ * with the set's indexes into snapshots, ordered by snapshot id: -ENOENT
+ * when there is no such set. */
+int restore_pick_snapshot_set(const Ec2Snapshot *snapshots, size_t n, size_t count, const char *const *include,
+                              size_t *ret_indexes);
+
+/* A set's restore is count slots, each made from slot_from[k] (a snapshot
+ * id, or RESTORE_FROM_BLANK). existing: the restored-from values of the
+ * set's volumes already in this zone (a killed boot's restore); each takes
+ * the first free slot of its origin, so that only the rest are created.
+ * Fills ret_slot (n_existing entries). -EXDEV when one fits no free slot:
+ * the volumes in this zone are not of this restore, and a set is never a
+ * mix. */
+int restore_match_slots(const char *const *slot_from, size_t count, const char *const *existing, size_t n_existing,
+                        size_t *ret_slot);
+
 /* Decides what to restore from. old: the lost volume (NULL when none is
  * known). snapshots: those carrying the node's tag.
  *   -ENOENT    Restore=snapshot and no completed snapshot

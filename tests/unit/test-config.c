@@ -1430,11 +1430,12 @@ static void test_validate_volumes(void) {
 
                 /* Restore= needs Tag=. */
                 { "[Volume]\nTag=a=b\nRestore=snapshot\nMountPoint=/data\nSize=100\nVolumeType=io2\n", NULL },
-                /* A set restores only from one multi-volume snapshot set,
-                 * never member by member: refused until that is built. */
-                { "[Volume]\nTag=a=b\nCount=2\nStripe=raid0\nRestore=snapshot-or-blank\nMountPoint=/data\n",
-                  "v.conf:5: [Volume] Restore=snapshot-or-blank with Stripe=raid0 is not supported: a striped set "
-                  "restores only from one multi-volume snapshot set, and this version does not make one" },
+                /* A set found by Tag= + Count= restores as a whole (from
+                 * one multi-volume snapshot set); one named by Id= cannot. */
+                { "[Volume]\nTag=a=b\nCount=2\nStripe=raid0\nRestore=snapshot-or-blank\nMountPoint=/data\n", NULL },
+                { "[Volume]\nId=vol-11111111 vol-22222222\nStripe=raid0\nRestore=snapshot\nMountPoint=/data\n",
+                  "v.conf:4: [Volume] Restore=snapshot with a striped set named by Id=: a set restores only when "
+                  "found by Tag= + Count= (its new members carry the tag)" },
                 { "[Volume:log]\nId=vol-11111111\nRestore=blank\nMountPoint=/data\n",
                   "v.conf:3: [Volume:log] Restore=blank needs Tag= (a restore finds volumes by their tag)" },
                 { "[Volume]\nId=vol-11111111\nRestore=no\nMountPoint=/data\n", NULL },

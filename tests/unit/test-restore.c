@@ -92,7 +92,69 @@ static void test_internal_tags_and_token(void) {
         ASSERT_EQ(strlen(long_one), 64);
 }
 
+/* Three CreateSnapshots of a 2-volume set (each set: one start time), one
+ * of them still pending in part, and a lone newer snapshot. */
+static const Ec2Snapshot set_snapshots[] = {
+        SNAP("snap-b2", "completed", "2024-01-11T03:00:00.000Z", 20),
+        SNAP("snap-a1", "completed", "2024-01-10T03:00:00.000Z", 20),
+        SNAP("snap-c1", "completed", "2024-01-12T03:00:00.000Z", 20),
+        SNAP("snap-b1", "completed", "2024-01-11T03:00:00.000Z", 20),
+        SNAP("snap-c2", "pending", "2024-01-12T03:00:00.000Z", 20),
+        SNAP("snap-a2", "completed", "2024-01-10T03:00:00.000Z", 20),
+        SNAP("snap-lone", "completed", "2024-01-13T03:00:00.000Z", 20),
+};
+
+static void test_newest_complete_snapshot_set(void) {
+        size_t ix[3] = {};
+
+        /* c is pending in part, the lone one is no set of 2: b, by id. */
+        ASSERT_OK(restore_pick_snapshot_set(set_snapshots, ELEMENTSOF(set_snapshots), 2, NULL, ix));
+        ASSERT_STREQ(set_snapshots[ix[0]].id, "snap-b1");
+        ASSERT_STREQ(set_snapshots[ix[1]].id, "snap-b2");
+
+        /* A killed boot's restore began from a: the rest comes from a. */
+        ASSERT_OK(restore_pick_snapshot_set(set_snapshots, ELEMENTSOF(set_snapshots), 2,
+                                            (const char *const[]) { "snap-a2", NULL }, ix));
+        ASSERT_STREQ(set_snapshots[ix[0]].id, "snap-a1");
+        ASSERT_STREQ(set_snapshots[ix[1]].id, "snap-a2");
+        /* ... from two sets at once: none. */
+        ASSERT_EQ(restore_pick_snapshot_set(set_snapshots, ELEMENTSOF(set_snapshots), 2,
+                                            (const char *const[]) { "snap-a2", "snap-b1", NULL }, ix), -ENOENT);
+
+        /* A set of 3: none is complete (every set here has 2, or a pending one). */
+        ASSERT_EQ(restore_pick_snapshot_set(set_snapshots, ELEMENTSOF(set_snapshots), 3, NULL, ix), -ENOENT);
+        /* A set of 1 is the newest completed snapshot alone in its start time. */
+        ASSERT_OK(restore_pick_snapshot_set(set_snapshots, ELEMENTSOF(set_snapshots), 1, NULL, ix));
+        ASSERT_STREQ(set_snapshots[ix[0]].id, "snap-lone");
+        /* Only the pending half of c, and the completed half: no set. */
+        ASSERT_EQ(restore_pick_snapshot_set(set_snapshots + 2, 3, 2, NULL, ix), -ENOENT);
+        ASSERT_EQ(restore_pick_snapshot_set(NULL, 0, 2, NULL, ix), -ENOENT);
+}
+
+static void test_match_slots(void) {
+        const char *const from[] = { "snap-b1", "snap-b2", "snap-b3" };
+        const char *const blank[] = { RESTORE_FROM_BLANK, RESTORE_FROM_BLANK, RESTORE_FROM_BLANK };
+        size_t slot[3] = {};
+
+        /* A killed boot made the volumes of b3 and b1: they take their slots. */
+        ASSERT_OK(restore_match_slots(from, 3, (const char *const[]) { "snap-b3", "snap-b1" }, 2, slot));
+        ASSERT_EQ(slot[0], 2);
+        ASSERT_EQ(slot[1], 0);
+        /* Blank ones fill the blank slots in order. */
+        ASSERT_OK(restore_match_slots(blank, 3, (const char *const[]) { "blank", "blank" }, 2, slot));
+        ASSERT_EQ(slot[0], 0);
+        ASSERT_EQ(slot[1], 1);
+        /* One of another origin, or one too many: never a mix. */
+        ASSERT_EQ(restore_match_slots(from, 3, (const char *const[]) { "snap-b1", "blank" }, 2, slot), -EXDEV);
+        ASSERT_EQ(restore_match_slots(from, 3, (const char *const[]) { "snap-b1", "snap-b1" }, 2, slot), -EXDEV);
+        ASSERT_EQ(restore_match_slots(from, 2, (const char *const[]) { "snap-b1", "snap-b2", "snap-b3" }, 3, slot),
+                  -EXDEV);
+        ASSERT_OK(restore_match_slots(from, 3, NULL, 0, slot));
+}
+
 int main(void) {
+        RUN_TEST(test_newest_complete_snapshot_set);
+        RUN_TEST(test_match_slots);
         RUN_TEST(test_newest_completed_snapshot);
         RUN_TEST(test_plan_from_the_lost_volume);
         RUN_TEST(test_plan_from_the_snapshot_then_the_section);
