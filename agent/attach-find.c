@@ -67,9 +67,14 @@ void attach_mark_replaced(Attach *a, const char *const *ids, const char *new_id)
 /* restore: the resource found by tag is only in other zones (the lost
  * entries), or none exists: a new one in this zone (the kind's restore()). */
 static int step_restore(Attach *a, const size_t *lost, size_t n_lost) {
-        attach_transition(a, PATH_STATE_RESTORE, "No %s tagged %s=%s is in %s%s; making one here (Restore=).",
-                          a->ops->what, a->want_tag->key, a->want_tag->value, a->availability_zone,
-                          n_lost > 0 ? ", only in other zones" : "");
+        if (a->set_count > 0)
+                attach_transition(a, PATH_STATE_RESTORE, "The set of Count=%u %ss tagged %s=%s is not in %s; "
+                                  "making it here as a whole (Restore=).", a->set_count, a->ops->what,
+                                  a->want_tag->key, a->want_tag->value, a->availability_zone);
+        else
+                attach_transition(a, PATH_STATE_RESTORE, "No %s tagged %s=%s is in %s%s; making one here (Restore=).",
+                                  a->ops->what, a->want_tag->key, a->want_tag->value, a->availability_zone,
+                                  n_lost > 0 ? ", only in other zones" : "");
         return a->ops->restore(a, lost, n_lost);
 }
 
@@ -85,6 +90,24 @@ typedef enum FindMode {
         FIND_PLAN,
         FIND_RESTORE,
 } FindMode;
+
+/* A set's restore that a killed boot began (Restore= on): every member in
+ * this zone was made by a restore, and the rest are missing. A set of ours
+ * with other members here is a partial set, never completed by a restore. */
+static bool set_restore_begun(const Attach *a, const ZoneCandidate *candidates, const size_t *indexes, size_t k) {
+        size_t here = 0;
+
+        if (a->set_count == 0 || !a->restore || !a->ops->restore)
+                return false;
+        for (size_t i = 0; i < k; i++) {
+                if (!streq_ptr(candidates[i].availability_zone, a->availability_zone))
+                        continue;
+                if (!candidate_tag(a, indexes[i], ATTACH_TAG_RESTORED_FROM))
+                        return false;
+                here++;
+        }
+        return here > 0;
+}
 
 static int find_by_tag(Attach *a, FindMode mode) {
         _cleanup_(aws_error_done) AwsError e = {};
@@ -133,6 +156,10 @@ static int find_by_tag(Attach *a, FindMode mode) {
                 r = zone_match_pick_nth(candidates, k, a->availability_zone, a->set_count, a->set_index, &index);
         else
                 r = zone_match_pick(candidates, k, a->availability_zone, &index);
+        if (r == -ERANGE && mode != FIND_LOOK && set_restore_begun(a, candidates, indexes, k))
+                /* Fewer than Count= here, all made by a restore a killed boot
+                 * began: it goes on (the kind's restore() makes the rest). */
+                r = -EXDEV;
         if ((r == -ENOENT || r == -EXDEV) && a->restore && a->ops->restore) {
                 if (mode == FIND_RESTORE)
                         return step_restore(a, indexes, k);
@@ -166,7 +193,8 @@ static int find_by_tag(Attach *a, FindMode mode) {
          * lost ones: they get their tag now. */
         if (candidate_tag(a, indexes[index], ATTACH_TAG_RESTORED_FROM))
                 for (size_t i = 0; i < k; i++)
-                        if (i != index)
+                        /* Not the set's other members, which are here too. */
+                        if (i != index && !streq_ptr(candidates[i].availability_zone, a->availability_zone))
                                 others[n_others++] = candidates[i].id;
         if (n_others > 0) {
                 _cleanup_free_ char *id = strdup(candidates[index].id);

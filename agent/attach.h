@@ -86,7 +86,9 @@ typedef struct AttachOps {
         /* Restore= (DESIGN.md, "Lost volumes and lost zones"): the resource
          * found by tag is only in other zones (lost: the listed entries
          * there), or none exists (n_lost 0). Makes a new one in this zone,
-         * and keeps it as the resource. NULL: the kind cannot. */
+         * and keeps it as the resource. NULL: the kind cannot. A member of
+         * a set (set_count) makes the whole set: lost is then every listed
+         * entry, also those a killed boot's restore made here already. */
         int (*restore)(Attach *a, const size_t *lost, size_t n_lost);
         /* What restore() would make, asking EC2 only to describe (for
          * --check and --status): a sentence in a->restore_plan, and

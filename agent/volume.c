@@ -7,11 +7,7 @@
 #include "devname.h"
 #include "log.h"
 #include "restore.h"
-#include "volume.h"
-
-static Volume *volume_of(const Attach *a) {
-        return a->kind;
-}
+#include "volume-restore.h"
 
 const Ec2VolumeAttachment *volume_attachment_of(const Ec2Volume *v, const char *instance_id) {
         for (size_t i = 0; i < v->n_attachments; i++)
@@ -21,7 +17,7 @@ const Ec2VolumeAttachment *volume_attachment_of(const Ec2Volume *v, const char *
 }
 
 /* The first live attachment to another instance, NULL when there is none. */
-static const Ec2VolumeAttachment *attachment_elsewhere(const Ec2Volume *v, const char *instance_id) {
+const Ec2VolumeAttachment *volume_attachment_elsewhere(const Ec2Volume *v, const char *instance_id) {
         for (size_t i = 0; i < v->n_attachments; i++)
                 if (!streq_ptr(v->attachments[i].instance_id, instance_id) &&
                     !streq_ptr(v->attachments[i].state, "detached"))
@@ -34,7 +30,7 @@ static void drop_listed(Volume *v) {
         v->n_listed = 0;
 }
 
-static int volume_list(Attach *a, const char *id, const Ec2Filter *filter, AwsError *error, size_t *ret_n) {
+int volume_list(Attach *a, const char *id, const Ec2Filter *filter, AwsError *error, size_t *ret_n) {
         Volume *v = volume_of(a);
         const char *ids[] = { id, NULL };
         int r;
@@ -75,7 +71,7 @@ static void adopt_attached_name(Volume *v, const char *instance_id) {
         v->device_name_picked = false;
 }
 
-static void volume_keep(Attach *a, size_t i) {
+void volume_keep(Attach *a, size_t i) {
         Volume *v = volume_of(a);
 
         ec2_volume_done(&v->ec2);
@@ -105,7 +101,7 @@ static AttachMine mine_of(const char *state) {
 static void volume_view(const Attach *a, AttachView *ret) {
         const Volume *v = volume_of(a);
         const Ec2VolumeAttachment *mine = volume_attachment_of(&v->ec2, a->instance_id);
-        const Ec2VolumeAttachment *held = attachment_elsewhere(&v->ec2, a->instance_id);
+        const Ec2VolumeAttachment *held = volume_attachment_elsewhere(&v->ec2, a->instance_id);
 
         *ret = (AttachView) {
                 .mine = mine ? mine_of(mine->state) : ATTACH_MINE_NONE,
@@ -160,8 +156,6 @@ static int pick_device_name(Attach *a) {
         return 0;
 }
 
-static int wait_available(Attach *a, const char *id);
-
 static int volume_send_attach(Attach *a, AwsError *ret_error) {
         Volume *v = volume_of(a);
         int r;
@@ -175,7 +169,7 @@ static int volume_send_attach(Attach *a, AwsError *ret_error) {
                 if (!id)
                         return log_oom();
                 log_info("%s: attach: %s is still being created; waiting until it is available.", a->path->name, id);
-                r = wait_available(a, id);
+                r = volume_wait_available(a, id);
                 if (r < 0)
                         return r;
         }
@@ -242,285 +236,6 @@ static void volume_local_done(Attach *a) {
         Volume *v = volume_of(a);
 
         v->watch = blockdev_watch_free(v->watch);
-}
-
-/* A lost volume attached to a live instance (its zone half there, a split
- * brain) may still be written: it gets TakeOverTimeout to let go before a
- * copy is made here. One that is free, or held by a dead instance, does
- * not hold the restore up. */
-static int wait_for_lost_holder(Attach *a, Ec2Volume *old) {
-        BackoffPolicy policy = attach_poll_policy();
-        Backoff poll = BACKOFF_INIT(&policy);
-        usec_t give_up = usec_add(now(CLOCK_MONOTONIC), a->take_over_timeout);
-        int r;
-
-        for (;;) {
-                _cleanup_(aws_error_done) AwsError e = {};
-                _cleanup_free_ char *state = NULL;
-                const Ec2VolumeAttachment *held = attachment_elsewhere(old, a->instance_id);
-                const char *ids[] = { old->id, NULL };
-                Ec2Volume *fresh = NULL;
-                size_t n = 0;
-
-                if (!held)
-                        return 0;
-                r = attach_instance_state(a, held->instance_id, &state);
-                if (r < 0)
-                        return r;
-                if (!streq(state, "running") && !streq(state, "pending") && !streq(state, "stopping"))
-                        return 0;
-                if (now(CLOCK_MONOTONIC) >= give_up) {
-                        log_notice("%s: restore: %s is still attached to %s (%s) after TakeOverTimeout=%s; making "
-                                   "the copy here anyway.", a->path->name, old->id, held->instance_id, state,
-                                   FORMAT_DURATION(a->take_over_timeout));
-                        return 0;
-                }
-                path_transition(a->path, PATH_STATE_RESTORE, "The lost volume %s is attached to %s, which is %s; "
-                                "waiting for it to let go (up to %s more).", old->id, held->instance_id, state,
-                                FORMAT_DURATION(usec_left(give_up)));
-                r = attach_wait_poll(a, &poll, usec_add(give_up, USEC_PER_MSEC));
-                if (r < 0)
-                        return path_fail(a->path, FAILURE_DEADLINE, r, "The deadline passed while the lost volume %s "
-                                         "was attached to %s.", old->id, held->instance_id);
-                r = ec2_describe_volumes(a->aws, ids, NULL, 0, false, a->deadline, &e, &fresh, &n);
-                if (r < 0) {
-                        ec2_volumes_free(fresh, n);
-                        return path_fail(a->path, failure_kind_of_call(r), r, "Failed to describe %s: %s%s%m", old->id,
-                                         strempty(e.code), e.code ? ": " : "");
-                }
-                if (n == 0) {
-                        ec2_volumes_free(fresh, n);
-                        return 0;
-                }
-                ec2_volume_done(old);
-                *old = fresh[0];
-                fresh[0] = (Ec2Volume) {};
-                ec2_volumes_free(fresh, n);
-        }
-}
-
-static int find_snapshots(Attach *a, Ec2Snapshot **ret, size_t *ret_n) {
-        _cleanup_(aws_error_done) AwsError e = {};
-        _cleanup_free_ char *filter_name = NULL;
-        const char *values[] = { a->want_tag->value, NULL };
-        int r;
-
-        if (asprintf(&filter_name, "tag:%s", a->want_tag->key) < 0)
-                return log_oom();
-        r = ec2_describe_snapshots(a->aws, NULL, &(Ec2Filter) { .name = filter_name, .values = values }, 1, false,
-                                   a->deadline, &e, ret, ret_n);
-        if (r < 0)
-                return path_fail(a->path, failure_kind_of_call(r), r, "Failed to look for snapshots tagged %s=%s: "
-                                 "%s%s%m", a->want_tag->key, a->want_tag->value, strempty(e.code),
-                                 e.code ? ": " : "");
-        return 0;
-}
-
-/* The new volume's tags from the start: the lost volume's (or the
- * snapshot's) own tags, not nodeagent's record of their history, plus the
- * node's Tag= and where it comes from. */
-static int restore_tags(Attach *a, const Ec2Volume *old, const RestorePlan *plan, Ec2Tag **ret, size_t *ret_n) {
-        const Ec2Tag *from = old ? old->tags : plan->snapshot ? plan->snapshot->tags : NULL;
-        size_t n_from = old ? old->n_tags : plan->snapshot ? plan->snapshot->n_tags : 0, k = 0;
-        Ec2Tag *tags = calloc(n_from + 2, sizeof(Ec2Tag));
-
-        if (!tags)
-                return log_oom();
-        for (size_t i = 0; i < n_from; i++)
-                if (!restore_tag_is_internal(from[i].key) && !streq_ptr(from[i].key, a->want_tag->key))
-                        tags[k++] = from[i];
-        tags[k++] = (Ec2Tag) { .key = a->want_tag->key, .value = a->want_tag->value };
-        tags[k++] = (Ec2Tag) { .key = (char *) RESTORE_TAG_RESTORED_FROM,
-                               .value = plan->snapshot ? plan->snapshot->id : (char *) RESTORE_FROM_BLANK };
-        *ret = tags;
-        *ret_n = k;
-        return 0;
-}
-
-static int create_restored(Attach *a, const Ec2Volume *old, const RestorePlan *plan, char **ret_id) {
-        _cleanup_(aws_error_done) AwsError e = {};
-        _cleanup_(ec2_volume_done) Ec2Volume created = {};
-        _cleanup_free_ Ec2Tag *tags = NULL;
-        _cleanup_free_ char *token = NULL;
-        Volume *v = volume_of(a);
-        size_t n_tags = 0;
-        int r;
-
-        r = restore_tags(a, old, plan, &tags, &n_tags);
-        if (r < 0)
-                return r;
-        r = restore_client_token(a->instance_id, "volume", v->config->section, &token);
-        if (r < 0)
-                return log_oom();
-
-        path_transition(a->path, PATH_STATE_RESTORE, "Creating a %" PRIu64 " GiB %s volume in %s %s%s%s.",
-                        plan->size_gib, strna(plan->volume_type), a->availability_zone,
-                        plan->snapshot ? "from " : "blank", plan->snapshot ? plan->snapshot->id : "",
-                        plan->encrypted ? ", encrypted" : "");
-        r = ec2_create_volume(a->aws,
-                              &(Ec2NewVolume) {
-                                      .availability_zone = a->availability_zone,
-                                      .snapshot_id = plan->snapshot ? plan->snapshot->id : NULL,
-                                      .size_gib = plan->size_gib,
-                                      .volume_type = plan->volume_type,
-                                      .iops = plan->iops,
-                                      .throughput = plan->throughput,
-                                      .encrypted = plan->encrypted,
-                                      .kms_key_id = plan->kms_key_id,
-                                      .tags = tags,
-                                      .n_tags = n_tags,
-                                      .client_token = token,
-                              },
-                              false, a->deadline, &e, &created);
-        if (r < 0)
-                return path_fail(a->path, failure_kind_of_call(r), r, "CreateVolume in %s failed: %s%s%s",
-                                 a->availability_zone, strempty(e.code), e.code ? ": " : "",
-                                 e.message ?: strerror(-r));
-        log_info("%s: restore: %s is %s.", a->path->name, created.id, strna(created.state));
-        *ret_id = TAKE_PTR(created.id);
-        return 0;
-}
-
-/* A new volume is "creating" for seconds: it can be attached once
- * "available". Leaves it as the resource. */
-static int wait_available(Attach *a, const char *id) {
-        BackoffPolicy policy = attach_poll_policy();
-        Backoff poll = BACKOFF_INIT(&policy);
-        Volume *v = volume_of(a);
-        int r;
-
-        for (;;) {
-                _cleanup_(aws_error_done) AwsError e = {};
-                size_t n = 0;
-
-                r = volume_list(a, id, NULL, &e, &n);
-                if (r < 0 && r != -ENOENT)
-                        return path_fail(a->path, failure_kind_of_call(r), r, "Failed to describe %s: %s%s%m", id,
-                                         strempty(e.code), e.code ? ": " : "");
-                if (r >= 0 && n > 0) {
-                        volume_keep(a, 0);
-                        if (streq_ptr(v->ec2.state, "available"))
-                                return 0;
-                        if (streq_ptr(v->ec2.state, "error"))
-                                return path_fail(a->path, FAILURE_UNUSABLE, -EIO, "The new volume %s ended in state "
-                                                 "\"error\".", id);
-                }
-                r = attach_wait_poll(a, &poll, USEC_INFINITY);
-                if (r < 0)
-                        return path_fail(a->path, FAILURE_DEADLINE, r, "The new volume %s was not available before the "
-                                         "deadline.", id);
-        }
-}
-
-/* restore_plan_volume(), its refusals logged as the boot fails with them. */
-static int plan_or_fail(Attach *a, const Ec2Volume *old, const Ec2Snapshot *snapshots, size_t n_snapshots,
-                        RestorePlan *ret) {
-        int r;
-
-        r = restore_plan_volume(volume_of(a)->config, old, snapshots, n_snapshots, ret);
-        if (r == -ENOENT)
-                return path_fail(a->path, FAILURE_UNUSABLE, r, "Restore=snapshot, and no completed snapshot carries "
-                                 "%s=%s.", a->want_tag->key, a->want_tag->value);
-        if (r == -EINVAL)
-                return path_fail(a->path, FAILURE_UNUSABLE, r, "Nothing tells the size of a blank volume: no lost "
-                                 "volume, no snapshot; set Size= of the section.");
-        if (r < 0)
-                return path_fail(a->path, FAILURE_OTHER, r, "Failed to plan the restore: %m");
-        return 0;
-}
-
-static int volume_restore(Attach *a, const size_t *lost, size_t n_lost) {
-        Volume *v = volume_of(a);
-        Ec2Volume *listed = TAKE_PTR(v->listed);
-        size_t n_listed = v->n_listed;
-        _cleanup_free_ const char **lost_ids = calloc(n_lost + 1, sizeof(char *));
-        Ec2Snapshot *snapshots = NULL;
-        _cleanup_free_ char *new_id = NULL;
-        Ec2Volume *old = n_lost > 0 ? &listed[lost[0]] : NULL;
-        size_t n_snapshots = 0;
-        RestorePlan plan;
-        int r;
-
-        v->n_listed = 0;
-        if (!lost_ids) {
-                r = log_oom();
-                goto finish;
-        }
-        if (old) {
-                r = wait_for_lost_holder(a, old);
-                if (r < 0)
-                        goto finish;
-        }
-        r = find_snapshots(a, &snapshots, &n_snapshots);
-        if (r < 0)
-                goto finish;
-
-        r = plan_or_fail(a, old, snapshots, n_snapshots, &plan);
-        if (r < 0)
-                goto finish;
-
-        r = create_restored(a, old, &plan, &new_id);
-        if (r < 0)
-                goto finish;
-        r = wait_available(a, new_id);
-        if (r < 0)
-                goto finish;
-
-        for (size_t i = 0; i < n_lost; i++)
-                lost_ids[i] = listed[lost[i]].id;
-        attach_mark_replaced(a, lost_ids, new_id);
-        r = 0;
-finish:
-        ec2_snapshots_free(snapshots, n_snapshots);
-        ec2_volumes_free(listed, n_listed);
-        return r;
-}
-
-/* --check and --status: what volume_restore() would make, from what, and
- * instead of what, asking EC2 only to describe snapshots. */
-static int volume_plan_restore(Attach *a, const size_t *lost, size_t n_lost) {
-        Volume *v = volume_of(a);
-        const Ec2Volume *old = n_lost > 0 ? &v->listed[lost[0]] : NULL;
-        const char *holder = old && old->n_attachments > 0 ? old->attachments[0].instance_id : NULL;
-        _cleanup_free_ char *replacing = NULL;
-        Ec2Snapshot *snapshots = NULL;
-        size_t n_snapshots = 0;
-        RestorePlan p;
-        int r;
-
-        r = find_snapshots(a, &snapshots, &n_snapshots);
-        if (r < 0)
-                return r;
-        r = plan_or_fail(a, old, snapshots, n_snapshots, &p);
-        if (r < 0)
-                goto finish;
-
-        if (!old)
-                r = asprintf(&replacing, "no volume carries %s=%s", a->want_tag->key, a->want_tag->value);
-        else
-                r = asprintf(&replacing, "replacing %s in %s%s%s%s", old->id, strna(old->az),
-                             holder ? " (attached to " : "", strempty(holder), holder ? ", waited for first)" : "");
-        if (r < 0) {
-                r = log_oom();
-                goto finish;
-        }
-        free(a->restore_plan);
-        if (p.snapshot)
-                r = asprintf(&a->restore_plan, "restore from %s (%s, %s): a %" PRIu64 " GiB %s volume in %s, %s",
-                             p.snapshot->id, strna(p.snapshot->start_time), strna(p.snapshot->state), p.size_gib,
-                             p.volume_type, a->availability_zone, replacing);
-        else
-                r = asprintf(&a->restore_plan, "restore blank: a %" PRIu64 " GiB %s volume in %s, formatted, %s",
-                             p.size_gib, p.volume_type, a->availability_zone, replacing);
-        if (r < 0) {
-                a->restore_plan = NULL;
-                r = log_oom();
-                goto finish;
-        }
-        r = ATTACH_RESTORE_PLANNED;
-finish:
-        ec2_snapshots_free(snapshots, n_snapshots);
-        return r;
 }
 
 static const AttachOps volume_ops = {
