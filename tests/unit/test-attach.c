@@ -617,6 +617,100 @@ static void test_only_the_boot_restores(void) {
         run_done(&r);
 }
 
+/* A striped set by Tag= + Count=3 in us-east-1b: which listed volumes
+ * make a set restore go on, and which are a partial set (exit 4). The
+ * entries stand in for DescribeVolumes. */
+typedef struct SetEntry {
+        const char *id, *az, *restored_from;
+} SetEntry;
+
+static const SetEntry *set_entries;
+static size_t n_set_entries;
+static char *set_kept;
+
+static int set_list(Attach *a, const char *id, const Ec2Filter *filter, AwsError *error, size_t *ret_n) {
+        *ret_n = n_set_entries;
+        return 0;
+}
+
+static void set_candidate(const Attach *a, size_t i, ZoneCandidate *ret) {
+        *ret = (ZoneCandidate) { .id = set_entries[i].id, .availability_zone = set_entries[i].az,
+                                 .state = "available" };
+}
+
+static const char *set_candidate_tag(const Attach *a, size_t i, const char *key) {
+        return streq(key, ATTACH_TAG_RESTORED_FROM) ? set_entries[i].restored_from : NULL;
+}
+
+static void set_keep(Attach *a, size_t i) {
+        set_kept = (char *) set_entries[i].id;
+        a->id = set_kept;
+}
+
+static void test_set_restore_goes_on_only_over_its_own_volumes(void) {
+        static const SetEntry begun[] = {
+                { "vol-a1", "us-east-1a", NULL }, { "vol-a2", "us-east-1a", NULL }, { "vol-a3", "us-east-1a", NULL },
+                { "vol-b1", "us-east-1b", "snap-1" }, { "vol-b2", "us-east-1b", "snap-2" },
+        };
+        static const SetEntry partial[] = {
+                { "vol-a1", "us-east-1a", NULL }, { "vol-a2", "us-east-1a", NULL },
+                { "vol-b1", "us-east-1b", NULL },
+        };
+        static const SetEntry done[] = {
+                { "vol-a1", "us-east-1a", NULL }, { "vol-b3", "us-east-1b", "snap-3" },
+                { "vol-b1", "us-east-1b", "snap-1" }, { "vol-b2", "us-east-1b", "snap-2" },
+        };
+        Run r = { .sim = { .attach_takes = 1 } };
+
+        ASSERT_OK(run_setup(&r, TAKE_OVER_WAIT, USEC_PER_MINUTE));
+        volume_done(&r.volume);
+        r.config.id = NULL;
+        r.config.tag = (ConfigTag) { .key = (char *) "set", .value = (char *) "kafka-1" };
+        r.config.restore = VOLUME_RESTORE_SNAPSHOT;
+        volume_init(&r.volume, &r.config, &r.path, r.t.client, ME, "us-east-1b",
+                    test_aws_deadline(&r.t, 15 * USEC_PER_MINUTE));
+        r.volume.attach.ops = &r.ops;
+        r.volume.attach.set_count = 3;
+        r.volume.attach.set_index = 1;
+        r.ops.restore = count_restore;
+        r.ops.plan_restore = count_plan;
+        r.ops.list = set_list;
+        r.ops.candidate = set_candidate;
+        r.ops.candidate_tag = set_candidate_tag;
+        r.ops.keep = set_keep;
+
+        /* Two made here by a killed boot's restore: the boot goes on
+         * restoring (the plan says so too); the releasing modes do not. */
+        set_entries = begun;
+        n_set_entries = ELEMENTSOF(begun);
+        n_restores = n_plans = 0;
+        r.path = PATH_INIT("volume");
+        ASSERT_EQ(attach_find_or_plan(&r.volume.attach), -EINVAL);   /* count_plan: 5 listed, not 1 */
+        ASSERT_EQ(n_plans, 1U);
+        r.path = PATH_INIT("volume");
+        ASSERT_EQ(attach_run(&r.volume.attach), -ECANCELED);
+        ASSERT_EQ(n_restores, 1U);
+        r.path = PATH_INIT("volume");
+        ASSERT_EQ(attach_find(&r.volume.attach), -ERANGE);
+
+        /* One here that no restore made: a partial set, never completed. */
+        n_restores = 0;
+        r.path = PATH_INIT("volume");
+        set_entries = partial;
+        n_set_entries = ELEMENTSOF(partial);
+        ASSERT_EQ(attach_run(&r.volume.attach), -ERANGE);
+        ASSERT_EQ(r.path.failure, FAILURE_UNUSABLE);
+        ASSERT_EQ(n_restores, 0U);
+
+        /* All three here: the member's own by id (index 1: vol-b2). */
+        r.path = PATH_INIT("volume");
+        set_entries = done;
+        n_set_entries = ELEMENTSOF(done);
+        ASSERT_OK(attach_find(&r.volume.attach));
+        ASSERT_STREQ(set_kept, "vol-b2");
+        run_done(&r);
+}
+
 static void test_holder_is_dead(void) {
         ASSERT_TRUE(attach_holder_is_dead("stopped"));
         ASSERT_TRUE(attach_holder_is_dead("terminated"));
@@ -654,5 +748,6 @@ int main(int argc, char *argv[]) {
         RUN_TEST(test_device_names);
         RUN_TEST(test_holder_is_dead);
         RUN_TEST(test_only_the_boot_restores);
+        RUN_TEST(test_set_restore_goes_on_only_over_its_own_volumes);
         return tests_finish();
 }
