@@ -677,6 +677,9 @@ static int check_volume_sections(Check *c, CheckVolumes *found) {
                                 /* Nothing of it exists yet: no DryRun on it. */
                                 describe_restore(c, cfg, v->attach.restore_plan);
                                 ec2_volume_done(&v->ec2);
+                                /* A set restores as a whole: said once. */
+                                if (cfg->count > 0)
+                                        break;
                                 continue;
                         }
                         if (r < 0 && data)

@@ -355,7 +355,7 @@ static int status_member(Node *n, NodeVolume *v, Volume *m) {
                 printf("Volume (%s): none in %s; a boot would %s (Restore=%s)\n", v->config->section,
                        n->instance->availability_zone, m->attach.restore_plan,
                        volume_restore_to_string(v->config->restore));
-                return 0;
+                return ATTACH_RESTORE_PLANNED;
         }
         mine = volume_attachment_of(e, n->instance->instance_id);
         printf("Volume %s (%s): %s", e->id, v->config->section, strna(e->state));
@@ -409,6 +409,9 @@ static int status_volume(Node *n, NodeVolume *v) {
                 r = status_member(n, v, &v->members[k]);
                 if (r < 0)
                         return r;
+                /* A set restores as a whole: its plan is said once. */
+                if (r == ATTACH_RESTORE_PLANNED && v->config->stripe != STRIPE_NONE)
+                        return 0;
         }
         if (v->config->stripe != STRIPE_NONE)
                 return status_array(n, v);

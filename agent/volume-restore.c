@@ -377,7 +377,8 @@ static int volume_restore_set(Attach *a, const size_t *lost, size_t n_lost) {
                         goto finish;
         }
         for (size_t i = 0; i < s.n_old; i++) {
-                const char *by = s.new_ids[mine];
+                /* Blank: one old member to each new one, in their order. */
+                const char *by = s.new_ids[MIN(i, (size_t) a->set_count - 1)];
 
                 for (size_t k = 0; k < a->set_count; k++)
                         if (s.slot[k] && streq_ptr(s.slot[k]->volume_id, s.old[i]->id))
