@@ -241,7 +241,9 @@ static int setup_array(Node *n, NodeVolume *v) {
         _cleanup_free_ RaidMember *members = NULL;
         FormatIntent intent = { .volume = v, .instance_id = n->instance->instance_id };
         RaidSetupOptions options = {
-                .allow_create = v->config->format == FORMAT_IF_BLANK,
+                /* A set restored from snapshots holds their data, even
+                 * where it reads as zeros: never a new array over it. */
+                .allow_create = v->config->format == FORMAT_IF_BLANK && !restored_from_snapshot(v),
                 .before_write = before_array_write,
                 .userdata = &intent,
         };
