@@ -289,9 +289,10 @@ def assert_set_restored(node, r, sources):
         assert e["availability_zone"] == ZONE_B
         assert e["tags"][SET_TAG[0]] == SET_TAG[1]
         assert REPLACED_BY not in e["tags"]
-        assert "nodeagent:initialized" not in e["tags"] and "nodeagent:format-started" not in e["tags"]
         src = e["tags"][RESTORED_FROM]
         if src != "blank":
+            # Never a new array over a snapshot's data (a blank set may get one).
+            assert "nodeagent:initialized" not in e["tags"] and "nodeagent:format-started" not in e["tags"]
             assert e["snapshot_id"] == src
             assert head_sha256(os.path.join(node.tmp, vid.replace("-", "") + ".img")) == \
                 head_sha256(os.path.join(node.tmp, src + ".img"))
