@@ -109,14 +109,65 @@ static bool set_restore_begun(const Attach *a, const ZoneCandidate *candidates, 
         return here > 0;
 }
 
+/* Why no resource could be chosen among those tagged (r from
+ * zone_match_pick() or zone_match_pick_nth()): the path's failure. */
+static int fail_pick(Attach *a, int r, const char *listed) {
+        if (r == -ENOENT)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "No %s is tagged %s=%s.", a->ops->what,
+                                 a->want_tag->key, a->want_tag->value);
+        if (r == -EXDEV)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "No %s tagged %s=%s is in %s, where this instance "
+                                 "runs; found: %s.", a->ops->what, a->want_tag->key, a->want_tag->value,
+                                 a->availability_zone, strna(listed));
+        if (r == -ERANGE)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "Fewer than Count=%u %ss in %s are tagged %s=%s: %s; "
+                                 "a striped set is all or nothing.", a->set_count, a->ops->what,
+                                 a->availability_zone, a->want_tag->key, a->want_tag->value, strna(listed));
+        if (r == -ENOTUNIQ && a->set_count > 0)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "More than Count=%u %ss in %s are tagged %s=%s: %s.",
+                                 a->set_count, a->ops->what, a->availability_zone, a->want_tag->key,
+                                 a->want_tag->value, strna(listed));
+        if (r == -ENOTUNIQ)
+                return path_fail(a->path, FAILURE_UNUSABLE, r, "Several %ss in %s are tagged %s=%s, expected exactly "
+                                 "one: %s.", a->ops->what, a->availability_zone, a->want_tag->key,
+                                 a->want_tag->value, strna(listed));
+        return path_fail(a->path, FAILURE_OTHER, r, "Failed to choose among the %ss tagged %s=%s: %m",
+                         a->ops->what, a->want_tag->key, a->want_tag->value);
+}
+
+/* A restore of ours that a killed boot left before it could tag the lost
+ * ones: they get their tag now (the chosen one, candidate_index among the
+ * listed, carries restored-from). */
+static int mark_lost_ones(Attach *a, const ZoneCandidate *candidates, size_t k, size_t index,
+                          size_t candidate_index) {
+        _cleanup_free_ const char **others = calloc(k + 1, sizeof(char *));
+        size_t n_others = 0;
+
+        if (!others)
+                return log_oom();
+        if (candidate_tag(a, candidate_index, ATTACH_TAG_RESTORED_FROM))
+                for (size_t i = 0; i < k; i++)
+                        /* Not the set's other members, which are here too. */
+                        if (i != index && !streq_ptr(candidates[i].availability_zone, a->availability_zone))
+                                others[n_others++] = candidates[i].id;
+        if (n_others > 0) {
+                _cleanup_free_ char *id = strdup(candidates[index].id);
+
+                if (!id)
+                        return log_oom();
+                attach_mark_replaced(a, others, id);
+                /* mark_replaced() does not list again: the entries stand. */
+        }
+        return 0;
+}
+
 static int find_by_tag(Attach *a, FindMode mode) {
         _cleanup_(aws_error_done) AwsError e = {};
         _cleanup_free_ char *filter_name = NULL, *listed = NULL;
         _cleanup_free_ ZoneCandidate *candidates = NULL;
         _cleanup_free_ size_t *indexes = NULL;
-        _cleanup_free_ const char **others = NULL;
         const char *values[] = { a->want_tag->value, NULL };
-        size_t n = 0, k = 0, index = 0, n_others = 0;
+        size_t n = 0, k = 0, index = 0;
         int r;
 
         if (asprintf(&filter_name, "tag:%s", a->want_tag->key) < 0)
@@ -132,8 +183,7 @@ static int find_by_tag(Attach *a, FindMode mode) {
 
         candidates = calloc(MAX(n, 1U), sizeof(ZoneCandidate));
         indexes = calloc(MAX(n, 1U), sizeof(size_t));
-        others = calloc(n + 1, sizeof(char *));
-        if (!candidates || !indexes || !others)
+        if (!candidates || !indexes)
                 return log_oom();
         for (size_t i = 0; i < n; i++) {
                 ZoneCandidate c;
@@ -166,44 +216,12 @@ static int find_by_tag(Attach *a, FindMode mode) {
                 if (mode == FIND_PLAN && a->ops->plan_restore)
                         return a->ops->plan_restore(a, indexes, k);
         }
-        if (r == -ENOENT)
-                return path_fail(a->path, FAILURE_UNUSABLE, r, "No %s is tagged %s=%s.", a->ops->what,
-                                 a->want_tag->key, a->want_tag->value);
-        if (r == -EXDEV)
-                return path_fail(a->path, FAILURE_UNUSABLE, r, "No %s tagged %s=%s is in %s, where this instance "
-                                 "runs; found: %s.", a->ops->what, a->want_tag->key, a->want_tag->value,
-                                 a->availability_zone, strna(listed));
-        if (r == -ERANGE)
-                return path_fail(a->path, FAILURE_UNUSABLE, r, "Fewer than Count=%u %ss in %s are tagged %s=%s: %s; "
-                                 "a striped set is all or nothing.", a->set_count, a->ops->what,
-                                 a->availability_zone, a->want_tag->key, a->want_tag->value, strna(listed));
-        if (r == -ENOTUNIQ && a->set_count > 0)
-                return path_fail(a->path, FAILURE_UNUSABLE, r, "More than Count=%u %ss in %s are tagged %s=%s: %s.",
-                                 a->set_count, a->ops->what, a->availability_zone, a->want_tag->key,
-                                 a->want_tag->value, strna(listed));
-        if (r == -ENOTUNIQ)
-                return path_fail(a->path, FAILURE_UNUSABLE, r, "Several %ss in %s are tagged %s=%s, expected exactly "
-                                 "one: %s.", a->ops->what, a->availability_zone, a->want_tag->key,
-                                 a->want_tag->value, strna(listed));
         if (r < 0)
-                return path_fail(a->path, FAILURE_OTHER, r, "Failed to choose among the %ss tagged %s=%s: %m",
-                                 a->ops->what, a->want_tag->key, a->want_tag->value);
+                return fail_pick(a, r, listed);
 
-        /* A restore of ours that a killed boot left before it could tag the
-         * lost ones: they get their tag now. */
-        if (candidate_tag(a, indexes[index], ATTACH_TAG_RESTORED_FROM))
-                for (size_t i = 0; i < k; i++)
-                        /* Not the set's other members, which are here too. */
-                        if (i != index && !streq_ptr(candidates[i].availability_zone, a->availability_zone))
-                                others[n_others++] = candidates[i].id;
-        if (n_others > 0) {
-                _cleanup_free_ char *id = strdup(candidates[index].id);
-
-                if (!id)
-                        return log_oom();
-                attach_mark_replaced(a, others, id);
-                /* mark_replaced() does not list again: the entries stand. */
-        }
+        r = mark_lost_ones(a, candidates, k, index, indexes[index]);
+        if (r < 0)
+                return r;
         a->ops->keep(a, indexes[index]);
         return 0;
 }

@@ -3,6 +3,7 @@
  * volume's restore() and plan_restore() of the attach lifecycle, a single
  * volume's and a striped set's (from one multi-volume snapshot set). The
  * decisions are restore.c's; this file makes the calls. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,7 +254,7 @@ static size_t nth_by_id(char *const *ids, size_t n, size_t nth) {
                 size_t below = 0;
 
                 for (size_t j = 0; j < n; j++)
-                        if (strcmp(ids[j], ids[i]) < 0)
+                        if (strcmp(strempty(ids[j]), strempty(ids[i])) < 0)
                                 below++;
                 if (below == nth)
                         return i;
@@ -466,6 +467,8 @@ static int plan_restore_set(Attach *a, const size_t *lost, size_t n_lost) {
 
         if (!existing || !slot)
                 return log_oom();
+        /* lost indexes v->listed: there is a list whenever there are lost ones. */
+        assert(n_lost == 0 || v->listed);
         for (size_t i = 0; i < n_lost; i++) {
                 const Ec2Volume *e = &v->listed[lost[i]];
 
