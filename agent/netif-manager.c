@@ -363,7 +363,7 @@ static void reload(const char *what, char *const argv[]) {
 int netif_prepare_managers_full(const char *root, const NetifHost *h, const char *mac_string, RoutingMode mode) {
         unsigned optouts = netif_optouts_for(h, mode);
         unsigned per_link = NETIF_OPTOUT_NETWORKD_LINK | NETIF_OPTOUT_NETWORK_MANAGER | NETIF_OPTOUT_DHCLIENT;
-        bool on_root = isempty(root) || streq(root, "/");
+        bool on_root = !root || root[0] == '\0' || streq(root, "/");
         NetifMac mac;
         int r, changed;
 
