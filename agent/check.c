@@ -665,12 +665,7 @@ static int check_volume_sections(Check *c, CheckVolumes *found) {
                         volume_init(v, cfg, path, c->instance->aws, c->instance->instance_id,
                                     c->instance->availability_zone, c->deadline);
                         found->n = at;
-                        if (cfg->n_ids > 1)
-                                v->attach.want_id = cfg->ids[k];
-                        else if (cfg->count > 0) {
-                                v->attach.set_count = cfg->count;
-                                v->attach.set_index = k;
-                        }
+                        volume_set_member(v, k);
                         r = volume_find_or_plan(v);
                         note_lookup(c, r, path);
                         if (r == ATTACH_RESTORE_PLANNED) {

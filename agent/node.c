@@ -55,14 +55,7 @@ static int node_volume_init(NodeVolume *v, const ConfigVolume *config, Instance 
                 volume_init(&v->members[k], config, &v->path, instance->aws, instance->instance_id,
                             instance->availability_zone, deadline);
                 v->members[k].attach.node_name = node_name;
-                /* A member of a set found by Id=: its own id; by Tag= and
-                 * Count=: its place among the tagged volumes, by id. */
-                if (config->n_ids > 1)
-                        v->members[k].attach.want_id = config->ids[k];
-                else if (config->count > 0) {
-                        v->members[k].attach.set_count = config->count;
-                        v->members[k].attach.set_index = k;
-                }
+                volume_set_member(&v->members[k], k);
         }
         return 0;
 }

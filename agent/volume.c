@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -284,6 +285,19 @@ void volume_init(Volume *v, const ConfigVolume *config, Path *path, AwsClient *a
         };
         if (!streq_ptr(config->device, "auto"))
                 v->device_name = strdup(config->device);
+}
+
+void volume_set_member(Volume *v, size_t k) {
+        const ConfigVolume *config = v->config;
+
+        if (config->n_ids > 1) {
+                assert(k < config->n_ids);
+                v->attach.want_id = config->ids[k];
+        } else if (config->count > 0) {
+                assert(k < config->count);
+                v->attach.set_count = config->count;
+                v->attach.set_index = k;
+        }
 }
 
 void volume_done(Volume *v) {

@@ -42,6 +42,11 @@ void volume_init(Volume *v, const ConfigVolume *config, Path *path, AwsClient *a
                  const char *availability_zone, usec_t deadline);
 void volume_done(Volume *v);
 
+/* Makes v the member at place k of its section's striped set: by Id=, its
+ * own id; by Tag= + Count=, its place among the tagged volumes (by id). A
+ * section of one volume is left as volume_init() made it. */
+void volume_set_member(Volume *v, size_t k);
+
 /* The volume path up to the proven device: find, take over (TakeOver=),
  * attach, then wait for the block device whose serial is the volume id
  * while EC2 is watched beside it (attach.h). On success v->ec2 is the
