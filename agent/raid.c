@@ -475,9 +475,31 @@ static int check_still_blank(const char *md_name, const RaidMember *members, siz
         return 0;
 }
 
+/* Runs the mdadm command begun in argv[0..k) ("mdadm", the mode, the md
+ * device, its options) over exactly the members' devices; argv has room
+ * for them and the NULL. An exit status other than 0 is -EIO, with
+ * mdadm's last line. */
+static int mdadm_on_members(char **argv, size_t k, const RaidMember *members, size_t n, usec_t deadline) {
+        _cleanup_free_ char *output = NULL;
+        const char *mode = argv[1], *md_device = argv[2];
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                argv[k++] = (char *) members[i].devnode;
+        argv[k] = NULL;
+
+        r = mdadm(argv, deadline, LOG_DEBUG, &output);
+        if (r < 0)
+                return r;
+        if (r != 0)
+                return log_warning_errno(EIO, "mdadm %s %s failed (exit %d): %s", mode, md_device, r,
+                                         last_line(output));
+        return 0;
+}
+
 static int create_array(const char *md_name, const char *md_device, const RaidMember *members, size_t n,
                         bool recreate, usec_t deadline) {
-        _cleanup_free_ char *devices = NULL, *name = NULL, *output = NULL;
+        _cleanup_free_ char *devices = NULL, *name = NULL;
         char *argv[12 + RAID_MEMBERS_MAX];
         size_t k = 0;
         int r;
@@ -500,22 +522,12 @@ static int create_array(const char *md_name, const char *md_device, const RaidMe
         argv[k++] = (char *) "--metadata=1.2";
         argv[k++] = (char *) "--homehost=" RAID_HOMEHOST;
         argv[k++] = name;
-        for (size_t i = 0; i < n; i++)
-                argv[k++] = (char *) members[i].devnode;
-        argv[k] = NULL;
-
-        r = mdadm(argv, deadline, LOG_DEBUG, &output);
-        if (r < 0)
-                return r;
-        if (r != 0)
-                return log_warning_errno(EIO, "mdadm --create %s failed (exit %d): %s", md_device, r,
-                                         last_line(output));
-        return 0;
+        return mdadm_on_members(argv, k, members, n, deadline);
 }
 
 static int assemble_array(const char *md_device, const char *uuid, const RaidMember *members, size_t n,
                           usec_t deadline) {
-        _cleanup_free_ char *output = NULL, *uuid_arg = NULL;
+        _cleanup_free_ char *uuid_arg = NULL;
         char mdadm_uuid[RAID_UUID_STRING_SIZE];
         char *argv[6 + RAID_MEMBERS_MAX];
         size_t k = 0;
@@ -533,17 +545,7 @@ static int assemble_array(const char *md_device, const char *uuid, const RaidMem
         argv[k++] = (char *) "--assemble";
         argv[k++] = (char *) md_device;
         argv[k++] = uuid_arg;
-        for (size_t i = 0; i < n; i++)
-                argv[k++] = (char *) members[i].devnode;
-        argv[k] = NULL;
-
-        r = mdadm(argv, deadline, LOG_DEBUG, &output);
-        if (r < 0)
-                return r;
-        if (r != 0)
-                return log_warning_errno(EIO, "mdadm --assemble %s failed (exit %d): %s", md_device, r,
-                                         last_line(output));
-        return 0;
+        return mdadm_on_members(argv, k, members, n, deadline);
 }
 
 /* Waits (bounded) until md_device resolves to a running md array; its
