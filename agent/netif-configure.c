@@ -316,3 +316,46 @@ int netif_configure(const NetifPlan *plan) {
                 log_debug("Set net.ipv4.conf.%s.rp_filter=2.", ifname);
         return changes + r;
 }
+
+/* What is already gone is no error: the link took its addresses and
+ * routes with it, or another actor removed them. */
+static bool gone(int r) {
+        return IN_SET(r, -ENOENT, -ESRCH, -ENODEV, -EADDRNOTAVAIL);
+}
+
+int netif_unconfigure(const NetifPlan *plan, bool with_table) {
+        _cleanup_(rtnl_freep) Rtnl *rtnl = NULL;
+        char s[NETIF_FORMAT_MAX];
+        int changes = 0, r;
+
+        if (!plan)
+                return -EINVAL;
+        r = rtnl_open(0, false, &rtnl);
+        if (r < 0)
+                return log_debug_errno(r, "Failed to open rtnetlink socket: %m");
+
+        /* The rules first: from then on nothing picks the table. */
+        for (size_t i = 0; with_table && i < plan->n_rules; i++) {
+                log_debug("Deleting rule %s", netif_rule_to_string(&plan->rules[i], s));
+                r = rtnl_rule_del(rtnl, &plan->rules[i]);
+                if (r < 0 && !gone(r))
+                        return log_debug_errno(r, "Failed to delete rule %s: %m", s);
+                changes += r >= 0;
+        }
+        /* The default route before the subnet route its gateway needs. */
+        for (size_t i = plan->n_routes; with_table && i > 0; i--) {
+                log_debug("Deleting route %s", netif_route_to_string(&plan->routes[i - 1], s));
+                r = rtnl_route_del(rtnl, &plan->routes[i - 1]);
+                if (r < 0 && !gone(r))
+                        return log_debug_errno(r, "Failed to delete route %s: %m", s);
+                changes += r >= 0;
+        }
+        for (size_t i = 0; i < plan->n_addresses; i++) {
+                log_debug("Deleting address %s", netif_address_to_string(&plan->addresses[i], s));
+                r = rtnl_address_del(rtnl, &plan->addresses[i]);
+                if (r < 0 && !gone(r))
+                        return log_debug_errno(r, "Failed to delete address %s: %m", s);
+                changes += r >= 0;
+        }
+        return changes;
+}

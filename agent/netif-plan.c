@@ -319,6 +319,43 @@ int netif_plan_new_primary(int ifindex, struct in_addr primary_ip, uint8_t prefi
         return 0;
 }
 
+int netif_plan_new_rules(unsigned network_card, unsigned device_index, const char *primary_ip,
+                         char *const *secondary_ips, NetifPlan **ret) {
+        _cleanup_(netif_plan_freep) NetifPlan *p = NULL;
+        int r;
+
+        if (device_index == 0 || device_index > 99 || network_card > 99)
+                return -EINVAL;
+        p = calloc(1, sizeof(NetifPlan));
+        if (!p)
+                return -ENOMEM;
+        *p = (NetifPlan) { .table = netif_table_for(network_card, device_index) };
+
+        for (size_t i = 0; i == 0 || (secondary_ips && secondary_ips[i - 1]); i++) {
+                NetifRule rule = {
+                        .priority = p->table,
+                        .table = p->table,
+                        .src_len = 32,
+                        .action = NETIF_RULE_TO_TABLE,
+                };
+                bool seen = false;
+
+                r = netif_ipv4_from_string(i == 0 ? primary_ip : secondary_ips[i - 1], &rule.src);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < p->n_rules; k++)
+                        seen = seen || p->rules[k].src.s_addr == rule.src.s_addr;
+                if (seen)
+                        continue;
+                r = APPEND(p->rules, p->n_rules, rule);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
 int netif_plan_new_from_strings(int ifindex, unsigned device_index, const char *primary_ip,
                                 char *const *secondary_ips, const char *subnet_cidr, NetifPlan **ret) {
         NetifEni base = { .ifindex = ifindex, .device_index = device_index };

@@ -168,6 +168,13 @@ int netif_plan_new_from_strings(int ifindex, unsigned device_index, const char *
 int netif_plan_new_from_eni_strings(const NetifEni *base, const char *primary_ip, char *const *secondary_ips,
                                     const char *subnet_cidr, NetifPlan **ret);
 
+/* The rules alone that a plan of these addresses has (no link, no
+ * addresses, no routes): what a Routing=agent boot left behind for an ENI
+ * that has gone, when the boot's own plan is not at hand (--detach, a
+ * restart after a release was killed half-way). For netif_unconfigure(). */
+int netif_plan_new_rules(unsigned network_card, unsigned device_index, const char *primary_ip,
+                         char *const *secondary_ips, NetifPlan **ret);
+
 /* What the kernel has for one ENI, as netif_read_state() finds it. */
 typedef struct NetifState {
         int ifindex;

@@ -82,6 +82,13 @@ int netif_wait_link_full(const NetifMac *mac, const char *udev_data_dir, usec_t 
  * settle (something else keeps changing it). */
 int netif_configure(const NetifPlan *plan);
 
+/* The reverse, once the ENI has left: deletes the plan's rules, then, with
+ * with_table, its routes, then its addresses (a plan without addresses has
+ * none to delete). Works whether the link is still there or not: what is
+ * gone already (the routes and addresses that went with the link) is no
+ * error. Returns the number of objects deleted, or the first error. */
+int netif_unconfigure(const NetifPlan *plan, bool with_table);
+
 /* Reads the link's state (see NetifState) for --status and tests. -ENODEV
  * when there is no such link. */
 int netif_read_state(int ifindex, uint32_t table, NetifState *ret);

@@ -112,32 +112,6 @@ static void tag_all(Node *n, Attach **list, size_t k, const char *to) {
                                   ids[0], n_ids > 1 ? " and the others" : "", strempty(e.code), e.code ? ": " : "");
 }
 
-/* Sends every detach first, then waits for each: the resources leave
- * together, in the time of the slowest. */
-static int detach_all(Attach **list, size_t k) {
-        _cleanup_free_ bool *sent = calloc(MAX(k, 1U), sizeof(bool));
-        int r = 0, q;
-
-        if (!sent)
-                return log_oom();
-        for (size_t i = 0; i < k; i++) {
-                if (!list[i]->id)
-                        continue;
-                q = attach_release_start(list[i]);
-                if (q < 0 && r >= 0)
-                        r = q;
-                sent[i] = q > 0;
-        }
-        for (size_t i = 0; i < k; i++) {
-                if (!sent[i])
-                        continue;
-                q = attach_release_wait(list[i]);
-                if (q < 0 && r >= 0)
-                        r = q;
-        }
-        return r;
-}
-
 /* The release of what this boot (or the check's finds) knows as attached
  * here. */
 static int release(Node *n, const char *to) {
@@ -156,7 +130,7 @@ static int release(Node *n, const char *to) {
         if (r < 0)
                 return r;
         tag_all(n, list, k, to);
-        return detach_all(list, k);
+        return node_detach_together(n, list, k);
 }
 
 int node_handover_release(Node *n, const char *to) {

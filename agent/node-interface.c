@@ -234,6 +234,7 @@ static int route_agent(Node *n) {
         if (r < 0)
                 return r;
         rt->owns_address = true;
+        rt->owns_table = true;
         rt->manager = _NETIF_MANAGER_MAX;
         rt->eni_plan = TAKE_PTR(plan);
         return 0;
@@ -336,6 +337,7 @@ static int route_auto(Node *n) {
                 if (r < 0)
                         return r;
                 rt->owns_address = needs.address;
+                rt->owns_table = needs.eni_table;
                 rt->eni_plan = TAKE_PTR(plan);
         }
         if (needs.primary_table) {
@@ -398,6 +400,61 @@ int node_run_interface(Node *n) {
         path_transition(&i->path, PATH_STATE_DONE, "%s is %s with %s.", i->eni.ec2.id, i->eni.link.name,
                         i->eni.ec2.private_ip);
         return 0;
+}
+
+/* ---- the release ---- */
+
+/* Routing=agent without the boot's plan (--detach, a boot that finds a
+ * release killed half-way): every rule "from" an address of the ENI to its
+ * table is nodeagent's; the table's routes went with the link. */
+static int leftover_plan(Node *n, NetifPlan **ret) {
+        const Ec2NetworkInterface *eni = &n->interface.eni.ec2;
+
+        if (n->config->interface.routing != ROUTING_AGENT || !n->interface.eni.attach.id || !eni->private_ip)
+                return 0;
+        return netif_plan_new_rules(network_card(n), n->config->interface.device_index, eni->private_ip,
+                                    eni->secondary_ips, ret);
+}
+
+/* Called only once EC2 says the ENI is detached: until then its address
+ * still serves (the application stops before the release). The primary
+ * IP's own rule and table (Routing=auto) stay: they keep the primary's
+ * traffic on the primary link, as right without the ENI as with it, and
+ * may be the same as a manager's. */
+void node_interface_unroute(Node *n) {
+        NodeInterface *i = &n->interface;
+        NodeRouting *rt = &i->routing;
+        _cleanup_(netif_plan_freep) NetifPlan *leftovers = NULL;
+        const NetifPlan *plan = rt->eni_plan;
+        bool with_table = rt->owns_table;
+        int r;
+
+        if (!n->config->has_interface || n->config->interface.routing == ROUTING_NONE)
+                return;
+        if (!plan) {
+                r = leftover_plan(n, &leftovers);
+                if (r < 0) {
+                        log_warning_errno(r, "interface: cannot tell the rules of %s (%s) apart: %m; leaving them.",
+                                          strna(i->eni.attach.id), strna(i->eni.ec2.private_ip));
+                        return;
+                }
+                plan = leftovers;
+                with_table = true;
+        }
+        if (!plan)
+                return;
+
+        r = netif_unconfigure(plan, with_table);
+        if (r < 0)
+                log_warning_errno(r, "interface: failed to remove the routing of %s (%s) after it left: %m",
+                                  strna(i->eni.attach.id), strna(i->eni.ec2.private_ip));
+        else
+                log_info("interface: %s has left: removed %d rule(s), route(s) and address(es) of table %u for %s.",
+                         strna(i->eni.attach.id), r, plan->table, strna(i->eni.ec2.private_ip));
+        /* Nothing of it is to be watched or put back any more. */
+        rt->eni_plan = netif_plan_free(rt->eni_plan);
+        rt->owns_address = false;
+        rt->owns_table = false;
 }
 
 /* ---- after READY ---- */

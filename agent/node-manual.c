@@ -98,7 +98,11 @@ static int detach_interface(Node *n) {
         r = eni_find(&n->interface.eni);
         if (r < 0)
                 return r;
-        return eni_detach(&n->interface.eni);
+        r = eni_detach(&n->interface.eni);
+        if (r < 0)
+                return r;
+        node_interface_unroute(n);
+        return 0;
 }
 
 /* Unmounts first: a detach under a mounted filesystem loses what the page
@@ -223,44 +227,88 @@ int node_detach(Node *n) {
         return 0;
 }
 
-static int release_volume(Node *n, NodeVolume *v) {
+int node_detach_together(Node *n, Attach **list, size_t k) {
+        _cleanup_free_ bool *sent = calloc(MAX(k, 1U), sizeof(bool));
+        Attach *eni = n->config->has_interface ? &n->interface.eni.attach : NULL;
+        bool with_eni = false;
+        int r = 0, q;
+
+        if (!sent)
+                return log_oom();
+        for (size_t i = 0; i < k; i++) {
+                with_eni = with_eni || list[i] == eni;
+                if (!list[i]->id)
+                        continue;
+                q = attach_release_start(list[i]);
+                if (q < 0 && r >= 0)
+                        r = q;
+                sent[i] = q > 0;
+        }
+        for (size_t i = 0; i < k; i++) {
+                if (!sent[i])
+                        continue;
+                q = attach_release_wait(list[i]);
+                if (q < 0 && r >= 0)
+                        r = q;
+        }
+        if (with_eni && eni->id && attach_mine(eni) == ATTACH_MINE_NONE)
+                node_interface_unroute(n);
+        return r;
+}
+
+/* Unmounts v and stops its array: 0, or a failure that leaves it attached. */
+static int release_prepare_volume(Node *n, NodeVolume *v) {
         int r;
 
-        for (size_t k = 0; k < v->n_members; k++)
-                v->members[k].attach.deadline = n->deadline;
         r = unmount_volume(v);
         if (r >= 0)
                 r = node_stop_array(n, v);
-        if (r < 0) {
+        if (r < 0)
                 log_error("%s: leaving %s attached.", v->path.name, strna(v->members[0].ec2.id));
-                return r;
-        }
-        return detach_members(v);
+        return r;
 }
 
+/* Every unmount first (nested mount points before theirs), then the
+ * detaches of the volumes and the ENI together: none of them waits for
+ * another's. A volume that cannot be unmounted stays attached; the rest
+ * is released all the same. */
 int node_release_on_stop(Node *n) {
         _cleanup_free_ NodeVolume **order = calloc(MAX(n->n_volumes, 1U), sizeof(NodeVolume *));
-        size_t count;
-        int r = 0, k;
+        _cleanup_free_ Attach **list = NULL;
+        size_t count, n_list = 1, k = 0;
+        int r = 0, q;
 
         if (!order)
+                return log_oom();
+        for (size_t i = 0; i < n->n_volumes; i++)
+                n_list += n->volumes[i].n_members;
+        list = calloc(n_list, sizeof(Attach *));
+        if (!list)
                 return log_oom();
         n->deadline = usec_add(now(CLOCK_MONOTONIC), 2 * USEC_PER_MINUTE);
         count = node_release_order(n, order);
         for (size_t i = 0; i < count; i++) {
-                if (!order[i]->config->detach_on_stop)
+                NodeVolume *v = order[i];
+
+                if (!v->config->detach_on_stop)
                         continue;
-                k = release_volume(n, order[i]);
-                if (k < 0 && r >= 0)
-                        r = k;
+                q = release_prepare_volume(n, v);
+                if (q < 0) {
+                        if (r >= 0)
+                                r = q;
+                        continue;
+                }
+                for (size_t m = 0; m < v->n_members; m++) {
+                        v->members[m].attach.deadline = n->deadline;
+                        list[k++] = &v->members[m].attach;
+                }
         }
         if (n->config->has_interface && n->config->interface.detach_on_stop) {
                 n->interface.eni.attach.deadline = n->deadline;
-                k = eni_detach(&n->interface.eni);
-                if (k < 0 && r >= 0)
-                        r = k;
+                list[k++] = &n->interface.eni.attach;
         }
-        return r;
+        q = node_detach_together(n, list, k);
+        return r < 0 ? r : q;
 }
 
 static int status_dns(Node *n) {

@@ -65,6 +65,7 @@ typedef struct NodeRouting {
         NetifPlan *eni_plan;            /* nodeagent's own pieces; NULL: none */
         NetifPlan *primary_plan;
         bool owns_address;
+        bool owns_table;                /* the ENI's table and rules are nodeagent's (not a manager's) */
         usec_t missing_since;           /* when the manager's part went missing; 0: it is there */
         bool link_gone;                 /* the last watch found no link at all */
 } NodeRouting;
@@ -129,6 +130,14 @@ int node_detach(Node *n);
 /* Releases what DetachOnStop= asks for, on SIGTERM. */
 int node_release_on_stop(Node *n);
 
+/* Detaches the resources of list (volumes, the ENI; those found) at
+ * once: every detach is sent first, then each is waited for, so they leave
+ * in the time of the slowest. Everything on top of them must be undone
+ * already (unmounted, arrays stopped). When the ENI is among them and has
+ * left, its routing goes too (node_interface_unroute()). Returns the first
+ * failure; the others still run. */
+int node_detach_together(Node *n, Attach **list, size_t k);
+
 /* The volume sections in the order they are released into ret (room for
  * n_volumes): a mount point inside another's first (it is the longer
  * path). Returns how many. */
@@ -164,6 +173,12 @@ int node_run_dns(Node *n);
  * own pieces back when they went missing, and says what else to do
  * (NETIF_SUPERVISE_*: wait for the manager, or the ENI is lost). */
 NetifSuperviseAction node_interface_watch(Node *n, usec_t now);
+
+/* The ENI has left this instance (EC2 says detached): removes what
+ * nodeagent configured for it, its rules, the routes of its table and its
+ * addresses, and forgets its plan. For the release (a handover,
+ * DetachOnStop=, --detach); quiet when there is nothing. */
+void node_interface_unroute(Node *n);
 
 /* For node-dns.c: waits until the interface path has ended and every
  * volume is mounted (what remains of a volume path, its tags, runs beside

@@ -22,7 +22,7 @@ import pytest
 
 from harness import (ENI, ENI_IP, ENI_MAC, GROUP, HOOK, INSTANCE, MACHINE_SERIAL, RESOURCE, STACK, TAG_FORMAT_STARTED,
                      TAG_INITIALIZED, Machine, answered, blkid, child, held, kill_tree,
-                     lifecycle_actions, loops, run_and_kill, sha256, signals, tag_calls, when)
+                     eni_rules, lifecycle_actions, loops, run_and_kill, sha256, signals, tag_calls, when)
 from sandbox import host_udevd_answers
 
 VOLUME = Machine.volume_id
@@ -167,6 +167,9 @@ def test_replacement_keeps_the_data_the_ip_and_the_record(machine):
     world = machine.fake.state()
     assert world["volumes"][VOLUME]["attachments"] == []
     assert world["network_interfaces"][ENI]["attachment"] is None
+    # Its routing left with it, although --detach never saw the boot's plan:
+    # no "from <ip>" rule of the old instance points into an empty table.
+    assert eni_rules(machine.ns) == []
     assert debugfs_cat(machine.image, "data.txt") == "written by the first instance\n"
 
     # A new instance on a new machine: the same world, with the old

@@ -16,6 +16,7 @@ said (a refused requester is logged, by its id)."""
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -321,6 +322,9 @@ class Cluster:
     def rules(self, sb):
         return [(r.get("src"), r["priority"]) for r in ip_json(sb.name, "rule", "show") if r.get("table") == "10001"]
 
+    def table(self, sb):
+        return ip_json(sb.name, "route", "show", "table", "10001")
+
     def write(self, sb, text):
         with open(os.path.join(sb.path(self.mount), "data.txt"), "w") as f:
             f.write(text)
@@ -411,9 +415,10 @@ def test_handover_moves_the_node(cluster):
 
     # The holder let go of everything, never forced, and tagged it.
     assert not cluster.a.is_mounted(cluster.mount)
-    # The link left with the ENI. (Its "from <ip>" rule stays behind, as after
-    # DetachOnStop=yes: it looks up a table emptied with the link.)
+    # The link left with the ENI, and so did the routing the holder made for
+    # it: no "from <ip>" rule sends the moved address into an empty table.
     assert cluster.eni_link(cluster.a) is None
+    assert cluster.rules(cluster.a) == [] and cluster.table(cluster.a) == [], ip_json(cluster.a.name, "rule", "show")
     assert_handed_over(cluster, HOLDER, NEW)
     detaches = cluster.calls(HOLDER, "Detach")
     assert sorted(q["action"] for q in detaches) == ["DetachNetworkInterface", "DetachVolume"], detaches
@@ -434,6 +439,25 @@ def test_handover_moves_the_node(cluster):
     again = cluster.agent(cluster.a, HOLDER, name="holder-again")
     assert_not_taken_back(cluster, again, HOLDER, NEW)
     assert b.proc.poll() is None and cluster.b.is_mounted(cluster.mount)
+
+
+def test_detach_on_stop_takes_the_routing_along(cluster):
+    # Terminate-then-launch: SIGTERM with DetachOnStop=yes releases the
+    # volume and the ENI together, and the ENI's rules and table with it.
+    a = holder_up(cluster, args=["--set", "Volume.DetachOnStop=yes", "--set", "Interface.DetachOnStop=yes"])
+    assert cluster.rules(cluster.a) == [(ENI_IP, 10001)] and cluster.table(cluster.a)
+    a.proc.send_signal(signal.SIGTERM)
+    assert a.wait(60) == 0, a.output()
+    assert cluster.holders() == ([], None)
+    assert not cluster.a.is_mounted(cluster.mount)
+    assert cluster.eni_link(cluster.a) is None
+    assert cluster.rules(cluster.a) == [] and cluster.table(cluster.a) == [], ip_json(cluster.a.name, "rule", "show")
+    # Both detaches were sent before either was done: the volume's takes
+    # 1.5 s in this world, and the ENI's went out while it ran.
+    detaches = sorted(cluster.calls(HOLDER, "Detach"), key=lambda q: q["time"] - q["ms"] / 1000)
+    assert [q["action"] for q in detaches] == ["DetachVolume", "DetachNetworkInterface"], detaches
+    volume_free = [q for q in cluster.calls(HOLDER, "DescribeVolumes") if q["time"] > detaches[0]["time"]]
+    assert volume_free and detaches[1]["time"] - detaches[1]["ms"] / 1000 < volume_free[-1]["time"], detaches
 
 
 def test_forged_requests_are_ignored(cluster):

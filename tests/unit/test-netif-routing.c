@@ -357,6 +357,33 @@ static void test_plan_add_only(void) {
         ASSERT_EQ(netif_plan_new_primary(ETH0, ip("10.0.1.5"), 24, ip("10.0.2.1"), 10000, &p), -EINVAL);
 }
 
+/* The rules a Routing=agent boot made, for their removal after the ENI
+ * left when the boot's own plan is not at hand: one per address (duplicates
+ * dropped), nothing else. */
+static void test_plan_rules(void) {
+        _cleanup_(netif_plan_freep) NetifPlan *p = NULL;
+        char *secondaries[] = { (char *) "10.0.1.11", (char *) "10.0.1.10", NULL };
+        char buf[NETIF_FORMAT_MAX];
+
+        ASSERT_OK(netif_plan_new_rules(1, 2, "10.0.1.10", secondaries, &p));
+        ASSERT_EQ(p->table, 10102U);
+        ASSERT_EQ(p->ifindex, 0);
+        ASSERT_EQ(p->n_addresses + p->n_routes, 0);
+        ASSERT_EQ(p->n_rules, 2);
+        ASSERT_STREQ(netif_rule_to_string(&p->rules[0], buf), "10102: from 10.0.1.10 lookup 10102");
+        ASSERT_STREQ(netif_rule_to_string(&p->rules[1], buf), "10102: from 10.0.1.11 lookup 10102");
+        p = netif_plan_free(p);
+
+        ASSERT_OK(netif_plan_new_rules(0, 1, "10.0.1.10", NULL, &p));
+        ASSERT_EQ(p->n_rules, 1);
+        ASSERT_STREQ(netif_rule_to_string(&p->rules[0], buf), "10001: from 10.0.1.10 lookup 10001");
+        p = netif_plan_free(p);
+
+        ASSERT_EQ(netif_plan_new_rules(0, 0, "10.0.1.10", NULL, &p), -EINVAL);
+        ASSERT_EQ(netif_plan_new_rules(0, 1, "10.0.1", NULL, &p), -EINVAL);
+        ASSERT_NULL(p);
+}
+
 static char *read_text(const char *root, const char *path) {
         _cleanup_free_ char *p = NULL;
         char *text = NULL;
@@ -469,6 +496,7 @@ int main(void) {
         RUN_TEST(test_supervise_decide);
         RUN_TEST(test_optouts);
         RUN_TEST(test_plan_add_only);
+        RUN_TEST(test_plan_rules);
         RUN_TEST(test_prepare_files);
         RUN_TEST(test_host_probe);
         return tests_finish();
