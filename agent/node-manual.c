@@ -533,6 +533,7 @@ int node_unpublish(Node *n) {
         }
         return 0;
 }
+
 /* UnpublishOnStop=terminating: the Auto Scaling group says where it moves
  * this instance. Only "Terminated" takes the node out of DNS: a stop for a
  * reboot, a package update or Standby keeps the entry, since the same
