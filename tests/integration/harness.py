@@ -412,12 +412,24 @@ class ExecWatch:
     however short the program lives. (mkfs.ext4 on a small loop device is
     done in a few milliseconds, before a scan of /proc would find it.) With
     stop=comm, such a child is stopped (SIGSTOP) as soon as it is seen, from
-    the stop_from-th on (the ones before run their course)."""
+    the stop_from-th on (the ones before run their course). With
+    counts_if, a child started while counts_if() is false is not counted
+    (nor stopped): a point that needs "the mkfs after the first volume is
+    mounted" then does not depend on having seen the first one.
 
-    def __init__(self, stop=None, stop_from=1):
+    The reading thread runs at a real-time priority and the interpreter
+    switches threads often while a watch is open: on a loaded machine a
+    thread of normal priority was scheduled after a short mkfs had already
+    exited, its exec then went unseen and a kill point was never reached."""
+
+    SWITCH_INTERVAL = 0.0002        # seconds; the interpreter's default is 0.005
+
+    def __init__(self, stop=None, stop_from=1, counts_if=None):
         self.parent = None          # set once the watched process is started
-        self.stop, self.stop_from = stop, stop_from
+        self.stop, self.stop_from, self.counts_if = stop, stop_from, counts_if
         self.execs = []             # (pid, comm) of the children started
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(self.SWITCH_INTERVAL)
         self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_CONNECTOR)
         self._sock.bind((0, _CN_IDX_PROC))
         # nlmsghdr, then cn_msg {idx, val, seq, ack, len, flags} with the operation.
@@ -427,6 +439,10 @@ class ExecWatch:
         self._thread.start()
 
     def _run(self):
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))   # this thread only
+        except OSError:
+            pass                    # not allowed here: watch at the normal priority
         while True:
             try:
                 data = self._sock.recv(4096)
@@ -445,6 +461,8 @@ class ExecWatch:
             ppid = int(stat.rpartition(")")[2].split()[1])
             if self.parent is None or (ppid != self.parent and ppid not in descendants(self.parent)):
                 continue
+            if self.counts_if is not None and not self.counts_if():
+                continue
             if comm == self.stop and len(self.started(comm)) + 1 >= self.stop_from:
                 os.kill(pid, signal.SIGSTOP)
             self.execs.append((pid, comm))
@@ -455,6 +473,7 @@ class ExecWatch:
 
     def close(self):
         self._sock.close()
+        sys.setswitchinterval(self._switch_interval)
 
 
 class Run:
@@ -501,14 +520,19 @@ def answered(service, action, n=1):
     return Point(f"{action} answered", reached)
 
 
-def child(comm, ms=0, stop=False, then=None, n=1, name=None):
+def child(comm, ms=0, stop=False, then=None, n=1, name=None, stop_from=None, when=None):
     """The n-th child process named comm has started (and ms milliseconds
     have passed); stop=True: it and any later one is stopped at once, for
-    then(run) to go on (the ones before it are not)."""
+    then(run) to go on (the ones before it are not, unless stop_from says
+    from which one on). when(node): only the children started while it
+    holds count."""
     nth = f" #{n}" if n > 1 else ""
+
+    def arm(node):
+        return ExecWatch(stop=comm if stop else None, stop_from=stop_from or n,
+                         counts_if=(lambda: when(node)) if when else None)
     return Point(name or f"{comm}{nth} running{f' +{ms}ms' if ms else ''}",
-                 lambda run: len(run.armed.started(comm)) >= n,
-                 arm=lambda node: ExecWatch(stop=comm if stop else None, stop_from=n), ms=ms, then=then)
+                 lambda run: len(run.armed.started(comm)) >= n, arm=arm, ms=ms, then=then)
 
 
 def child_exited(comm, n=1, also=None, name=None):

@@ -376,13 +376,16 @@ NESTED_POINTS = [
     child_exited("mkfs.ext4", also=disk_device("log"), name="data formatted, log attached"),
     Point("data mounted, log attached", lambda run: run.node.disks["data"].is_mounted() and
           run.node.disks["log"].device()),
-    child("mkfs.ext4", n=2, stop=True, name="data mounted, log's mkfs running"),
+    child("mkfs.ext4", stop=True, when=lambda node: node.disks["data"].is_mounted(),
+          name="data mounted, log's mkfs running"),
     child_exited("mkfs.ext4", n=2, name="both formatted"),
 ]
 # Apart: both are formatted at once.
 APART_POINTS = [
     child("mkfs.ext4", stop=True, then=wait_for_device("log"), name="one mkfs running, the other attached"),
-    child("mkfs.ext4", n=2, stop=True, name="both mkfs running"),
+    # Each stopped as it starts, so that both are running (stopped) at once
+    # even when the first would be done before the second begins.
+    child("mkfs.ext4", n=2, stop=True, stop_from=1, name="both mkfs running"),
     child_exited("mkfs.ext4", name="one formatted"),
 ]
 
