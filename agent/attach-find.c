@@ -23,7 +23,9 @@ static bool state_is_gone(const char *state) {
         return streq_ptr(state, "deleting") || streq_ptr(state, "deleted") || streq_ptr(state, "error");
 }
 
-static int find_by_id(Attach *a) {
+/* anywhere: a resource in another zone will do (--unpublish, FindMode's
+ * FIND_ANYWHERE). */
+static int find_by_id(Attach *a, bool anywhere) {
         _cleanup_(aws_error_done) AwsError e = {};
         ZoneCandidate c;
         size_t n = 0;
@@ -38,7 +40,7 @@ static int find_by_id(Attach *a) {
                                  a->ops->what, a->want_id, strempty(e.code), e.code ? ": " : "");
 
         a->ops->candidate(a, 0, &c);
-        if (!streq_ptr(c.availability_zone, a->availability_zone))
+        if (!streq_ptr(c.availability_zone, a->availability_zone) && !anywhere)
                 return path_fail(a->path, FAILURE_UNUSABLE, -EXDEV, "%s %s is in %s, this instance in %s: %s.",
                                  a->ops->what_title, a->want_id, strna(c.availability_zone),
                                  a->availability_zone, a->ops->zone_note);
@@ -84,9 +86,12 @@ static const char *candidate_tag(const Attach *a, size_t i, const char *key) {
 
 /* How far a find may go when the resource is lost (Restore= on): the
  * boot's find makes the new one; --check and --status only say what it
- * would make; --detach and --unpublish fail as without Restore=. */
+ * would make; --detach fails as without Restore=. --unpublish takes the one
+ * in another zone as it is (FIND_ANYWHERE): what it needs is the address
+ * the node published there, which EC2 describes wherever the zone is. */
 typedef enum FindMode {
         FIND_LOOK,
+        FIND_ANYWHERE,
         FIND_PLAN,
         FIND_RESTORE,
 } FindMode;
@@ -206,7 +211,7 @@ static int find_by_tag(Attach *a, FindMode mode) {
                 r = zone_match_pick_nth(candidates, k, a->availability_zone, a->set_count, a->set_index, &index);
         else
                 r = zone_match_pick(candidates, k, a->availability_zone, &index);
-        if (r == -ERANGE && mode != FIND_LOOK && set_restore_begun(a, candidates, indexes, k))
+        if (r == -ERANGE && (mode == FIND_PLAN || mode == FIND_RESTORE) && set_restore_begun(a, candidates, indexes, k))
                 /* Fewer than Count= here, all made by a restore a killed boot
                  * began: it goes on (the kind's restore() makes the rest). */
                 r = -EXDEV;
@@ -215,6 +220,13 @@ static int find_by_tag(Attach *a, FindMode mode) {
                         return step_restore(a, indexes, k);
                 if (mode == FIND_PLAN && a->ops->plan_restore)
                         return a->ops->plan_restore(a, indexes, k);
+        }
+        if (r == -EXDEV && mode == FIND_ANYWHERE && a->set_count == 0 && k == 1) {
+                /* Only in another zone, and only one: the node's, so its
+                 * address is the one the node published. Several there
+                 * leave that unknown (exit 4 below, as without it). */
+                index = 0;
+                r = 0;
         }
         if (r < 0)
                 return fail_pick(a, r, listed);
@@ -231,11 +243,15 @@ static int find(Attach *a, FindMode mode) {
 
         describe_wanted(a, wanted, sizeof(wanted));
         attach_transition(a, PATH_STATE_FIND, "Looking for the %s (%s).", a->ops->what, wanted);
-        return a->want_id ? find_by_id(a) : find_by_tag(a, mode);
+        return a->want_id ? find_by_id(a, mode == FIND_ANYWHERE) : find_by_tag(a, mode);
 }
 
 int attach_find(Attach *a) {
         return find(a, FIND_LOOK);
+}
+
+int attach_find_anywhere(Attach *a) {
+        return find(a, FIND_ANYWHERE);
 }
 
 int attach_find_or_plan(Attach *a) {

@@ -179,6 +179,11 @@ int attach_run_to_ec2(Attach *a);
  * without Restore=. */
 int attach_find(Attach *a);
 
+/* The same, except that the one resource found in another zone is kept
+ * (not attachable here, but described): for --unpublish, which needs only
+ * what EC2 says of it. Several in other zones fail as attach_find(). */
+int attach_find_anywhere(Attach *a);
+
 /* The same for modes that report (--check, --status), which make nothing
  * either: where a boot would restore (Restore=), ATTACH_RESTORE_PLANNED
  * with a->restore_plan saying from what, and no resource (a->id NULL). */

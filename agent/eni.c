@@ -408,6 +408,16 @@ int eni_find(Eni *e) {
         return attach_find(&e->attach);
 }
 
+int eni_find_published(Eni *e) {
+        int r;
+
+        r = attach_find_anywhere(&e->attach);
+        if (r < 0)
+                return r;
+        recall_replaced_ip(e);
+        return 0;
+}
+
 int eni_find_or_plan(Eni *e) {
         return attach_find_or_plan(&e->attach);
 }

@@ -54,7 +54,14 @@ int eni_attach_to_ec2(Eni *e);
 /* Finds the ENI (Id= or Tag=, own AZ) into e->ec2. Never restores. */
 int eni_find(Eni *e);
 
-/* The same, or where a boot would restore (Restore=create)
+/* For --unpublish: the ENI whose address the node published, found as
+ * eni_find() does except that the one in another zone (lost with it) is
+ * kept too; and, when a Restore=create made it, the lost one's address in
+ * e->replaced_ip (a boot killed before its DNS change left that one
+ * published). Never restores. */
+int eni_find_published(Eni *e);
+
+/* The same as eni_find(), or where a boot would restore (Restore=create)
  * ATTACH_RESTORE_PLANNED and e->attach.restore_plan: for --check and
  * --status. */
 int eni_find_or_plan(Eni *e);

@@ -513,24 +513,37 @@ int node_status(Node *n) {
         return 0;
 }
 
-/* The node's address as the record holds it: the ENI's (found, attached
- * here or not), or without [Interface] this instance's primary IP. */
-static int unpublish_ip(Node *n, const char **ret) {
+/* The addresses the node may have published, as EC2 says today: without
+ * [Interface] this instance's primary IP; else the ENI's, attached here or
+ * not, and also when it is in another zone (lost with it: the old
+ * instance there published its address, and this instance's boot, which
+ * cannot attach it, published nothing); and the address of the ENI a
+ * Restore=create replaced, which a boot killed before its DNS change left
+ * published. The state file is no help: it is this instance's, whose boot
+ * failed or never ran where the zone was lost. ret[1] may be NULL. */
+static int unpublish_ips(Node *n, const char *ret[static 2]) {
+        Eni *e = &n->interface.eni;
         int r;
 
         if (!n->config->has_interface) {
-                *ret = n->instance->private_ip;
+                ret[0] = n->instance->private_ip;
+                ret[1] = NULL;
                 return 0;
         }
-        r = eni_find(&n->interface.eni);
+        r = eni_find_published(e);
         if (r < 0)
                 return r;
-        *ret = n->interface.eni.ec2.private_ip;
+        if (!streq_ptr(e->ec2.az, n->instance->availability_zone))
+                log_info("%s: %s is in %s, this instance in %s: taking its address %s out all the same.",
+                         e->attach.path->name, e->ec2.id, strna(e->ec2.az), n->instance->availability_zone,
+                         strna(e->ec2.private_ip));
+        ret[0] = e->ec2.private_ip;
+        ret[1] = streq_ptr(e->replaced_ip, e->ec2.private_ip) ? NULL : e->replaced_ip;
         return 0;
 }
 
 int node_unpublish(Node *n) {
-        _cleanup_(dns_result_done) DnsResult result = {};
+        const char *ips[2] = {};
         DnsPublish p;
         int r;
 
@@ -545,19 +558,30 @@ int node_unpublish(Node *n) {
                 .node_name = n->name,
                 .deadline = n->deadline,
         };
-        r = unpublish_ip(n, &p.ip);
+        r = unpublish_ips(n, ips);
         if (r < 0)
                 return r;
-        if (isempty(p.ip))
+        if (isempty(ips[0]))
                 return path_fail(&n->dns.path, FAILURE_OTHER, -ENXIO, "There is no IP address to take out of %s.",
                                  n->config->dns.name);
 
         /* node: the A record, only while it holds this node's IP (a late
          * old instance never deletes its successor's); multivalue: the
          * node's own set, the same way; shared: this IP, by compare-and-
-         * swap, the set deleted with its last IP. */
-        return dns_unpublish(&p, &result);
+         * swap, the set deleted with its last IP. Each address is its own
+         * read and change: the node's own set holds at most one of them,
+         * and in a shared set each goes by its own compare-and-swap. */
+        for (size_t i = 0; i < ELEMENTSOF(ips) && ips[i]; i++) {
+                _cleanup_(dns_result_done) DnsResult result = {};
+
+                p.ip = ips[i];
+                r = dns_unpublish(&p, &result);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
+
 /* UnpublishOnStop=terminating: the Auto Scaling group says where it moves
  * this instance. Only "Terminated" takes the node out of DNS: a stop for a
  * reboot, a package update or Standby keeps the entry, since the same

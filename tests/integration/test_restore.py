@@ -13,6 +13,7 @@ routes and rules, exit statuses and the state file."""
 
 import calendar
 import os
+import signal
 import subprocess
 import time
 
@@ -522,3 +523,25 @@ def test_killed_after_create_network_interface_the_next_boot_swaps_the_ip(net):
     eid, ip = assert_eni_restored(net, net.boot())
     assert len(calls(net.fake, "CreateNetworkInterface", answered=True)) == 1
     assert record_ips(net.fake) == sorted([OTHERS, ip])
+
+
+@pytest.mark.parametrize("mode", ["node", "shared"])
+def test_sigterm_of_a_restored_node_unpublishes_its_new_address(net, notify, daemon, mode):
+    """UnpublishOnStop=terminating on a node whose ENI was replaced in this
+    zone: the address it published (the new ENI's) leaves the record on a
+    terminating SIGTERM, and another node's stays."""
+    lose_the_enis_zone(net, mode=mode)
+    net.configure(select=f"Tag=Name={ENI_TAG}", interface_extra="Restore=create\n",
+                  dns_extra=f"Mode={mode}\nUnpublishOnStop=terminating\n")
+    d = daemon(net)
+    assert notify.wait_for("READY=1", timeout=60), d.output()
+    ip = net.state()["NODEAGENT_IP"]
+    assert ip != ENI_IP and record_ips(net.fake) == sorted([ip] + ([OTHERS] if mode == "shared" else []))
+    net.fake.merge_state({"instances": {INSTANCE: {"target_lifecycle_state": "Terminated"}}})
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.wait(60) == 0, d.output()
+    if mode == "shared":
+        assert record_ips(net.fake) == [OTHERS], d.output()
+    else:
+        assert not [r for r in net.fake.state()["hosted_zones"][ZONE]["records"] if r["Name"] == NODE_RECORD], \
+            d.output()

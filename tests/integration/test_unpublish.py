@@ -126,3 +126,137 @@ def test_nothing_published_is_success(fake, confdir, mode):
     r = unpublish(fake, confdir, config(mode, SHARED if mode != "node" else NODE_NAME))
     assert r.status == 0, r
     assert changes(fake) == []
+
+
+# -- the ENI in a lost zone: the instance in us-east-1b, the node's ENI (and
+# the address the node published) in us-east-1a, where the old instance ran --
+
+ZONE_B = "us-east-1b"
+SUBNET_B = "subnet-0b0000000000000b0"
+ENI = "eni-0123456789abcdef0"
+ENI_TAG = "Name=kafka-1-eni"
+RESTORED_FROM = "nodeagent:restored-from"
+REPLACED_BY = "nodeagent:replaced-by"
+OTHER_IP = "10.0.1.6"
+
+
+def lose_the_enis_zone(fake):
+    fake.merge_state({
+        "instances": {"i-0123456789abcdef0": {"availability_zone": ZONE_B, "subnet_id": SUBNET_B}},
+        "subnets": {SUBNET_B: {"vpc_id": "vpc-0123456789abcdef0", "cidr_block": "10.0.2.0/24",
+                               "availability_zone": ZONE_B, "availability_zone_id": "use1-az2",
+                               "available_ip_address_count": 249, "tags": {"Name": "kafka-b"}}},
+    })
+
+
+def lost_config(mode, select, restore="no"):
+    name = SHARED if mode != "node" else NODE_NAME
+    text = f"[Node]\nName=kafka-1\nTimeout=30s\n\n[DNS]\nHostedZoneId={ZONE}\nName={name}\nMode={mode}\n"
+    text += f"\n[Interface]\n{select}\n"
+    if select.startswith("Tag="):
+        text += f"Restore={restore}\n"
+    return text
+
+
+def published(mode, ip):
+    """The node's entry holding ip, and another node's beside it."""
+    if mode == "node":
+        return [a(NODE_NAME, [ip]), a("kafka-2.cluster.internal.", [OTHER_IP])]
+    if mode == "multivalue":
+        return [a(SHARED, [ip], identifier="kafka-1"), a(SHARED, [OTHER_IP], identifier="kafka-2")]
+    return [a(SHARED, [OTHER_IP, ip])]
+
+
+def others_only(mode):
+    if mode == "node":
+        return {("kafka-2.cluster.internal.", None, (OTHER_IP,))}
+    if mode == "multivalue":
+        return {(SHARED, "kafka-2", (OTHER_IP,))}
+    return {(SHARED, None, (OTHER_IP,))}
+
+
+def a_sets(fake):
+    return {(r["Name"], r.get("SetIdentifier"), tuple(values(r))) for r in zone_records(fake) if r["Type"] == "A"}
+
+
+@pytest.mark.parametrize("select", [f"Id={ENI}", f"Tag={ENI_TAG}", f"Tag={ENI_TAG}\nRestore=create"],
+                         ids=["id", "tag", "tag-restore"])
+@pytest.mark.parametrize("mode", ["node", "multivalue", "shared"])
+def test_lost_zone_unpublishes_the_enis_address(fake, confdir, mode, select):
+    """The boot here exits 4 (the ENI cannot attach across zones) and
+    published nothing; what the node published is the ENI's address, which
+    EC2 still describes in the lost zone: that entry goes, the others stay,
+    nothing is attached or made, and a second run has nothing to do."""
+    lose_the_enis_zone(fake)
+    add_records(fake, published(mode, ENI_IP))
+    text = lost_config(mode, select.split("\n")[0], "create" if "Restore=create" in select else "no")
+    r = unpublish(fake, confdir, text)
+    assert r.status == 0, r
+    assert a_sets(fake) == others_only(mode)
+    for action in ("AttachNetworkInterface", "CreateNetworkInterface"):
+        assert fake.requests(service="ec2", action=action) == []
+
+    fake.clear_requests()
+    r = unpublish(fake, confdir, text)
+    assert r.status == 0, r
+    assert changes(fake) == []
+    assert a_sets(fake) == others_only(mode)
+
+
+def test_lost_zone_leaves_a_successors_node_record_alone(fake, confdir):
+    lose_the_enis_zone(fake)
+    add_records(fake, [a(NODE_NAME, ["10.0.2.77"])])
+    r = unpublish(fake, confdir, lost_config("node", f"Id={ENI}"))
+    assert r.status == 0, r
+    assert a_sets(fake) == {(NODE_NAME, None, ("10.0.2.77",))}
+    assert changes(fake) == []
+
+
+NEW_ENI = "eni-0b00000000000b001"
+NEW_IP = "10.0.2.20"
+
+
+def restored_here(fake):
+    """A Restore=create boot made NEW_ENI here in place of the lost ENI,
+    then died before its DNS change: the record still holds the lost ENI's
+    address."""
+    lose_the_enis_zone(fake)
+    world = fake.state()
+    old = world["network_interfaces"][ENI]
+    old["tags"][REPLACED_BY] = NEW_ENI
+    world["network_interfaces"][NEW_ENI] = dict(
+        old, subnet_id=SUBNET_B, availability_zone=ZONE_B, mac_address="02:00:00:00:02:20",
+        private_ip_address=NEW_IP, tags={"Name": "kafka-1-eni", "Cluster": "kafka", RESTORED_FROM: ENI},
+        attachment=None)
+    fake.set_state(world)
+
+
+@pytest.mark.parametrize("mode", ["node", "multivalue", "shared"])
+@pytest.mark.parametrize("ip", [ENI_IP, NEW_IP], ids=["lost-ip", "new-ip"])
+def test_restored_eni_unpublishes_the_address_still_published(fake, confdir, mode, ip):
+    restored_here(fake)
+    add_records(fake, published(mode, ip))
+    text = lost_config(mode, f"Tag={ENI_TAG}", "create")
+    r = unpublish(fake, confdir, text)
+    assert r.status == 0, r
+    assert a_sets(fake) == others_only(mode)
+    assert fake.requests(service="ec2", action="CreateNetworkInterface") == []
+
+    fake.clear_requests()
+    r = unpublish(fake, confdir, text)
+    assert r.status == 0, r
+    assert changes(fake) == []
+
+
+def test_lost_zone_with_several_enis_tagged_elsewhere_is_unusable(fake, confdir):
+    """Tag= matching two ENIs, both in other zones: which address the node
+    published is not known, so nothing is touched (exit 4)."""
+    lose_the_enis_zone(fake)
+    world = fake.state()
+    world["network_interfaces"]["eni-0c00000000000c001"] = dict(
+        world["network_interfaces"][ENI], mac_address="02:00:00:00:01:11", private_ip_address="10.0.1.11")
+    fake.set_state(world)
+    add_records(fake, published("shared", ENI_IP))
+    r = unpublish(fake, confdir, lost_config("shared", f"Tag={ENI_TAG}"))
+    assert r.status == 4, r
+    assert changes(fake) == []

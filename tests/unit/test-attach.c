@@ -614,6 +614,25 @@ static void test_only_the_boot_restores(void) {
         ASSERT_EQ(n_restores, 1U);
         ASSERT_EQ(n_plans, 1U);
         ASSERT_EQ(r.sim.n_attach + r.sim.n_tag_requests, 0U);
+
+        /* --unpublish's find keeps the one lost in the other zone as it
+         * is (by Tag=, then by Id=): it needs only its address. */
+        n_restores = n_plans = 0;
+        r.path = PATH_INIT("volume");
+        ASSERT_OK(attach_find_anywhere(&r.volume.attach));
+        ASSERT_STREQ(r.volume.attach.id, VOLUME);
+        volume_done(&r.volume);
+        r.config.id = (char *) VOLUME;
+        volume_init(&r.volume, &r.config, &r.path, r.t.client, ME, "us-east-1b",
+                    test_aws_deadline(&r.t, 15 * USEC_PER_MINUTE));
+        r.volume.attach.ops = &r.ops;
+        r.path = PATH_INIT("volume");
+        ASSERT_EQ(attach_find(&r.volume.attach), -EXDEV);
+        r.path = PATH_INIT("volume");
+        ASSERT_OK(attach_find_anywhere(&r.volume.attach));
+        ASSERT_STREQ(r.volume.attach.id, VOLUME);
+        ASSERT_EQ(n_restores + n_plans, 0U);
+        ASSERT_EQ(r.sim.n_attach + r.sim.n_tag_requests, 0U);
         run_done(&r);
 }
 
@@ -692,6 +711,9 @@ static void test_set_restore_goes_on_only_over_its_own_volumes(void) {
         ASSERT_EQ(n_restores, 1U);
         r.path = PATH_INIT("volume");
         ASSERT_EQ(attach_find(&r.volume.attach), -ERANGE);
+        /* Nor --unpublish's, which keeps a lost resource only alone. */
+        r.path = PATH_INIT("volume");
+        ASSERT_EQ(attach_find_anywhere(&r.volume.attach), -ERANGE);
 
         /* One here that no restore made: a partial set, never completed. */
         n_restores = 0;
