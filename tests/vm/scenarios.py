@@ -539,6 +539,10 @@ import raid_scenarios  # noqa: E402
 
 raid_scenarios.register(scenario, sys.modules[__name__])
 
+import stripe_restore_scenario  # noqa: E402 -- stripe-node's set restored in another zone (issues 15 and 16)
+
+stripe_restore_scenario.register(scenario, sys.modules[__name__], raid_scenarios)
+
 
 # -- a node handed from one live guest to the next (issue 19), in a file of its own -----------------
 
