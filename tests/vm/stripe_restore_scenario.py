@@ -191,7 +191,8 @@ def register(scenario, S, R):
         # Assembled by the agent (its decision says why: the members restored from the node's snapshot set),
         # or udev's mdadm --incremental was first and the agent adopted that array: either, never created.
         arrays = [m for m in lines if "array" in m]
-        c.check(any(f"is array {node['uuid']}" in m and ("(assembled)" in m or "(adopted)" in m) for m in lines)
+        c.check(any(f"is array {node['uuid']}" in m and m.rstrip(".").endswith(("assembled)", "adopted)"))
+                    for m in lines)
                 and (any("restored from the node's snapshot set" in m for m in lines)
                      or any("already runs as" in m for m in lines)),
                 "the journal: the array assembled (restored from the node's snapshot set) or adopted from udev, "
