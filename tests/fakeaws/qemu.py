@@ -422,7 +422,7 @@ class QemuBackend(AttachBackend):
                     q.wait_event("DEVICE_DELETED", lambda data: data.get("device") == d["device_id"],
                                  timeout=timeout, poll=lambda: not self._device_exists(q, d["device_id"]))
                 if rec.kind == "volume":
-                    self._quietly(q, "blockdev-del", **{"node-name": d["node_name"]})
+                    self._delete_block_node(q, d["node_name"])
                 else:
                     self._quietly(q, "netdev_del", id=d["netdev"])
         except QmpUnavailable:
@@ -448,6 +448,29 @@ class QemuBackend(AttachBackend):
             return True
         except QmpError:
             return False
+
+    BLOCK_NODE_RELEASE_TIMEOUT = 10.0   # seconds
+
+    @staticmethod
+    def _delete_block_node(q, node_name):
+        """blockdev-del, until the node is gone: the device leaves the QOM
+        tree (and DEVICE_DELETED comes) before it lets go of its drive, and
+        a blockdev-del in between is refused as "in use"; the node then
+        stayed, and the next attach of the volume failed with "Duplicate
+        nodes" (seen on a loaded machine)."""
+        deadline = time.monotonic() + QemuBackend.BLOCK_NODE_RELEASE_TIMEOUT
+        while True:
+            try:
+                q.execute("blockdev-del", **{"node-name": node_name})
+                return
+            except QmpError as e:
+                nodes = q.execute("query-named-block-nodes", flat=True)
+                if not any(n.get("node-name") == node_name for n in nodes or []):
+                    return      # gone already (a failed plug cleaned it up)
+                if time.monotonic() >= deadline:
+                    raise QmpError(f"block node {node_name} still in use after "
+                                   f"{QemuBackend.BLOCK_NODE_RELEASE_TIMEOUT:.0f}s: {e}") from e
+            time.sleep(0.1)
 
     @staticmethod
     def _quietly(q, command, **arguments):

@@ -184,7 +184,8 @@ class Vm:
         cidr, router = self.subnet
         append = " ".join(["root=/dev/vda", "rw", "console=ttyS0", "net.ifnames=0", "panic=-1", "quiet",
                            "vmtest=1", "systemd.journald.forward_to_console=1", *self.cmdline])
-        argv = [QEMU, "-accel", "tcg", "-machine", "pc", "-m", "1024", "-smp", "2", "-nodefaults",
+        argv = [QEMU, "-accel", "tcg", "-machine", "pc", "-m", "1024", "-smp", os.environ.get("VMTEST_SMP", "2"),
+                "-nodefaults",
                 "-display", "none", "-no-reboot", "-snapshot",
                 "-kernel", os.path.join(self.image, "vmlinuz"), "-initrd", os.path.join(self.image, "initrd.img"),
                 "-append", append,

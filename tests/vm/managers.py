@@ -20,7 +20,6 @@ back through that link; the primary IP's traffic leaves by eth0 as before.
 """
 
 import json
-import os
 import time
 import urllib.request
 
@@ -151,6 +150,15 @@ def scenarios(h):
         hotplug describes the NIC only once IMDS knows it); the baseline is
         what they all settled on."""
         start = time.monotonic()
+        # The two actors known to go on by themselves: cloud-init's hotplug
+        # stand-in (a transient unit per NIC, ending in `netplan apply`,
+        # which takes eth0's lease away for a moment), and eth0's DHCP. On
+        # a loaded machine they outlast a quiet window; wait for them first.
+        vm.run("udevadm settle -t 30; "
+               "for i in $(seq 120); do systemctl list-units --no-legend --state=active,activating "
+               "'vmtest-cloud-init-hotplug-*' | grep -q . || break; sleep 0.5; done; "
+               f"for i in $(seq 120); do ip -4 -o addr show dev eth0 | grep -q ' {PRIMARY_IP}/' && break; "
+               "sleep 0.5; done", timeout=150)
         last = comparable(snapshot(vm))
         while time.monotonic() - start < timeout:
             vm.sleep(quiet)
