@@ -359,9 +359,12 @@ def step_until_written(run, comm="mkfs.ext4", at_least=256 << 10):
             return  # It has finished.
         if int(io["wchar"]) >= at_least:
             return
-        os.kill(pid, signal.SIGCONT)
-        time.sleep(0.001)
-        os.kill(pid, signal.SIGSTOP)
+        try:
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.001)
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            return  # It finished within its millisecond (and was reaped): the caller tries again.
 
 
 def device_content(machine):
