@@ -160,6 +160,20 @@ static bool plan_has_address(const NetifPlan *p, struct in_addr a) {
         return false;
 }
 
+/* "from ip lookup <table>" at the table's own priority, once per address. */
+static int plan_add_rule(NetifPlan *p, struct in_addr ip) {
+        for (size_t i = 0; i < p->n_rules; i++)
+                if (p->rules[i].src.s_addr == ip.s_addr)
+                        return 0;
+        return APPEND(p->rules, p->n_rules, ((NetifRule) {
+                .priority = p->table,
+                .table = p->table,
+                .src = ip,
+                .src_len = 32,
+                .action = NETIF_RULE_TO_TABLE,
+        }));
+}
+
 /* One address of the ENI: the address itself and its "from" rule. A VPC
  * keeps the network address, the router and the broadcast address to
  * itself: none of them is an ENI's. */
@@ -181,13 +195,7 @@ static int plan_add_address(NetifPlan *p, const NetifEni *eni, struct in_addr ip
         }));
         if (r < 0)
                 return r;
-        return APPEND(p->rules, p->n_rules, ((NetifRule) {
-                .priority = p->table,
-                .table = p->table,
-                .src = ip,
-                .src_len = 32,
-                .action = NETIF_RULE_TO_TABLE,
-        }));
+        return plan_add_rule(p, ip);
 }
 
 /* The subnet comes first: the kernel accepts a gateway only when a route to
@@ -332,22 +340,13 @@ int netif_plan_new_rules(unsigned network_card, unsigned device_index, const cha
         *p = (NetifPlan) { .table = netif_table_for(network_card, device_index) };
 
         for (size_t i = 0; i == 0 || (secondary_ips && secondary_ips[i - 1]); i++) {
-                NetifRule rule = {
-                        .priority = p->table,
-                        .table = p->table,
-                        .src_len = 32,
-                        .action = NETIF_RULE_TO_TABLE,
-                };
-                bool seen = false;
+                const char *address = i == 0 ? primary_ip : secondary_ips[i - 1];
+                struct in_addr ip;
 
-                r = netif_ipv4_from_string(i == 0 ? primary_ip : secondary_ips[i - 1], &rule.src);
+                r = netif_ipv4_from_string(address, &ip);
                 if (r < 0)
                         return r;
-                for (size_t k = 0; k < p->n_rules; k++)
-                        seen = seen || p->rules[k].src.s_addr == rule.src.s_addr;
-                if (seen)
-                        continue;
-                r = APPEND(p->rules, p->n_rules, rule);
+                r = plan_add_rule(p, ip);
                 if (r < 0)
                         return r;
         }
